@@ -1,0 +1,130 @@
+"""What every check kind shares: run each case in the sandbox, turn verdicts into a result.
+
+A kind only says how to judge one returned value (:meth:`CheckKind.judge`);
+this module handles everything that can go wrong before there is a value —
+timeouts, memory, crashes, missing functions, exceptions — the same way for
+every kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from grader.prepare import PreparedCase, PreparedCheck
+from grader.results import CheckResult, Status
+from grader.sandbox import CallOutcome, SandboxSession
+
+# Outcomes after which running the remaining cases would only repeat the failure.
+_FATAL = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "missing_module": Status.ERROR,
+          "missing_function": Status.ERROR, "import_failed": Status.ERROR}
+
+
+@dataclass
+class Verdict:
+    """The judgement of one case: passed or not, one sentence, the numbers behind it."""
+
+    passed: bool
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    status: Status | None = None  # overrides FAILED for a failing case (e.g. ERROR)
+
+
+@dataclass
+class CheckContext:
+    """What a check needs besides its own data: the sandbox and the time limit."""
+
+    session: SandboxSession
+    timeout_s: float
+
+
+class CheckKind:
+    """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`."""
+
+    name: ClassVar[str]
+
+    def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
+        check = prepared.check
+        verdicts: list[Verdict] = []
+        stdout, seconds = [], 0.0
+        for case in prepared.cases:
+            outcome = context.session.call(check.module, check.function, case.args,
+                                           context.timeout_s)
+            seconds += outcome.seconds
+            if outcome.stdout:
+                stdout.append(outcome.stdout)
+            verdicts.append(self._verdict(outcome, case, prepared))
+            if outcome.status in _FATAL:
+                verdicts += [Verdict(False, "not run after the previous case failed",
+                                     status=_FATAL[outcome.status])] * (
+                    len(prepared.cases) - len(verdicts))
+                break
+        return self._result(prepared, verdicts, "".join(stdout), seconds)
+
+    def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
+              outcome: CallOutcome) -> Verdict:
+        raise NotImplementedError
+
+    # -- shared plumbing ---------------------------------------------------
+
+    def _verdict(self, outcome: CallOutcome, case: PreparedCase, prepared: PreparedCheck) -> Verdict:
+        if outcome.status == "returned":
+            verdict = self.judge(outcome.outputs, case, prepared, outcome)
+            verdict.details.setdefault("seconds", round(outcome.seconds, 4))
+            return verdict
+        return _failure_verdict(outcome, prepared.check.function)
+
+    def _result(self, prepared: PreparedCheck, verdicts: list[Verdict], stdout: str,
+                seconds: float) -> CheckResult:
+        check = prepared.check
+        passed = sum(v.passed for v in verdicts)
+        fraction = passed / len(verdicts) if check.partial == "cases" else float(passed == len(verdicts))
+        failures = [(case, v) for case, v in zip(prepared.cases, verdicts) if not v.passed]
+        status = Status.PASSED if not failures else _worst_status([v for _, v in failures], passed)
+        message = _message(check.visibility, failures, len(verdicts))
+        details = {"cases": len(verdicts), "cases_passed": passed}
+        if failures:
+            details |= {k: v for k, v in failures[0][1].details.items()}
+            details["failed_case"] = failures[0][0].id
+        return CheckResult(
+            id=check.id, name=check.name, target=check.function, status=status,
+            score=round(check.points * fraction, 6), max_score=check.points, message=message,
+            details=details, stdout=stdout, duration_s=round(seconds, 4),
+            visibility=check.visibility,
+        )
+
+
+def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
+    status = _FATAL.get(outcome.status, Status.ERROR)
+    texts = {
+        "timeout": f"{function} {outcome.error} (time limit)",
+        "memory": f"{function} ran out of memory ({outcome.error or 'memory limit'})",
+        "missing_module": f"module not found: {outcome.error}",
+        "missing_function": outcome.error,
+        "import_failed": f"importing your module failed: {outcome.error}",
+        "raised": f"{function} raised {outcome.error}",
+        "crashed": f"{function} crashed: {outcome.error}",
+        "protocol": f"{function} returned something that could not be read back: {outcome.error}",
+    }
+    return Verdict(False, texts.get(outcome.status, outcome.error), status=status,
+                   details={"traceback": outcome.traceback} if outcome.traceback else {})
+
+
+def _worst_status(failed: list[Verdict], passed: int) -> Status:
+    statuses = [v.status or Status.FAILED for v in failed]
+    for severe in (Status.TIMEOUT, Status.MEMORY):
+        if severe in statuses:
+            return severe
+    if passed == 0 and all(s == Status.ERROR for s in statuses):
+        return Status.ERROR
+    return Status.FAILED
+
+
+def _message(visibility: str, failures: list, total: int) -> str:
+    if not failures:
+        return f"all {total} cases passed" if total > 1 else "the case passed"
+    case, verdict = failures[0]
+    summary = f"{len(failures)} of {total} cases failed" if total > 1 else "failed"
+    if visibility == "visible":
+        return f"{summary}; first, {case.description}: {verdict.message}"
+    return f"{summary} (hidden cases): {verdict.message}"

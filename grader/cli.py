@@ -1,0 +1,136 @@
+"""The ``grader`` command line: ``check`` (students), ``grade`` and ``report`` (instructors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from grader import assignments, submission
+from grader.console import console, print_result
+from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from grader.prepare import prepare
+from grader.results import Status
+from grader.rubric import load_rubric
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding the course data (default: $GRADER_DATA or ../shared/data).")
+@click.version_option(package_name="cv-course-grader")
+def cli(data: Path | None) -> None:
+    """Autograding harness for the computer-vision course."""
+    if data is not None:
+        if not data.is_dir():
+            raise GraderError(f"--data {data}: no such folder")
+        os.environ["GRADER_DATA"] = str(data.resolve())
+
+
+@cli.command()
+@click.argument("assignment")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), default=Path("."))
+@click.option("--only", "only", multiple=True, help="Run only this check id (repeatable).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the result as JSON.")
+def check(assignment: str, path: Path, only: tuple[str, ...], json_out: Path | None) -> None:
+    """Self-check PATH (default: here) against ASSIGNMENT's visible checks; exit 1 on any failure."""
+    from grader import grading
+
+    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    prepared = prepare(rubric, rubric_hash, visible_only=True)
+    if only:
+        unknown = set(only) - {p.check.id for p in prepared}
+        if unknown:
+            raise GraderError(f"--only: no visible check named {', '.join(sorted(unknown))}")
+        prepared = [p for p in prepared if p.check.id in only]
+    with submission.load(path, rubric.modules, student=path.resolve().name) as loaded:
+        result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    print_result(result, console())
+    if json_out:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2))
+    failed = [c for c in result.checks if c.status not in (Status.PASSED, Status.SKIPPED)]
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("assignment")
+@click.argument("submissions", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("gradebook.sqlite"), show_default=True, help="The gradebook file.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every submission's result as a JSON list.")
+@click.option("--regrade", is_flag=True, help="Grade again even if the gradebook has a result.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Path | None,
+          regrade: bool, quiet: bool) -> None:
+    """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
+    from grader.batch import grade_batch
+
+    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    paths = submission.discover(list(submissions))
+    if not paths:
+        raise GraderError(f"no submissions found in {', '.join(map(str, submissions))}")
+    out = console()
+    started = time.perf_counter()
+    with Gradebook(db) as book:
+        results = grade_batch(paths, rubric, rubric_hash, book, regrade=regrade,
+                              progress=None if quiet else out)
+    if json_out:
+        json_out.write_text(json.dumps([_summary(r) for r in results], indent=2))
+    total = sum(r.score for r in results)
+    out.print(f"graded {len(results)} submission(s) of {rubric.assignment} in "
+              f"{time.perf_counter() - started:.1f} s; mean score "
+              f"{total / len(results):.2f}/{results[0].max_score:g}; gradebook {db}")
+
+
+@cli.command()
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The gradebook file.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the HTML reports into.")
+@click.option("--assignment", default=None, help="Only this assignment.")
+def report(db: Path, out: Path, assignment: str | None) -> None:
+    """Render one HTML report per student (and an index) from the gradebook."""
+    from grader.report import render_reports
+
+    with Gradebook(db) as book:
+        results = book.latest(assignment)
+    if not results:
+        raise GraderError(f"{db}: the gradebook holds no results"
+                          + (f" for {assignment}" if assignment else ""))
+    written = render_reports(results, out)
+    console().print(f"wrote {len(written)} report(s) to {out}")
+
+
+def _summary(result) -> dict:
+    data = result.to_dict()
+    keys = ("id", "name", "target", "status", "score", "max_score", "message", "details",
+            "duration_s", "visibility")
+    data["checks"] = [{k: c[k] for k in keys} for c in data["checks"]]
+    return data
+
+
+def main() -> None:
+    """Console entry point: user errors become one sentence and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GraderError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":
+    main()

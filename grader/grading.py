@@ -1,0 +1,127 @@
+"""Grade one submission against one prepared rubric: the trusted orchestration.
+
+Load → run each check in one reused sandboxed worker → score in this process →
+apply the course's source rules → one :class:`SubmissionResult`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+import grader
+from grader import source_rules
+from grader.checks import KINDS
+from grader.checks.base import CheckContext
+from grader.prepare import PreparedCheck
+from grader.results import CheckResult, Status, SubmissionResult
+from grader.rubric import Rubric
+from grader.sandbox import SandboxSession
+from grader.sandbox.launcher import Limits
+from grader.submission import Submission
+
+
+def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
+          prepared: list[PreparedCheck]) -> SubmissionResult:
+    """Run every prepared check on ``submission`` and return the scored result."""
+    started = _now()
+    session = SandboxSession(
+        submission.root, submission.module_dir, limits=_limits(rubric, prepared),
+        numpy_aliases=rubric.compat.numpy_aliases,
+        import_timeout_s=rubric.defaults.import_timeout_s,
+    )
+    results: dict[str, CheckResult] = {}
+    with session:
+        for item in prepared:
+            results[item.check.id] = _run_check(item, rubric, session, results)
+    checks = _apply_source_rules(list(results.values()), submission, rubric)
+    return SubmissionResult(
+        student=submission.student, content_hash=submission.content_hash,
+        assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
+        versions=versions(), device="cpu", sandbox=session.isolation or "not started",
+        started_at=started, finished_at=_now(),
+        notes=submission.notes + _compat_notes(submission, rubric),
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded with every result."""
+    found = {"harness": grader.__version__, "python": platform.python_version(),
+             "numpy": np.__version__}
+    try:
+        import torch
+
+        found["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
+               done: dict[str, CheckResult]) -> CheckResult:
+    check = item.check
+    unmet = [r for r in check.requires if done.get(r) is None or done[r].status != Status.PASSED]
+    reason = item.unavailable or (f"requires {', '.join(unmet)} to pass first" if unmet else None)
+    if reason:
+        return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
+                           check.points, reason, visibility=check.visibility)
+    context = CheckContext(session, rubric.timeout_for(check))
+    return KINDS[check.kind]().run(item, context)
+
+
+def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
+    checks = [p.check for p in prepared]
+    memory = max((rubric.memory_for(c) for c in checks), default=rubric.defaults.memory_mb)
+    cpu = rubric.defaults.import_timeout_s + sum(
+        rubric.timeout_for(p.check) * max(1, len(p.cases)) for p in prepared)
+    return Limits(memory_mb=memory, cpu_s=int(cpu) + 10)
+
+
+def _apply_source_rules(results: list[CheckResult], submission: Submission,
+                        rubric: Rubric) -> list[CheckResult]:
+    by_target = {c.id: c.module for c in rubric.checks}
+    penalised = []
+    for result in results:
+        source = submission.source_of(by_target[result.id])
+        for rule in rubric.forbidden_calls:
+            if result.target != rule.function or source is None:
+                continue
+            sites = _unique(source_rules.forbidden_calls(source, rule.function, rule.calls))
+            if sites:
+                result = _penalise(result, rule.function, sites, rule.penalty, rule.reason)
+        penalised.append(result)
+    return penalised
+
+
+def _penalise(result: CheckResult, function: str, sites, penalty: float, reason: str) -> CheckResult:
+    listed = ", ".join(f"{s.name} (line {s.line})" for s in sites)
+    why = f" ({reason})" if reason else ""
+    note = f"{function} uses {listed}, which the course forbids{why}: −{penalty:.0%} of these points"
+    status = Status.FAILED if penalty >= 1.0 and result.status == Status.PASSED else result.status
+    details = {**result.details, "forbidden_calls": [{"name": s.name, "line": s.line} for s in sites]}
+    return replace(result, score=round(result.score * (1 - penalty), 6), status=status,
+                   message=f"{result.message}; {note}", details=details)
+
+
+def _compat_notes(submission: Submission, rubric: Rubric) -> list[str]:
+    notes = []
+    for module in submission.modules:
+        sites = _unique(source_rules.removed_numpy_aliases(submission.source_of(module) or ""))
+        if sites:
+            names = ", ".join(f"np.{s.name.split('.', 1)[1]} (line {s.line})" for s in sites)
+            fix = ("restored by the rubric's compatibility option, graded on its merits"
+                   if rubric.compat.numpy_aliases else "these raise AttributeError on numpy 2")
+            notes.append(f"{module}.py uses names removed in numpy 2: {names}; {fix}")
+    return notes
+
+
+def _unique(sites):
+    return list({(s.name, s.line): s for s in sites}.values())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,185 @@
+"""Materialise a rubric's cases: inputs from the generators, expected outputs from the reference.
+
+This is the only place the grader calls :mod:`reference` (trusted side). The
+result is *data* — :class:`PreparedCheck` objects of plain arrays and
+scalars — cached on disk under a hash of (rubric, reference source, input
+bytes), so a batch computes each expected output once and a student kit can
+ship the visible part of it without the answer key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import inputs
+from grader.datapath import CourseDataMissing
+from grader.rubric import Check, Rubric
+
+Value = Any  # ndarray | float | int | bool | str | None
+
+
+@dataclass
+class PreparedCase:
+    """One case: ordered arguments, expected outputs, and outputs of classic mistakes."""
+
+    id: str
+    description: str
+    arg_names: list[str]
+    args: list[Value]
+    expected: list[Value]
+    diagnoses: list[tuple[str, list[Value]]] = field(default_factory=list)
+
+
+@dataclass
+class PreparedCheck:
+    """A check's cases, or the reason it cannot run here (e.g. course data missing)."""
+
+    check: Check
+    cases: list[PreparedCase]
+    unavailable: str | None = None
+
+
+def cache_dir() -> Path:
+    """Where prepared expected outputs are cached (``GRADER_CACHE`` or ``~/.cache``)."""
+    base = os.environ.get("GRADER_CACHE") or Path.home() / ".cache" / "cv-course-grader"
+    return Path(base) / "prepared"
+
+
+def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> list[PreparedCheck]:
+    """Prepare every check (or only the visible ones) of ``rubric``."""
+    checks = [c for c in rubric.checks if c.visibility == "visible" or not visible_only]
+    return [_prepare_check(rubric, rubric_hash, check) for check in checks]
+
+
+def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCheck:
+    try:
+        arguments = [{name: inputs.generate(spec) for name, spec in case.args.items()}
+                     for case in check.cases]
+    except CourseDataMissing as exc:
+        return PreparedCheck(check, [], unavailable=str(exc))
+    reference = _resolve(rubric.reference_for(check))
+    key = _cache_key(rubric_hash, check, reference, arguments)
+    cached = _load_expected(key)
+    if cached is None:
+        cached = [_expected_for(reference, check, case_args) for case_args in arguments]
+        _store_expected(key, cached)
+    cases = []
+    for index, (case, case_args, (expected, diagnoses)) in enumerate(
+            zip(check.cases, arguments, cached)):
+        names = list(case_args)
+        cases.append(PreparedCase(
+            id=case.id or f"case{index + 1}", description=describe(case.args),
+            arg_names=names, args=[case_args[n] for n in names],
+            expected=expected, diagnoses=diagnoses,
+        ))
+    return PreparedCheck(check, cases)
+
+
+def describe(specs: dict[str, Any]) -> str:
+    """A short human description of a case's inputs, e.g. ``image 20×30×3, filter random 5×3``."""
+    parts = []
+    for name, spec in specs.items():
+        (generator, params), = spec.items()
+        if generator == "kernel":
+            size = params.get("size", 3)
+            size = size if isinstance(size, list) else [size, size]
+            parts.append(f"{name} {params['name']} {'×'.join(map(str, size))}")
+        elif generator == "image":
+            parts.append(f"{name} {params['source'].split(':', 1)[1]}")
+        elif isinstance(params, dict) and "shape" in params:
+            parts.append(f"{name} {'×'.join(map(str, params['shape']))}")
+        else:
+            parts.append(f"{name} {generator}")
+    return ", ".join(parts)
+
+
+def _resolve(target: str):
+    module_name, function_name = target.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _as_outputs(result: Any) -> list[Value]:
+    values = list(result) if isinstance(result, tuple) else [result]
+    return [np.asarray(v) if isinstance(v, (np.ndarray, list, np.generic)) else v for v in values]
+
+
+def _expected_for(reference, check: Check, case_args: dict[str, Value]):
+    def run(args: dict[str, Value]) -> list[Value]:
+        return _as_outputs(reference(*[_copy(v) for v in args.values()]))
+
+    expected = run(case_args)
+    diagnoses = []
+    for diagnosis in check.diagnoses:
+        transformed = dict(case_args)
+        transformed[diagnosis.argument] = inputs.TRANSFORMS[diagnosis.transform](
+            case_args[diagnosis.argument])
+        diagnoses.append((diagnosis.message, run(transformed)))
+    return expected, diagnoses
+
+
+def _copy(value: Value) -> Value:
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _cache_key(rubric_hash: str, check: Check, reference, arguments: list[dict]) -> str:
+    digest = hashlib.sha256()
+    digest.update(rubric_hash.encode())
+    digest.update(check.model_dump_json().encode())
+    digest.update(inspect.getsource(inspect.getmodule(reference)).encode())
+    for case_args in arguments:
+        for name, value in case_args.items():
+            digest.update(name.encode())
+            digest.update(np.asarray(value).tobytes() if isinstance(value, np.ndarray)
+                          else repr(value).encode())
+    return digest.hexdigest()[:24]
+
+
+def _store_expected(key: str, cached: list) -> None:
+    """Write ``[(expected, diagnoses), ...]`` as JSON + ``.npz`` (no pickle)."""
+    arrays: dict[str, np.ndarray] = {}
+
+    def encode(value: Value) -> Any:
+        if isinstance(value, np.ndarray):
+            name = f"a{len(arrays)}"
+            arrays[name] = value
+            return {"array": name}
+        return {"value": value.item() if isinstance(value, np.generic) else value}
+
+    manifest = [{"expected": [encode(v) for v in expected],
+                 "diagnoses": [[msg, [encode(v) for v in values]] for msg, values in diagnoses]}
+                for expected, diagnoses in cached]
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{key}.{os.getpid()}.npz"
+        np.savez(temporary, **arrays)
+        (folder / f"{key}.json").write_text(json.dumps(manifest))
+        temporary.replace(folder / f"{key}.npz")
+    except OSError:
+        pass  # a read-only cache only costs recomputation
+
+
+def _load_expected(key: str):
+    folder = cache_dir()
+    try:
+        manifest = json.loads((folder / f"{key}.json").read_text())
+        with np.load(folder / f"{key}.npz", allow_pickle=False) as bundle:
+            arrays = {name: bundle[name] for name in bundle.files}
+    except (OSError, ValueError):
+        return None
+
+    def decode(item: dict) -> Value:
+        return arrays[item["array"]] if "array" in item else item["value"]
+
+    return [([decode(v) for v in case["expected"]],
+             [(msg, [decode(v) for v in values]) for msg, values in case["diagnoses"]])
+            for case in manifest]

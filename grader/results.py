@@ -1,0 +1,93 @@
+"""The results data model: one :class:`CheckResult` per check, one :class:`SubmissionResult` per submission.
+
+Both are plain dataclasses that round-trip through JSON (``to_dict`` /
+``from_dict``), which is how the gradebook stores them and how exports read them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Outcome of one check, decided by the trusted parent only."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one rubric check on one submission.
+
+    ``message`` is one human sentence; ``details`` holds the numbers behind it
+    (max abs error and its index, accuracy, seconds). ``stdout`` is the
+    student's own captured output, truncated, never parsed.
+    """
+
+    id: str
+    name: str
+    target: str
+    status: Status
+    score: float
+    max_score: float
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    stdout: str = ""
+    duration_s: float = 0.0
+    visibility: str = "visible"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(**{**data, "status": Status(data["status"])})
+
+
+@dataclass
+class SubmissionResult:
+    """Everything recorded about grading one submission against one rubric."""
+
+    student: str
+    content_hash: str
+    assignment: str
+    rubric_hash: str
+    checks: list[CheckResult]
+    versions: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    sandbox: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["checks"] = [c.to_dict() for c in self.checks]
+        data["score"] = self.score
+        data["max_score"] = self.max_score
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in data.items() if k in fields}
+        kept["checks"] = [CheckResult.from_dict(c) for c in data["checks"]]
+        return cls(**kept)

@@ -1,0 +1,282 @@
+"""One sandboxed worker per submission: start, call, time out, kill, restart.
+
+The parent (trusted) side of the boundary. It sends the inputs of one call,
+waits for the reply under a wall-clock deadline while draining the student's
+output, and turns whatever happened into a :class:`CallOutcome`. It never
+decides a score: that is the checks' job.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.sandbox import launcher
+from grader.sandbox.capture import Capture
+from grader.sandbox.processes import kill_tree
+from grader.sandbox.worker import protocol
+
+
+@dataclass
+class CallOutcome:
+    """What happened to one call, as observed by the parent.
+
+    ``status`` is one of ``returned``, ``raised``, ``timeout``, ``memory``,
+    ``crashed``, ``missing_module``, ``missing_function``, ``import_failed``
+    or ``protocol`` (the worker sent something malformed or too large).
+    ``outputs`` holds the returned values (arrays, scalars, ``None``, or an
+    ``{"unsupported": type}`` marker); ``seconds`` is the wall time of the call
+    measured by the parent.
+    """
+
+    status: str
+    outputs: list[Any] = field(default_factory=list)
+    returned_tuple: bool = False
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    stdout: str = ""
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+class SandboxSession:
+    """A reusable worker for one submission; restarted after a timeout or crash.
+
+    Use as a context manager; :meth:`close` kills the worker's whole process
+    tree and removes its scratch folder.
+    """
+
+    def __init__(self, submission_dir: Path, module_dir: str = ".", *,
+                 limits: launcher.Limits = launcher.Limits(), numpy_aliases: bool = False,
+                 import_timeout_s: float = 60.0, max_output_mb: int = 256):
+        self._submission = Path(submission_dir).resolve()
+        self._module_dir = module_dir
+        self._limits = limits
+        self._aliases = numpy_aliases
+        self._import_timeout = import_timeout_s
+        self._max_payload = max_output_mb << 20
+        self._proc: subprocess.Popen | None = None
+        self._imported: set[str] = set()
+        self._import_failures: dict[str, CallOutcome] = {}
+        self._import_stdout = ""
+        self.isolation = ""
+
+    def __enter__(self) -> SandboxSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def call(self, module: str, function: str, args: list[Any], timeout_s: float) -> CallOutcome:
+        """Call ``module.function(*args)`` in the worker; ``args`` are arrays or JSON scalars."""
+        if module in self._import_failures:
+            return self._import_failures[module]
+        prelude = self._ensure_imported(module)
+        if prelude is not None:
+            return prelude
+        arrays = [np.asarray(a) for a in args if isinstance(a, np.ndarray)]
+        specs, index = [], 0
+        for arg in args:
+            if isinstance(arg, np.ndarray):
+                specs.append({"array": index})
+                index += 1
+            else:
+                specs.append({"value": arg})
+        request = {"op": "call", "module": module, "function": function, "args": specs}
+        outcome = self._exchange(request, arrays, timeout_s)
+        outcome.stdout, self._import_stdout = self._import_stdout + outcome.stdout, ""
+        return outcome
+
+    def close(self) -> None:
+        """Kill the worker and everything it started; remove its scratch folder."""
+        self._stop()
+
+    # -- worker lifecycle -------------------------------------------------
+
+    def _ensure_imported(self, module: str) -> CallOutcome | None:
+        if module in self._imported and self._proc is not None:
+            return None
+        outcome = self._exchange({"op": "import", "module": module}, [], self._import_timeout)
+        if outcome.status == "returned":
+            self._imported.add(module)
+            self._import_stdout += outcome.stdout
+            return None
+        if outcome.status == "raised":
+            outcome.status = "import_failed"
+        self._import_failures[module] = outcome
+        return outcome
+
+    def _start(self) -> None:
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+        request_r, self._request_w = os.pipe()
+        self._reply_r, reply_w = os.pipe()
+        self._out_r, out_w = os.pipe()
+        plan = launcher.plan(self._submission, self._module_dir, self._scratch,
+                             (request_r, reply_w), self._aliases)
+        self.isolation = plan.isolation
+        limits = self._limits
+        self._proc = subprocess.Popen(
+            plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+            pass_fds=(request_r, reply_w), start_new_session=True, cwd=self._scratch,
+            preexec_fn=lambda: launcher.set_limits(limits),
+        )
+        for fd in (request_r, reply_w, out_w):
+            os.close(fd)
+        for fd in (self._reply_r, self._out_r):
+            os.set_blocking(fd, False)
+        self._out_open = True
+        self._imported = set()
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            kill_tree(self._proc.pid)
+            self._proc.wait()
+            for fd in (self._request_w, self._reply_r, self._out_r):
+                os.close(fd)
+            self._proc = None
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._imported = set()
+
+    # -- one request / reply ---------------------------------------------
+
+    def _exchange(self, request: dict, arrays: list[np.ndarray], timeout_s: float) -> CallOutcome:
+        if self._proc is None:
+            self._start()
+        capture = Capture()
+        started = time.perf_counter()
+        deadline = started + timeout_s
+        try:
+            self._send(protocol.encode(request, arrays), deadline, capture)
+            header, out_arrays = self._receive(deadline, capture)
+        except _Deadline:
+            self._stop()
+            return CallOutcome("timeout", seconds=timeout_s, stdout=capture.text(),
+                               error=f"did not finish within {timeout_s:g} s")
+        except _WorkerGone:
+            return self._crashed(time.perf_counter() - started, capture)
+        except protocol.ProtocolError as exc:
+            self._stop()
+            return CallOutcome("protocol", error=str(exc), stdout=capture.text(),
+                               seconds=time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._drain(capture)
+        return _outcome(header, out_arrays, seconds, capture.text())
+
+    def _send(self, data: bytes, deadline: float, capture: Capture) -> None:
+        view = memoryview(data)
+        while view:
+            if not self._wait([self._request_w], deadline, capture):
+                early = _read_some(self._reply_r)
+                if early == b"":
+                    raise _WorkerGone
+                if early:
+                    raise protocol.ProtocolError("the worker replied before reading its request")
+                continue
+            try:
+                view = view[os.write(self._request_w, view):]
+            except BrokenPipeError:
+                raise _WorkerGone from None
+
+    def _receive(self, deadline: float, capture: Capture) -> tuple[dict, list[np.ndarray]]:
+        buffer = bytearray()
+        needed = protocol.PREFIX_BYTES
+        head_len = payload_len = None
+        while len(buffer) < needed or head_len is None:
+            if len(buffer) >= protocol.PREFIX_BYTES and head_len is None:
+                head_len, payload_len = protocol.split_prefix(
+                    bytes(buffer[: protocol.PREFIX_BYTES]), self._max_payload)
+                needed = protocol.PREFIX_BYTES + head_len + payload_len
+                continue
+            self._wait([], deadline, capture)
+            chunk = _read_some(self._reply_r)
+            if chunk == b"":
+                raise _WorkerGone
+            buffer += chunk or b""
+        body = bytes(buffer[protocol.PREFIX_BYTES:needed])
+        return protocol.decode(body[:head_len], body[head_len:])
+
+    def _wait(self, writers: list[int], deadline: float, capture: Capture) -> list[int]:
+        """Block until the reply pipe is readable or ``writers`` writable; drain output meanwhile."""
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise _Deadline
+            readers = [self._reply_r] + ([self._out_r] if self._out_open else [])
+            readable, writable, _ = select.select(readers, writers, [], min(remaining, 0.5))
+            if self._out_r in readable:
+                chunk = _read_some(self._out_r)
+                if chunk:
+                    capture.write(chunk)
+                    continue
+                self._out_open = chunk is None
+            if self._reply_r in readable or writable:
+                return writable
+            if self._proc is not None and self._proc.poll() is not None:
+                raise _WorkerGone
+
+    def _drain(self, capture: Capture) -> None:
+        while self._proc is not None and (chunk := _read_some(self._out_r)):
+            capture.write(chunk)
+
+    def _crashed(self, seconds: float, capture: Capture) -> CallOutcome:
+        self._drain(capture)
+        code = self._proc.wait() if self._proc else None
+        self._stop()
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            if -code == signal.SIGXCPU:
+                return CallOutcome("timeout", seconds=seconds, stdout=capture.text(),
+                                   error="exceeded its CPU-time limit")
+            error = f"the worker process was killed by {name}"
+        else:
+            error = f"the worker process exited with code {code} during the call"
+        return CallOutcome("crashed", seconds=seconds, stdout=capture.text(), error=error)
+
+
+def _read_some(fd: int) -> bytes | None:
+    """Up to 1 MiB from a non-blocking pipe: bytes, ``b""`` at end of stream, ``None`` if empty."""
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return None
+
+
+def _outcome(header: dict, arrays: list[np.ndarray], seconds: float, stdout: str) -> CallOutcome:
+    if not header.get("ok"):
+        category = header.get("category", "raised")
+        status = {"exception": "raised", "import": "raised"}.get(category, category)
+        return CallOutcome(status, error=str(header.get("error", ""))[:2000],
+                           traceback=str(header.get("traceback", ""))[-8000:],
+                           seconds=seconds, stdout=stdout)
+    outputs = [_output(item, arrays) for item in header.get("outputs", [])]
+    return CallOutcome("returned", outputs, bool(header.get("tuple")), seconds=seconds, stdout=stdout)
+
+
+def _output(item: Any, arrays: list[np.ndarray]) -> Any:
+    if not isinstance(item, dict):
+        return {"unsupported": "malformed"}
+    kind = item.get("kind")
+    if kind == "array" and isinstance(item.get("array"), int) and 0 <= item["array"] < len(arrays):
+        return arrays[item["array"]]
+    if kind == "none":
+        return None
+    if kind in ("scalar", "text"):
+        return item.get("value")
+    return {"unsupported": str(item.get("type", "unknown"))[:200]}

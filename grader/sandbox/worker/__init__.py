@@ -1,0 +1,1 @@
+"""Code that runs inside the sandbox; imports nothing from the harness."""

@@ -1,0 +1,141 @@
+"""The sandboxed worker: import student modules and call their functions on request.
+
+Started by :mod:`grader.sandbox.launcher` as
+``python -I main.py REQUEST_FD REPLY_FD SUBMISSION_DIR [--numpy-aliases]``.
+Standard output and error are the parent's capture pipe; requests and replies
+travel on two dedicated file descriptors. The worker only *reports* what the
+student's code returned or raised; the parent decides every score.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import compat  # noqa: E402
+import protocol  # noqa: E402
+
+MAX_TEXT = 2000
+
+
+def main(argv: list[str]) -> int:
+    request_fd, reply_fd, module_dir = int(argv[1]), int(argv[2]), argv[3]
+    notes = compat.restore_numpy_aliases() if "--numpy-aliases" in argv else []
+    sys.path.insert(0, module_dir)
+    os.chdir(os.environ.get("HOME", "/"))  # the writable scratch folder
+    modules: dict[str, object] = {}
+    while True:
+        try:
+            header, arrays = _read(request_fd)
+        except EOFError:
+            return 0
+        reply, out_arrays = _handle(header, arrays, modules, notes)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        protocol.write_all(reply_fd, protocol.encode(reply, out_arrays))
+
+
+def _read(fd: int) -> tuple[dict, list[np.ndarray]]:
+    head_len, payload_len = protocol.split_prefix(protocol.read_exact(fd, protocol.PREFIX_BYTES), 1 << 40)
+    return protocol.decode(protocol.read_exact(fd, head_len), protocol.read_exact(fd, payload_len))
+
+
+def _handle(header: dict, arrays: list, modules: dict, notes: list[str]) -> tuple[dict, list]:
+    op = header.get("op")
+    if op == "import":
+        return _import(header["module"], modules, notes), []
+    if op == "call":
+        return _call(header, arrays, modules)
+    return {"ok": False, "category": "protocol", "error": f"unknown op {op!r}"}, []
+
+
+def _import(name: str, modules: dict, notes: list[str]) -> dict:
+    started = time.perf_counter()
+    try:
+        modules[name] = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        category = "missing_module" if exc.name == name else "exception"
+        return _failure(category, exc, started)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt at import count too
+        return _failure("import", exc, started)
+    return {"ok": True, "seconds": time.perf_counter() - started, "compat": notes}
+
+
+def _call(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
+    module = modules.get(header["module"])
+    function = getattr(module, header["function"], None) if module is not None else None
+    if not callable(function):
+        return {"ok": False, "category": "missing_function",
+                "error": f"{header['module']}.py defines no function {header['function']!r}"}, []
+    args = _arguments(header["args"], arrays)
+    started = time.perf_counter()
+    try:
+        result = function(*args)
+    except BaseException as exc:  # the student's exception, whatever it is
+        return _failure("exception", exc, started), []
+    seconds = time.perf_counter() - started
+    try:
+        items, out_arrays = _describe(result)
+    except BaseException as exc:
+        return _failure("exception", exc, started), []
+    return {"ok": True, "seconds": seconds, "outputs": items,
+            "tuple": isinstance(result, (tuple, list))}, out_arrays
+
+
+def _arguments(specs: list[dict], arrays: list) -> list:
+    """Rebuild positional arguments: fresh arrays (the student may modify them) or JSON scalars."""
+    args = []
+    for spec in specs:
+        args.append(np.array(arrays[spec["array"]]) if "array" in spec else spec["value"])
+    return args
+
+
+def _describe(result) -> tuple[list[dict], list[np.ndarray]]:
+    """Turn the return value into plain items: arrays, JSON scalars, None, or a type name."""
+    values = list(result) if isinstance(result, (tuple, list)) else [result]
+    items, out_arrays = [], []
+    for value in values:
+        item, array = _plain(value)
+        if array is not None:
+            item["array"] = len(out_arrays)
+            out_arrays.append(array)
+        items.append(item)
+    return items, out_arrays
+
+
+def _plain(value) -> tuple[dict, np.ndarray | None]:
+    if value is None:
+        return {"kind": "none"}, None
+    if isinstance(value, (bool, int, float)) and type(value) in (bool, int, float):
+        return {"kind": "scalar", "value": value}, None
+    if isinstance(value, str):
+        return {"kind": "text", "value": value[:MAX_TEXT]}, None
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.array(value, copy=True)
+    except BaseException:
+        return {"kind": "unsupported", "type": type(value).__name__}, None
+    if array.dtype.kind not in "biufc":
+        return {"kind": "unsupported", "type": f"{type(value).__name__} of {array.dtype}"}, None
+    return {"kind": "array", "type": type(value).__name__}, np.asarray(array).view(np.ndarray)
+
+
+def _failure(category: str, exc: BaseException, started: float) -> dict:
+    if isinstance(exc, MemoryError):
+        category = "memory"
+    text = f"{type(exc).__name__}: {exc}"[:MAX_TEXT]
+    trace = "".join(traceback.format_exception(exc))[-4 * MAX_TEXT:]
+    return {"ok": False, "category": category, "error": text, "traceback": trace,
+            "seconds": time.perf_counter() - started}
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

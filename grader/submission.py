@@ -1,0 +1,147 @@
+"""Load a submission — a folder, a single ``.py``, or an archive — into a private folder.
+
+Whatever the form, the student's files are copied or extracted into a fresh
+temporary folder (so the sandbox never sees anything else, and nothing the
+student controls is a link to elsewhere), hashed, and searched for the
+modules the rubric targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import archive
+from grader.errors import SubmissionError
+
+IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
+
+
+@dataclass
+class Submission:
+    """One student's files, materialised in ``root`` (removed by :meth:`cleanup`)."""
+
+    student: str
+    root: Path
+    content_hash: str
+    module_dir: str
+    modules: dict[str, Path]
+    missing: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    def source_of(self, module: str) -> str | None:
+        path = self.modules.get(module)
+        return path.read_text(encoding="utf-8", errors="replace") if path else None
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Submission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+
+def student_id(path: Path) -> str:
+    """The student id of a submission path: its name without extension."""
+    return archive.archive_stem(path) if archive.is_archive(path) else (
+        path.stem if path.is_file() else path.name)
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Submissions named by the user: each subfolder/archive/.py of a folder of submissions.
+
+    A folder that itself holds ``.py`` files at its top level is one submission.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise SubmissionError(f"{path}: no such file or folder")
+        if path.is_dir() and not any(path.glob("*.py")):
+            found += sorted(p for p in path.iterdir() if _is_submission(p))
+        else:
+            found.append(path)
+    return found
+
+
+def load(path: Path, modules: list[str], student: str | None = None) -> Submission:
+    """Materialise ``path`` and locate ``modules`` (e.g. ``["student_code"]``) in it."""
+    root = Path(tempfile.mkdtemp(prefix="grader-submission-"))
+    try:
+        _materialise(path, root)
+        located = _locate(root, modules)
+        module_dir = _module_dir(root, located)
+        return Submission(
+            student=student or student_id(path), root=root, content_hash=content_hash(root),
+            module_dir=module_dir, modules=located,
+            missing=[m for m in modules if m not in located],
+            notes=_layout_notes(root, located, module_dir),
+        )
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def content_hash(root: Path) -> str:
+    """SHA-256 over every file's relative path and bytes (16 hex chars)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not _ignored(p, root)):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def _materialise(path: Path, root: Path) -> None:
+    if archive.is_archive(path):
+        archive.extract(path, root)
+    elif path.is_dir():
+        archive.copy_tree_safely(path, root)
+    elif path.suffix == ".py":
+        shutil.copyfile(path, root / path.name)
+    else:
+        raise SubmissionError(f"{path.name}: not a folder, a .py file or an archive "
+                              f"({', '.join(archive.ARCHIVE_SUFFIXES)})")
+
+
+def _locate(root: Path, modules: list[str]) -> dict[str, Path]:
+    """The shallowest ``<module>.py`` for each module; a lone .py stands for the first module."""
+    located = {}
+    for module in modules:
+        candidates = [p for p in root.rglob(f"{module}.py") if not _ignored(p, root)]
+        if candidates:
+            located[module] = min(candidates, key=lambda p: (len(p.parts), str(p)))
+    python_files = [p for p in root.rglob("*.py") if not _ignored(p, root)]
+    if not located and len(modules) == 1 and len(python_files) == 1:
+        located[modules[0]] = python_files[0].rename(python_files[0].with_name(f"{modules[0]}.py"))
+    return located
+
+
+def _module_dir(root: Path, located: dict[str, Path]) -> str:
+    if not located:
+        return "."
+    first = next(iter(located.values()))
+    return first.parent.relative_to(root).as_posix() or "."
+
+
+def _layout_notes(root: Path, located: dict[str, Path], module_dir: str) -> list[str]:
+    notes = []
+    for module, path in located.items():
+        where = path.parent.relative_to(root).as_posix() or "."
+        if where != module_dir:
+            notes.append(f"{module}.py is in {where}/, not beside the other modules in {module_dir}/")
+    return notes
+
+
+def _ignored(path: Path, root: Path) -> bool:
+    return any(part in IGNORED_PARTS or part.startswith(".")
+               for part in path.relative_to(root).parts)
+
+
+def _is_submission(path: Path) -> bool:
+    if path.name.startswith(".") or path.name in IGNORED_PARTS:
+        return False
+    return path.is_dir() or archive.is_archive(path) or path.suffix == ".py"
