@@ -67,8 +67,11 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
     unmet = [r for r in check.requires if done.get(r) is None or done[r].status != Status.PASSED]
     reason = item.unavailable or (f"requires {', '.join(unmet)} to pass first" if unmet else None)
     if reason:
+        # a check that cannot run on this machine (data missing) does not count towards
+        # the total; one skipped because a prerequisite failed does
+        max_score = 0.0 if item.unavailable else check.points
         return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
-                           check.points, reason, visibility=check.visibility)
+                           max_score, reason, visibility=check.visibility)
     context = CheckContext(session, rubric.timeout_for(check))
     return KINDS[check.kind]().run(item, context)
 

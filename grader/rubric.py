@@ -40,7 +40,7 @@ class Case(_Strict):
         for name, spec in args.items():
             problem = inputs.check_spec(spec)
             if problem:
-                raise ValueError(f"argument {name!r}: {problem}")
+                raise _LocatedError((name,), f"argument {name!r}: {problem}", relative=True)
         return args
 
 
@@ -171,9 +171,9 @@ class Rubric(_Strict):
 class _LocatedError(ValueError):
     """A cross-field error that knows which field it is about."""
 
-    def __init__(self, loc: tuple[Any, ...], message: str):
+    def __init__(self, loc: tuple[Any, ...], message: str, relative: bool = False):
         super().__init__(message)
-        self.loc = loc
+        self.loc, self.relative = loc, relative
 
 
 def load_rubric(path: Path) -> tuple[Rubric, str]:
@@ -212,7 +212,8 @@ def _describe(path: Path, lines: dict, exc: ValidationError) -> str:
     loc, message = tuple(error["loc"]), error["msg"]
     located = error.get("ctx", {}).get("error")
     if isinstance(located, _LocatedError):
-        loc, message = located.loc, str(located)
+        loc = loc + located.loc if located.relative else located.loc
+        message = str(located)
     message = message.removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = f"unknown key {loc[-1]!r}"

@@ -144,12 +144,16 @@ def _validate(image: np.ndarray, kernel: np.ndarray) -> None:
 def _pad_reflect(planes: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarray:
     """Pad ``(H, W, C)`` by half a kernel on each side, by reflection (no edge repeat).
 
-    Where half the kernel exceeds the image side, reflection is repeated
-    (numpy's symmetric extension of ``reflect``), so any kernel size works.
+    Where half the kernel exceeds the image side, reflection is repeated, so
+    any kernel size works; a side of one pixel is extended by repeating it
+    (its only mirror image).
     """
-    pad_r, pad_c = kernel_shape[0] // 2, kernel_shape[1] // 2
-    mode = "reflect" if min(planes.shape[:2]) > 1 else "edge"
-    return np.pad(planes, ((pad_r, pad_r), (pad_c, pad_c), (0, 0)), mode=mode)
+    for axis, half in enumerate((kernel_shape[0] // 2, kernel_shape[1] // 2)):
+        widths = [(0, 0)] * planes.ndim
+        widths[axis] = (half, half)
+        mode = "reflect" if planes.shape[axis] > 1 else "edge"
+        planes = np.pad(planes, widths, mode=mode)
+    return planes
 
 
 def _correlate_direct(padded: np.ndarray, kernel: np.ndarray) -> np.ndarray:
