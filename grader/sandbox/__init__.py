@@ -9,6 +9,6 @@
   replies under a wall-clock deadline, captures output, kills and restarts.
 """
 
-from grader.sandbox.session import CallOutcome, SandboxSession
+from grader.sandbox.session import CallOutcome, Each, Ref, SandboxSession, Step
 
-__all__ = ["CallOutcome", "SandboxSession"]
+__all__ = ["CallOutcome", "Each", "Ref", "SandboxSession", "Step"]

@@ -46,6 +46,42 @@ class CallOutcome:
     traceback: str = ""
     seconds: float = 0.0
     stdout: str = ""
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An earlier step's result (``index`` into its tuple, or ``None`` for all of it)."""
+
+    step: int
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class Each:
+    """An array whose slices along axis 0 are passed one per call (the step runs once per slice)."""
+
+    array: np.ndarray
+
+
+@dataclass(frozen=True)
+class Step:
+    """One function call inside a :meth:`SandboxSession.run` request."""
+
+    function: str
+    args: list[Any]
+
+
+def _encode_arg(arg: Any, arrays: list[np.ndarray]) -> dict:
+    if isinstance(arg, Ref):
+        return {"ref": [arg.step, arg.index]}
+    if isinstance(arg, Each):
+        arrays.append(np.asarray(arg.array))
+        return {"array": len(arrays) - 1, "each": True}
+    if isinstance(arg, np.ndarray):
+        arrays.append(arg)
+        return {"array": len(arrays) - 1}
+    return {"value": arg.item() if isinstance(arg, np.generic) else arg}
 
 
 class _Deadline(Exception):
@@ -86,20 +122,26 @@ class SandboxSession:
 
     def call(self, module: str, function: str, args: list[Any], timeout_s: float) -> CallOutcome:
         """Call ``module.function(*args)`` in the worker; ``args`` are arrays or JSON scalars."""
+        return self.run(module, [Step(function, args)], None, timeout_s)
+
+    def run(self, module: str, steps: list[Step], returns: list[Ref] | None,
+            timeout_s: float) -> CallOutcome:
+        """Run ``steps`` in one request, within one deadline; return the values ``returns`` names.
+
+        With ``returns=None`` the outputs are the last step's return value
+        (unpacked if it is a tuple). Objects such as a layer's ``cache`` stay in
+        the worker: a later step refers to them with :class:`Ref`.
+        """
         if module in self._import_failures:
             return self._import_failures[module]
         prelude = self._ensure_imported(module)
         if prelude is not None:
             return prelude
-        arrays = [np.asarray(a) for a in args if isinstance(a, np.ndarray)]
-        specs, index = [], 0
-        for arg in args:
-            if isinstance(arg, np.ndarray):
-                specs.append({"array": index})
-                index += 1
-            else:
-                specs.append({"value": arg})
-        request = {"op": "call", "module": module, "function": function, "args": specs}
+        arrays: list[np.ndarray] = []
+        encoded = [{"function": step.function, "args": [_encode_arg(a, arrays) for a in step.args]}
+                   for step in steps]
+        request = {"op": "run", "module": module, "steps": encoded,
+                   "return": None if returns is None else [[r.step, r.index] for r in returns]}
         outcome = self._exchange(request, arrays, timeout_s)
         outcome.stdout, self._import_stdout = self._import_stdout + outcome.stdout, ""
         return outcome
@@ -262,9 +304,11 @@ def _outcome(header: dict, arrays: list[np.ndarray], seconds: float, stdout: str
     if not header.get("ok"):
         category = header.get("category", "raised")
         status = {"exception": "raised", "import": "raised"}.get(category, category)
+        step = header.get("step")
         return CallOutcome(status, error=str(header.get("error", ""))[:2000],
                            traceback=str(header.get("traceback", ""))[-8000:],
-                           seconds=seconds, stdout=stdout)
+                           seconds=seconds, stdout=stdout,
+                           step=step if isinstance(step, int) else None)
     outputs = [_output(item, arrays) for item in header.get("outputs", [])]
     return CallOutcome("returned", outputs, bool(header.get("tuple")), seconds=seconds, stdout=stdout)
 

@@ -51,8 +51,8 @@ def _handle(header: dict, arrays: list, modules: dict, notes: list[str]) -> tupl
     op = header.get("op")
     if op == "import":
         return _import(header["module"], modules, notes), []
-    if op == "call":
-        return _call(header, arrays, modules)
+    if op == "run":
+        return _run(header, arrays, modules)
     return {"ok": False, "category": "protocol", "error": f"unknown op {op!r}"}, []
 
 
@@ -68,33 +68,67 @@ def _import(name: str, modules: dict, notes: list[str]) -> dict:
     return {"ok": True, "seconds": time.perf_counter() - started, "compat": notes}
 
 
-def _call(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
+def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
+    """Run the request's steps in order; later steps may use earlier results (e.g. a cache).
+
+    A step whose argument is marked ``each`` is called once per slice of that
+    array along axis 0 (e.g. a forward pass on every perturbed input of a
+    numerical gradient).
+    """
     module = modules.get(header["module"])
-    function = getattr(module, header["function"], None) if module is not None else None
-    if not callable(function):
-        return {"ok": False, "category": "missing_function",
-                "error": f"{header['module']}.py defines no function {header['function']!r}"}, []
-    args = _arguments(header["args"], arrays)
+    results: list = []
     started = time.perf_counter()
-    try:
-        result = function(*args)
-    except BaseException as exc:  # the student's exception, whatever it is
-        return _failure("exception", exc, started), []
+    for index, step in enumerate(header["steps"]):
+        function = getattr(module, step["function"], None) if module is not None else None
+        if not callable(function):
+            return {"ok": False, "category": "missing_function", "step": index,
+                    "error": f"{header['module']}.py defines no function {step['function']!r}"}, []
+        try:
+            results.append(_call_step(function, step["args"], arrays, results))
+        except BaseException as exc:  # the student's exception, whatever it is
+            return {**_failure("exception", exc, started), "step": index}, []
     seconds = time.perf_counter() - started
     try:
-        items, out_arrays = _describe(result)
+        if header.get("return") is None:
+            items, out_arrays = _describe(results[-1])
+        else:
+            items, out_arrays = _describe([_lookup(ref, results, header["steps"])
+                                           for ref in header["return"]])
     except BaseException as exc:
         return _failure("exception", exc, started), []
     return {"ok": True, "seconds": seconds, "outputs": items,
-            "tuple": isinstance(result, (tuple, list))}, out_arrays
+            "tuple": isinstance(results[-1], (tuple, list))}, out_arrays
 
 
-def _arguments(specs: list[dict], arrays: list) -> list:
-    """Rebuild positional arguments: fresh arrays (the student may modify them) or JSON scalars."""
-    args = []
-    for spec in specs:
-        args.append(np.array(arrays[spec["array"]]) if "array" in spec else spec["value"])
-    return args
+def _call_step(function, specs: list[dict], arrays: list, results: list):
+    each = [i for i, spec in enumerate(specs) if spec.get("each")]
+    if not each:
+        return function(*[_argument(spec, arrays, results) for spec in specs])
+    count = len(arrays[specs[each[0]]["array"]])
+    outputs = []
+    for item in range(count):
+        args = [np.array(arrays[spec["array"]][item]) if spec.get("each")
+                else _argument(spec, arrays, results) for spec in specs]
+        outputs.append(function(*args))
+    return outputs
+
+
+def _argument(spec: dict, arrays: list, results: list):
+    """A fresh copy of a sent array (the student may modify it), a JSON value, or an earlier result."""
+    if "array" in spec:
+        return np.array(arrays[spec["array"]])
+    if "ref" in spec:
+        step, index = spec["ref"]
+        return results[step] if index is None else results[step][index]
+    return spec["value"]
+
+
+def _lookup(ref: list, results: list, steps: list):
+    step, index = ref
+    value = results[step]
+    if any(spec.get("each") for spec in steps[step]["args"]):
+        return np.stack([np.asarray(r if index is None else r[index]) for r in value])
+    return value if index is None else value[index]
 
 
 def _describe(result) -> tuple[list[dict], list[np.ndarray]]:
