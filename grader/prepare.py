@@ -66,11 +66,11 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
                      for case in check.cases]
     except CourseDataMissing as exc:
         return PreparedCheck(check, [], unavailable=str(exc))
-    reference = _resolve(rubric.reference_for(check))
-    key = _cache_key(rubric_hash, check, reference, arguments)
+    module, function = _resolve(rubric.reference_for(check))
+    key = _cache_key(rubric_hash, check, module, arguments)
     cached = _load_expected(key)
     if cached is None:
-        cached = [_expected_for(reference, check, case_args) for case_args in arguments]
+        cached = [_expected_for(module, function, check, case_args) for case_args in arguments]
         _store_expected(key, cached)
     cases = []
     for index, (case, case_args, (expected, diagnoses)) in enumerate(
@@ -104,17 +104,22 @@ def describe(specs: dict[str, Any]) -> str:
 
 def _resolve(target: str):
     module_name, function_name = target.split(":")
-    return getattr(importlib.import_module(module_name), function_name)
+    return importlib.import_module(module_name), function_name
 
 
-def _as_outputs(result: Any) -> list[Value]:
+def as_outputs(result: Any) -> list[Value]:
+    """A reference's return value as a list of plain outputs (a tuple is unpacked)."""
     values = list(result) if isinstance(result, tuple) else [result]
     return [np.asarray(v) if isinstance(v, (np.ndarray, list, np.generic)) else v for v in values]
 
 
-def _expected_for(reference, check: Check, case_args: dict[str, Value]):
+def _expected_for(module, function: str, check: Check, case_args: dict[str, Value]):
+    from grader.checks import KINDS
+
+    kind = KINDS[check.kind]
+
     def run(args: dict[str, Value]) -> list[Value]:
-        return _as_outputs(reference(*[_copy(v) for v in args.values()]))
+        return kind.expected_outputs(module, function, check, [_copy(v) for v in args.values()])
 
     expected = run(case_args)
     diagnoses = []
@@ -130,11 +135,11 @@ def _copy(value: Value) -> Value:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _cache_key(rubric_hash: str, check: Check, reference, arguments: list[dict]) -> str:
+def _cache_key(rubric_hash: str, check: Check, module, arguments: list[dict]) -> str:
     digest = hashlib.sha256()
     digest.update(rubric_hash.encode())
     digest.update(check.model_dump_json().encode())
-    digest.update(inspect.getsource(inspect.getmodule(reference)).encode())
+    digest.update(inspect.getsource(module).encode())
     for case_args in arguments:
         for name, value in case_args.items():
             digest.update(name.encode())

@@ -100,6 +100,7 @@ class Check(_Strict):
     device: Device = "cpu"
     visibility: Visibility = "visible"
     requires: list[str] = []
+    options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
 
     @property
     def module(self) -> str:
@@ -146,6 +147,9 @@ class Rubric(_Strict):
             if check.kind not in KINDS:
                 raise _LocatedError(("checks", index, "kind"),
                                     f"unknown kind {check.kind!r}; choose one of {sorted(KINDS)}")
+            problem = KINDS[check.kind].options_problem(check.options)
+            if problem:
+                raise _LocatedError(("checks", index, "options"), problem)
             for required in check.requires:
                 if required not in seen:
                     raise _LocatedError(("checks", index, "requires"),

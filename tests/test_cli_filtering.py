@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, run_grader
 
-EXAMPLES = REPO / "examples" / "submissions"
+EXAMPLES = REPO / "examples" / "proj1_filtering"
 COURSE_CHECKS = {"imfilter_course_cat", "hybrid_course_dog_cat"}
 
 

@@ -39,9 +39,26 @@ class CheckContext:
 
 
 class CheckKind:
-    """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`."""
+    """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`.
+
+    A kind may also accept ``options`` in the rubric (:meth:`options_problem`
+    validates them at load time) and compute its expected outputs its own way
+    from the reference module (:meth:`expected_outputs`, trusted side only).
+    """
 
     name: ClassVar[str]
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        """Why ``options`` are invalid for this kind (one sentence), or ``None``."""
+        return f"kind {cls.name!r} takes no options" if options else None
+
+    @classmethod
+    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+        """The expected outputs for ``args``: by default, the reference function's return value."""
+        from grader.prepare import as_outputs
+
+        return as_outputs(getattr(module, function)(*args))
 
     def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
         check = prepared.check
