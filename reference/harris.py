@@ -16,8 +16,8 @@ References
 .. [2] M. Brown, R. Szeliski and S. Winder, "Multi-image matching using
        multi-scale oriented patches", CVPR 2005, sec. 3 (ANMS).
        :DOI:`10.1109/CVPR.2005.235`
-.. [3] R. Szeliski, *Computer Vision: Algorithms and Applications*, 2nd ed.,
-       2022, sec. 7.1.1 (eqs. 7.8-7.9 in the 2nd, 4.8-4.9 in the 1st edition).
+.. [3] R. Szeliski, *Computer Vision: Algorithms and Applications*, 1st ed.,
+       2010, sec. 4.1.1 (the auto-correlation matrix and Harris' measure).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def harris_response(
     sigma_i : float, optional
         Integration scale in pixels: standard deviation of the Gaussian window
         ``w`` that sums the gradient products into the second-moment matrix
-        ``M = w * [[Ix², IxIy], [IxIy, Iy²]]`` (Szeliski eq. 7.8 / 4.8).
+        ``M = w * [[Ix², IxIy], [IxIy, Iy²]]`` (Szeliski 2010, sec. 4.1.1).
     alpha : float, optional
         Harris & Stephens' empirical constant (0.04-0.06).
 
@@ -134,7 +134,10 @@ def get_interest_points(
         would leave the image are discarded, i.e. only
         ``fw/2 <= x <= W - fw/2`` and ``fw/2 <= y <= H - fw/2`` survive.
     num_points : int, optional
-        Maximum number ``N`` of points returned.
+        Maximum number ``N`` of points returned. The default 5000 keeps nearly
+        every local maximum of a course image at working scale; more
+        candidates make the 100 most confident matches more reliable (the
+        F18 starter mentions 1500 with ANMS).
     sigma_d, sigma_i, alpha : float, optional
         Gradient scale, window scale and Harris constant; see
         :func:`harris_response`.
@@ -176,6 +179,9 @@ def get_interest_points(
     Notes
     -----
     Flat images (or images smaller than one window) give empty arrays.
+    Exact ties survive the non-maximum suppression together (a symmetric
+    corner lying between pixels can yield a 2 x 2 block of equal maxima), as
+    in the course's F19 ``NMSLayer``.
     On an ideal step corner the response peaks about 1.5 px inside the corner
     (the blurred window sees more of the bright region there), as the
     example shows for a square whose corners are at 20 and 43.

@@ -6,7 +6,7 @@ References
        keypoints", IJCV 60(2):91-110, 2004, sec. 7.1.
        :DOI:`10.1023/B:VISI.0000029664.99615.94`
 .. [2] R. Szeliski, *Computer Vision: Algorithms and Applications*, 1st ed.,
-       2010, eq. 4.18 (NNDR = ‖D_A - D_B‖ / ‖D_A - D_C‖); 2nd ed. eq. 7.18.
+       2010, sec. 4.1.3, eq. 4.18 (NNDR = ‖D_A - D_B‖ / ‖D_A - D_C‖).
 """
 
 from __future__ import annotations
