@@ -65,8 +65,7 @@ class CheckKind:
         verdicts: list[Verdict] = []
         stdout, seconds = [], 0.0
         for case in prepared.cases:
-            outcome = context.session.call(check.module, check.function, case.args,
-                                           context.timeout_s)
+            outcome = self.invoke(case, prepared, context)
             seconds += outcome.seconds
             if outcome.stdout:
                 stdout.append(outcome.stdout)
@@ -78,8 +77,15 @@ class CheckKind:
                 break
         return self._result(prepared, verdicts, "".join(stdout), seconds)
 
+    def invoke(self, case: PreparedCase, prepared: PreparedCheck,
+               context: CheckContext) -> CallOutcome:
+        """Run the student's code on one case in the sandbox (default: one call of the target)."""
+        check = prepared.check
+        return context.session.call(check.module, check.function, case.args, context.timeout_s)
+
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
+        """Score what one case returned (trusted side); subclasses implement it."""
         raise NotImplementedError
 
     # -- shared plumbing ---------------------------------------------------

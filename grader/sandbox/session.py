@@ -66,10 +66,15 @@ class Each:
 
 @dataclass(frozen=True)
 class Step:
-    """One function call inside a :meth:`SandboxSession.run` request."""
+    """One function call inside a :meth:`SandboxSession.run` request.
+
+    ``module`` defaults to the request's module (a pipeline may span several,
+    e.g. ``student_harris`` then ``student_sift``).
+    """
 
     function: str
     args: list[Any]
+    module: str | None = None
 
 
 def _encode_arg(arg: Any, arrays: list[np.ndarray]) -> dict:
@@ -128,18 +133,21 @@ class SandboxSession:
             timeout_s: float) -> CallOutcome:
         """Run ``steps`` in one request, within one deadline; return the values ``returns`` names.
 
+        Every module the steps use is imported first (an import failure is the outcome).
+
         With ``returns=None`` the outputs are the last step's return value
         (unpacked if it is a tuple). Objects such as a layer's ``cache`` stay in
         the worker: a later step refers to them with :class:`Ref`.
         """
-        if module in self._import_failures:
-            return self._import_failures[module]
-        prelude = self._ensure_imported(module)
-        if prelude is not None:
-            return prelude
+        for name in dict.fromkeys([module] + [s.module for s in steps if s.module]):
+            if name in self._import_failures:
+                return self._import_failures[name]
+            prelude = self._ensure_imported(name)
+            if prelude is not None:
+                return prelude
         arrays: list[np.ndarray] = []
-        encoded = [{"function": step.function, "args": [_encode_arg(a, arrays) for a in step.args]}
-                   for step in steps]
+        encoded = [{"function": step.function, "module": step.module or module,
+                    "args": [_encode_arg(a, arrays) for a in step.args]} for step in steps]
         request = {"op": "run", "module": module, "steps": encoded,
                    "return": None if returns is None else [[r.step, r.index] for r in returns]}
         outcome = self._exchange(request, arrays, timeout_s)

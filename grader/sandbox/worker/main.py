@@ -75,14 +75,15 @@ def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
     array along axis 0 (e.g. a forward pass on every perturbed input of a
     numerical gradient).
     """
-    module = modules.get(header["module"])
     results: list = []
     started = time.perf_counter()
     for index, step in enumerate(header["steps"]):
+        name = step.get("module", header["module"])
+        module = modules.get(name)
         function = getattr(module, step["function"], None) if module is not None else None
         if not callable(function):
             return {"ok": False, "category": "missing_function", "step": index,
-                    "error": f"{header['module']}.py defines no function {step['function']!r}"}, []
+                    "error": f"{name}.py defines no function {step['function']!r}"}, []
         try:
             results.append(_call_step(function, step["args"], arrays, results))
         except BaseException as exc:  # the student's exception, whatever it is
