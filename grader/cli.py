@@ -73,7 +73,7 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
     from grader.batch import grade_batch
 
     rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
-    paths = submission.discover(list(submissions))
+    paths = submission.discover(list(submissions), rubric.modules)
     if not paths:
         raise GraderError(f"no submissions found in {', '.join(map(str, submissions))}")
     out = console()

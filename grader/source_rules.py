@@ -36,15 +36,19 @@ class CallSite:
 
 
 def find_calls(source: str) -> list[CallSite]:
-    """Every call (and attribute use) in ``source`` with its qualified name; [] if it does not parse."""
+    """Every use of an imported name in ``source``, fully qualified; [] if it does not parse.
+
+    Only the outermost name of a dotted chain counts (``np.random.rand``, not ``np.random``).
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
     aliases = _import_aliases(tree)
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     sites = []
     for function, node in _walk_with_function(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)):
+        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner:
             name = _qualified(node, aliases)
             if name and "." in name:
                 sites.append(CallSite(name, node.lineno, function))

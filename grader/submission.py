@@ -52,16 +52,17 @@ def student_id(path: Path) -> str:
         path.stem if path.is_file() else path.name)
 
 
-def discover(paths: list[Path]) -> list[Path]:
+def discover(paths: list[Path], modules: list[str]) -> list[Path]:
     """Submissions named by the user: each subfolder/archive/.py of a folder of submissions.
 
-    A folder that itself holds ``.py`` files at its top level is one submission.
+    A folder that itself holds one of the rubric's ``modules`` (e.g.
+    ``student_code.py``) at its top level is one submission, not a collection.
     """
     found: list[Path] = []
     for path in paths:
         if not path.exists():
             raise SubmissionError(f"{path}: no such file or folder")
-        if path.is_dir() and not any(path.glob("*.py")):
+        if path.is_dir() and not any((path / f"{m}.py").is_file() for m in modules):
             found += sorted(p for p in path.iterdir() if _is_submission(p))
         else:
             found.append(path)

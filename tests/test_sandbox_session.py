@@ -1,0 +1,200 @@
+"""The sandboxed worker seen from the parent: calls, output capture, limits, kills, isolation."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox import Each, Ref, SandboxSession, Step, launcher
+from grader.sandbox.launcher import Limits
+
+SOURCE = '''
+import os, subprocess, sys, time
+import numpy as np
+print("imported")
+
+def double(a):
+    print("doubling", a.shape)
+    return a * 2
+
+def several(a):
+    return a, 3, 2.5, None, "text", [[1, 2], [3, 4]], {"a": 1}
+
+def chatty(n):
+    for _ in range(n):
+        sys.stdout.write("x" * 1023 + "\\n")
+    return 1
+
+def spin(a):
+    while True:
+        pass
+
+def spawn_and_spin(tag):
+    subprocess.Popen(["sleep", tag])
+    while True:
+        time.sleep(0.1)
+
+def crash(a):
+    os._exit(7)
+
+def hog(mb):
+    return np.ones(int(mb) << 17)  # float64: mb MiB
+
+def read(path):
+    with open(path, "rb") as handle:
+        return len(handle.read())
+
+def write(path):
+    with open(path, "w") as handle:
+        handle.write("x")
+    return 1
+
+def connect(port):
+    import socket
+    socket.create_connection(("127.0.0.1", port), timeout=2)
+    return 1
+
+def forward(x, w):
+    return x @ w, (x, w)
+
+def backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout
+'''
+
+
+@pytest.fixture(scope="module")
+def submission_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sub")
+    (folder / "student_code.py").write_text(textwrap.dedent(SOURCE))
+    return folder
+
+
+@pytest.fixture
+def session(submission_dir):
+    with SandboxSession(submission_dir, limits=Limits(memory_mb=1024)) as running:
+        yield running
+
+
+def _alive(tag: str) -> bool:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if tag.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_call_returns_arrays_and_captures_output(session):
+    outcome = session.call("student_code", "double", [np.arange(6.0).reshape(2, 3)], 10)
+    assert outcome.status == "returned"
+    np.testing.assert_array_equal(outcome.outputs[0], np.arange(6.0).reshape(2, 3) * 2)
+    assert outcome.stdout == "imported\ndoubling (2, 3)\n"
+    again = session.call("student_code", "double", [np.ones(2)], 10)
+    assert again.stdout == "doubling (2,)\n"  # import output is reported once
+
+
+def test_return_values_become_plain_data(session):
+    outcome = session.call("student_code", "several", [np.ones(2)], 10)
+    a, three, half, none, text, nested, mapping = outcome.outputs
+    assert outcome.returned_tuple and three == 3 and half == 2.5 and none is None
+    assert text == "text" and nested.tolist() == [[1, 2], [3, 4]]
+    assert mapping == {"unsupported": "dict of object"}
+
+
+def test_steps_share_objects_inside_the_worker(session):
+    x, w = np.ones((2, 3)), np.arange(12.0).reshape(3, 4)
+    outcome = session.run("student_code", [Step("forward", [x, w]),
+                                           Step("backward", [np.ones((2, 4)), Ref(0, 1)])],
+                          [Ref(0, 0), Ref(1, 0), Ref(1, 1)], 10)
+    out, dx, dw = outcome.outputs
+    np.testing.assert_array_equal(out, x @ w)
+    assert dx.shape == (2, 3) and dw.shape == (3, 4)
+    stacked = session.run("student_code", [Step("forward", [Each(np.ones((5, 2, 3))), w])],
+                          [Ref(0, 0)], 10)
+    assert stacked.outputs[0].shape == (5, 2, 4)
+
+
+def test_output_is_bounded_but_the_call_completes(session):
+    outcome = session.call("student_code", "chatty", [20_000], 30)  # ~20 MiB
+    assert outcome.status == "returned" and outcome.outputs == [1]
+    assert len(outcome.stdout) < 50_000 and "bytes not shown" in outcome.stdout
+
+
+def test_timeout_kills_the_tree_and_the_next_call_gets_a_fresh_worker(session):
+    tag = "4242.4242"
+    started = time.perf_counter()
+    outcome = session.call("student_code", "spawn_and_spin", [tag], 1.5)
+    assert outcome.status == "timeout" and time.perf_counter() - started < 5
+    time.sleep(0.2)
+    assert not _alive(tag)
+    assert session.call("student_code", "double", [np.ones(1)], 10).status == "returned"
+
+
+def test_crash_is_reported_and_recovered(session):
+    outcome = session.call("student_code", "crash", [np.ones(1)], 10)
+    assert outcome.status == "crashed" and "code 7" in outcome.error
+    assert session.call("student_code", "double", [np.ones(1)], 10).status == "returned"
+
+
+def test_memory_limit_is_a_memory_outcome(session):
+    outcome = session.call("student_code", "hog", [4096], 20)
+    assert outcome.status == "memory"
+    assert session.call("student_code", "hog", [64], 20).status == "returned"
+
+
+def test_missing_function_and_module(session):
+    assert session.call("student_code", "absent", [], 10).status == "missing_function"
+    assert session.call("other_module", "f", [], 10).status == "missing_module"
+
+
+@pytest.mark.skipif(not launcher.bubblewrap_available(), reason="bubblewrap not usable here")
+class TestIsolation:
+    def test_cannot_read_the_repository_or_home(self, session):
+        reference = Path(__file__).resolve().parents[1] / "reference" / "filtering.py"
+        outcome = session.call("student_code", "read", [str(reference)], 10)
+        assert outcome.status == "raised" and "FileNotFoundError" in outcome.error
+
+    def test_writes_outside_scratch_fail_and_tmp_is_private(self, session, tmp_path):
+        target = tmp_path / "escaped.txt"
+        assert session.call("student_code", "write", [str(target)], 10).status == "raised"
+        assert not target.exists()
+        assert session.call("student_code", "write", ["/tmp/private.txt"], 10).status == "returned"
+        assert not Path("/tmp/private.txt").exists()
+
+    def test_no_network(self, session):
+        import socket
+
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(0.5)
+        outcome = session.call("student_code", "connect", [server.getsockname()[1]], 10)
+        assert outcome.status == "raised"
+        with pytest.raises(socket.timeout):
+            server.accept()
+        server.close()
+
+
+def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
+    monkeypatch.setenv(launcher.DISABLE_ENV, "1")
+    launcher.bubblewrap_available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="plain subprocess"):
+            available = launcher.bubblewrap_available()
+        assert not available
+        with SandboxSession(submission_dir) as fallback:
+            outcome = fallback.call("student_code", "double", [np.ones(3)], 10)
+            assert fallback.isolation == "subprocess" and outcome.status == "returned"
+            tag = "4343.4343"
+            assert fallback.call("student_code", "spawn_and_spin", [tag], 1.5).status == "timeout"
+            time.sleep(0.2)
+            assert not _alive(tag)
+    finally:
+        launcher.bubblewrap_available.cache_clear()
