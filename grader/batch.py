@@ -1,70 +1,134 @@
-"""Grade many submissions: prepare once, grade each, record each as soon as it exists.
+"""Grade many submissions: prepare once, grade in parallel, record each as soon as it exists.
 
-A submission that cannot even be loaded (broken archive, zip bomb, path
-escape) is recorded with every check in ``error`` and the reason, so it shows
-up in the gradebook with zero points and never stops the batch. Results
-already in the gradebook for the same (student, content, rubric) are reused
-unless ``regrade`` is set.
+The main process materialises each submission (to learn its content hash),
+skips those the gradebook already holds for this rubric unless asked to
+regrade, and hands the rest to an executor (:mod:`grader.executors`). Each
+result is committed in its own transaction the moment it arrives, so a batch
+killed with SIGKILL resumes where it stopped. A submission that cannot be
+loaded, or whose grading task crashes, is recorded with every check in
+``error`` and the reason: it never stops the batch.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
-from grader import grading, submission
+from grader import grading, late, submission
+from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
+from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
-from grader.prepare import PreparedCheck, prepare
+from grader.prepare import prepare
+from grader.progress import BatchProgress
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
 
 
-def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, book: Gradebook, *,
-                regrade: bool = False, progress: Console | None = None) -> list[SubmissionResult]:
-    """Grade ``paths`` in order; every result is committed before the next one starts."""
-    prepared = prepare(rubric, rubric_hash)
-    results = []
-    for index, path in enumerate(paths, start=1):
-        result, reused = grade_one(path, rubric, rubric_hash, prepared, book, regrade)
-        results.append(result)
-        if progress is not None:
-            origin = " (from gradebook)" if reused else ""
-            progress.print(f"[{index}/{len(paths)}] {result.student}: "
-                           f"{result.score:g}/{result.max_score:g}{origin}")
-    return results
+@dataclass
+class BatchOptions:
+    """How to run a batch (the ``grader grade`` flags)."""
+
+    workers: int = 1
+    cluster: str | None = None
+    regrade: set[str] | None = None  # None: nothing; empty set: everyone; else these students
+    submitted_at: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def regrades(self, student: str) -> bool:
+        return self.regrade is not None and (not self.regrade or student in self.regrade)
 
 
-def grade_one(path: Path, rubric: Rubric, rubric_hash: str, prepared: list[PreparedCheck],
-              book: Gradebook, regrade: bool) -> tuple[SubmissionResult, bool]:
-    """Grade one submission path (or reuse its recorded result); record it; return it."""
-    student = submission.student_id(path)
+def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file: Path,
+                book: Gradebook, options: BatchOptions,
+                progress: BatchProgress) -> list[SubmissionResult]:
+    """Grade ``paths``; return one result per path, in the order given."""
+    prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
+    results: dict[Path, SubmissionResult] = {}
+    opened: dict[str, tuple[Path, submission.Submission]] = {}
+    executor = make_executor(options.workers, options.cluster)
     try:
-        loaded = submission.load(path, rubric.modules, student=student)
-    except SubmissionError as exc:
-        result = unloadable(student, path, rubric, rubric_hash, str(exc))
-        book.record(result)
-        return result, False
-    with loaded:
-        if not regrade:
-            known = book.find(student, loaded.content_hash, rubric_hash)
-            if known is not None:
-                return known, True
-        result = grading.grade(loaded, rubric, rubric_hash, prepared)
-    book.record(result)
-    return result, False
+        tasks = _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,
+                       progress)
+        for task, outcome in executor.stream(tasks):
+            path, loaded = opened.pop(task.root)
+            result = _finish(outcome, task, path, rubric, rubric_hash, options)
+            book.record(result)
+            loaded.cleanup()
+            results[path] = result
+            progress.advance(result, reused=False)
+    finally:
+        executor.close()
+        for _, loaded in opened.values():
+            loaded.cleanup()
+    return [results[p] for p in paths if p in results]
 
 
-def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str,
-               reason: str) -> SubmissionResult:
-    """A zero result for a submission that could not be loaded, with the reason on every check."""
+def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,
+           progress) -> Iterator[Task]:
+    """Materialise each submission; yield a task for each one that needs grading."""
+    needs_gpu = any(c.device == "cuda" for c in rubric.checks)
+    data_dir = course_data_dir()
+    for path in paths:
+        student = submission.student_id(path)
+        try:
+            loaded = submission.load(path, rubric.modules, student=student)
+        except SubmissionError as exc:
+            result = unloadable(student, path, rubric, rubric_hash, str(exc))
+            book.record(result)
+            results[path] = result
+            progress.advance(result, reused=False)
+            continue
+        known = None if options.regrades(student) else book.find(
+            student, loaded.content_hash, rubric_hash)
+        if known is not None:
+            loaded.cleanup()
+            results[path] = known
+            progress.advance(known, reused=True)
+            continue
+        opened[str(loaded.root)] = (path, loaded)
+        yield Task(student=student, root=str(loaded.root), module_dir=loaded.module_dir,
+                   modules={m: str(p) for m, p in loaded.modules.items()},
+                   content_hash=loaded.content_hash, notes=loaded.notes,
+                   rubric_file=str(rubric_file.resolve()),
+                   data_dir=str(data_dir) if data_dir else None, needs_gpu=needs_gpu)
+
+
+def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,
+            options: BatchOptions) -> SubmissionResult:
+    if isinstance(outcome, BaseException):
+        result = unloadable(task.student, path, rubric, rubric_hash,
+                            f"the grading task crashed ({type(outcome).__name__}: {outcome})",
+                            content_hash=task.content_hash)
+    else:
+        result = SubmissionResult.from_dict(outcome)
+    return apply_late_policy(result, path, rubric, options.submitted_at)
+
+
+def apply_late_policy(result: SubmissionResult, path: Path, rubric: Rubric,
+                      submitted_at: dict[str, dt.datetime]) -> SubmissionResult:
+    """Stamp the submission time and the rubric's late penalty on ``result``."""
+    moment = submitted_at.get(result.student) or late.submission_time(path)
+    result.submitted_at = moment.isoformat(timespec="seconds")
+    result.late_days, result.late_penalty = late.penalty(rubric.late, moment)
+    if result.late_days:
+        result.notes.append(f"submitted {result.late_days} day(s) late: −{result.late_penalty:.0%}")
+    return result
+
+
+def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reason: str,
+               content_hash: str | None = None) -> SubmissionResult:
+    """A zero result for a submission that could not be graded, with the reason on every check."""
     checks = [CheckResult(c.id, c.name, c.function, Status.ERROR, 0.0, c.points,
-                          f"submission could not be loaded: {reason}", visibility=c.visibility)
+                          f"submission could not be graded: {reason}", visibility=c.visibility)
               for c in rubric.checks]
-    digest = hashlib.sha256(path.read_bytes() if path.is_file() else str(path).encode())
-    return SubmissionResult(student=student, content_hash=digest.hexdigest()[:16],
+    if content_hash is None:
+        digest = hashlib.sha256(path.read_bytes() if path.is_file() else os.fsencode(path))
+        content_hash = digest.hexdigest()[:16]
+    return SubmissionResult(student=student, content_hash=content_hash,
                             assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
-                            versions=grading.versions(), sandbox="not started",
-                            notes=[reason])
+                            versions=grading.versions(), sandbox="not started", notes=[reason],
+                            finished_at=grading.now())

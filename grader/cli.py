@@ -64,29 +64,49 @@ def check(assignment: str, path: Path, only: tuple[str, ...], json_out: Path | N
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("gradebook.sqlite"), show_default=True, help="The gradebook file.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every submission's result as a JSON list.")
-@click.option("--regrade", is_flag=True, help="Grade again even if the gradebook has a result.")
+              help="Write every submission's result (graded now or reused) as a JSON list.")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Submissions graded in parallel.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Run on a Dask scheduler at ADDRESS, or 'local' for a local Dask cluster.")
+@click.option("--regrade", "regrade", is_flag=False, flag_value="*", default=None,
+              metavar="[STUDENTS]", help="Grade again even if the gradebook has a result: "
+              "everyone, or the comma-separated students named.")
+@click.option("--submitted-at", "times_csv", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="CSV of student,submitted_at (ISO 8601) for the late policy.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Path | None,
-          regrade: bool, quiet: bool) -> None:
+          workers: int, cluster: str | None, regrade: str | None, times_csv: Path | None,
+          quiet: bool) -> None:
     """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
-    from grader.batch import grade_batch
+    from grader.batch import BatchOptions, grade_batch
+    from grader.late import read_times_csv
+    from grader.progress import BatchProgress
 
-    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    path = assignments.rubric_path(assignment)
+    rubric, rubric_hash = load_rubric(path)
     paths = submission.discover(list(submissions), rubric.modules)
     if not paths:
         raise GraderError(f"no submissions found in {', '.join(map(str, submissions))}")
+    options = BatchOptions(
+        workers=min(workers, len(paths)), cluster=cluster,
+        regrade=None if regrade is None else (set() if regrade == "*" else set(regrade.split(","))),
+        submitted_at=read_times_csv(times_csv) if times_csv else {},
+    )
     out = console()
     started = time.perf_counter()
-    with Gradebook(db) as book:
-        results = grade_batch(paths, rubric, rubric_hash, book, regrade=regrade,
-                              progress=None if quiet else out)
+    progress = BatchProgress(len(paths), out, quiet)
+    try:
+        with Gradebook(db) as book:
+            results = grade_batch(paths, rubric, rubric_hash, path, book, options, progress)
+    finally:
+        progress.close()
     if json_out:
         json_out.write_text(json.dumps([_summary(r) for r in results], indent=2))
-    total = sum(r.score for r in results)
+    mean = sum(r.score for r in results) / len(results)
     out.print(f"graded {len(results)} submission(s) of {rubric.assignment} in "
               f"{time.perf_counter() - started:.1f} s; mean score "
-              f"{total / len(results):.2f}/{results[0].max_score:g}; gradebook {db}")
+              f"{mean:.2f}/{results[0].max_score:g}; gradebook {db}")
 
 
 @cli.command()

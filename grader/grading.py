@@ -28,7 +28,7 @@ from grader.submission import Submission
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
           prepared: list[PreparedCheck]) -> SubmissionResult:
     """Run every prepared check on ``submission`` and return the scored result."""
-    started = _now()
+    started = now()
     session = SandboxSession(
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
         numpy_aliases=rubric.compat.numpy_aliases,
@@ -43,7 +43,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
         versions=versions(), device="cpu", sandbox=session.isolation or "not started",
-        started_at=started, finished_at=_now(),
+        started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(submission, rubric),
     )
 
@@ -126,5 +126,5 @@ def _unique(sites):
     return list({(s.name, s.line): s for s in sites}.values())
 
 
-def _now() -> str:
+def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

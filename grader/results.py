@@ -69,10 +69,19 @@ class SubmissionResult:
     started_at: str = ""
     finished_at: str = ""
     notes: list[str] = field(default_factory=list)
+    submitted_at: str = ""
+    late_days: int = 0
+    late_penalty: float = 0.0
+
+    @property
+    def raw_score(self) -> float:
+        """Points earned by the checks, before any late penalty."""
+        return round(sum(c.score for c in self.checks), 6)
 
     @property
     def score(self) -> float:
-        return round(sum(c.score for c in self.checks), 6)
+        """The grade: the checks' points minus the late penalty."""
+        return round(self.raw_score * (1.0 - self.late_penalty), 6)
 
     @property
     def max_score(self) -> float:
@@ -82,6 +91,7 @@ class SubmissionResult:
         data = dataclasses.asdict(self)
         data["checks"] = [c.to_dict() for c in self.checks]
         data["score"] = self.score
+        data["raw_score"] = self.raw_score
         data["max_score"] = self.max_score
         return data
 

@@ -8,6 +8,7 @@ valid number``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -117,6 +118,15 @@ class Defaults(_Strict):
     import_timeout_s: float = Field(60.0, gt=0)
 
 
+class LatePolicy(_Strict):
+    """Penalty for late submissions: a fraction of the score per started day after ``due``."""
+
+    due: dt.datetime
+    grace_minutes: float = Field(0, ge=0)
+    penalty_per_day: float = Field(0.1, ge=0, le=1)
+    max_late_days: int | None = Field(None, ge=0, description="later than this scores zero")
+
+
 class Compat(_Strict):
     """Compatibility shims applied inside the sandbox (the report says which were used)."""
 
@@ -133,6 +143,9 @@ class Rubric(_Strict):
     compat: Compat = Compat()
     requirements: list[str] = []
     forbidden_calls: list[ForbiddenCalls] = []
+    late: LatePolicy | None = None
+    leaderboard: list[str] = Field(default_factory=list, description="check ids whose accuracy "
+                                   "goes on the Gradescope leaderboard")
     checks: list[Check] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -47,7 +47,7 @@ class LaunchPlan:
 
 
 def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[int, int],
-         numpy_aliases: bool) -> LaunchPlan:
+         numpy_aliases: bool, limits: Limits) -> LaunchPlan:
     """The command that starts a worker for ``submission_dir``, with scratch at ``scratch``.
 
     ``module_dir`` is the folder of the student's modules, relative to the submission.
@@ -58,6 +58,7 @@ def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[i
     worker = ("/harness" if use_bwrap else str(WORKER_DIR)) + "/main.py"
     python = sys.executable
     argv = [python, "-I", worker, str(pass_fds[0]), str(pass_fds[1]), inside_sub]
+    argv += limit_arguments(limits)
     if numpy_aliases:
         argv.append("--numpy-aliases")
     env = _environment(inside_scratch)
@@ -67,19 +68,23 @@ def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[i
     return LaunchPlan(argv, env, "subprocess")
 
 
-def set_limits(limits: Limits) -> None:
-    """Apply rlimits in the child before exec (used as ``preexec_fn``)."""
-    import resource
+def limit_arguments(limits: Limits) -> list[str]:
+    """The worker's ``--limits`` argument: rlimits it applies to itself before any student code.
 
+    Applying them in the worker (not in a ``preexec_fn``) keeps process
+    creation safe from threaded parents such as Dask workers.
+    """
     mib = 1 << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mib,) * 2)
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mib,) * 2)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    values = {
+        "AS": limits.memory_mb * mib,
+        "CPU": limits.cpu_s,
+        "FSIZE": limits.file_size_mb * mib,
+        "NOFILE": limits.open_files,
+        "CORE": 0,
+    }
     if os.getuid() != 0:  # root is exempt from RLIMIT_NPROC, and it counts all of a user's tasks
-        allowance = _tasks_of_user() + 256
-        resource.setrlimit(resource.RLIMIT_NPROC, (allowance, allowance))
+        values["NPROC"] = _tasks_of_user() + 256
+    return ["--limits", ",".join(f"{name}={value}" for name, value in values.items())]
 
 
 @functools.cache

@@ -179,13 +179,11 @@ class SandboxSession:
         self._reply_r, reply_w = os.pipe()
         self._out_r, out_w = os.pipe()
         plan = launcher.plan(self._submission, self._module_dir, self._scratch,
-                             (request_r, reply_w), self._aliases)
+                             (request_r, reply_w), self._aliases, self._limits)
         self.isolation = plan.isolation
-        limits = self._limits
         self._proc = subprocess.Popen(
             plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
             pass_fds=(request_r, reply_w), start_new_session=True, cwd=self._scratch,
-            preexec_fn=lambda: launcher.set_limits(limits),
         )
         for fd in (request_r, reply_w, out_w):
             os.close(fd)

@@ -27,6 +27,8 @@ MAX_TEXT = 2000
 
 def main(argv: list[str]) -> int:
     request_fd, reply_fd, module_dir = int(argv[1]), int(argv[2]), argv[3]
+    if "--limits" in argv:
+        _apply_limits(argv[argv.index("--limits") + 1])
     notes = compat.restore_numpy_aliases() if "--numpy-aliases" in argv else []
     sys.path.insert(0, module_dir)
     os.chdir(os.environ.get("HOME", "/"))  # the writable scratch folder
@@ -40,6 +42,17 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         protocol.write_all(reply_fd, protocol.encode(reply, out_arrays))
+
+
+def _apply_limits(spec: str) -> None:
+    """Lower hard and soft rlimits (``AS=bytes,CPU=seconds,...``) before any student code runs."""
+    import resource
+
+    for item in spec.split(","):
+        name, value = item.split("=")
+        soft = int(value)
+        hard = soft + 5 if name == "CPU" else soft  # SIGXCPU at soft, SIGKILL at hard
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (soft, hard))
 
 
 def _read(fd: int) -> tuple[dict, list[np.ndarray]]:

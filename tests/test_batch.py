@@ -1,0 +1,155 @@
+"""Batch grading: local pool, Dask LocalCluster, SIGKILL resume, regrade, late policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_grader
+from grader import late
+from grader.rubric import LatePolicy
+
+RUBRIC = str(REPO / "tests" / "data" / "tiny_filtering.yaml")
+CORRECT = (REPO / "examples/proj1_filtering/alice_correct/student_code.py").read_text()
+FLIPPED = (REPO / "examples/proj1_filtering/bob_flipped_kernel/student_code.py").read_text()
+
+
+def _make_batch(folder: Path, count: int, slow_s: float = 0.0) -> Path:
+    """``count`` submissions alternating correct/flipped, each made distinct by a comment."""
+    for index in range(count):
+        code = CORRECT if index % 2 == 0 else FLIPPED
+        if slow_s:
+            code = code.replace("def my_imfilter(image, filter):",
+                                f"import time\ndef my_imfilter(image, filter):\n    time.sleep({slow_s})")
+        (folder / f"s{index:02d}").mkdir(parents=True)
+        (folder / f"s{index:02d}" / "student_code.py").write_text(f"# student {index}\n{code}")
+    return folder
+
+
+def _grade(batch: Path, db: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    out = db.with_suffix(".json")
+    proc = run_grader("grade", RUBRIC, str(batch), "--db", str(db), "--json", str(out), *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, json.loads(out.read_text())
+
+
+def _scores(results: list[dict]) -> dict[str, float]:
+    return {r["student"]: r["raw_score"] for r in results}
+
+
+def _rows(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT student, content_hash, rubric_hash FROM results").fetchall()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    return _make_batch(tmp_path_factory.mktemp("batch"), 6)
+
+
+@pytest.fixture(scope="module")
+def inline_scores(batch, tmp_path_factory) -> dict[str, float]:
+    _, results = _grade(batch, tmp_path_factory.mktemp("db") / "inline.sqlite", "--workers", "1")
+    return _scores(results)
+
+
+def test_inline_scores_are_right(inline_scores):
+    assert inline_scores == {f"s{i:02d}": (2.0 if i % 2 == 0 else 1.0) for i in range(6)}
+
+
+def test_local_pool_gives_the_same_grades(batch, inline_scores, tmp_path):
+    _, results = _grade(batch, tmp_path / "pool.sqlite", "--workers", "2")
+    assert _scores(results) == inline_scores
+    assert [r["student"] for r in results] == sorted(inline_scores)  # input order kept
+
+
+def test_dask_local_cluster_gives_the_same_grades(batch, inline_scores, tmp_path):
+    pytest.importorskip("distributed")
+    _, results = _grade(batch, tmp_path / "dask.sqlite", "--cluster", "local", "--workers", "2")
+    assert _scores(results) == inline_scores
+    assert len(_rows(tmp_path / "dask.sqlite")) == 6
+
+
+def test_sigkill_mid_batch_resumes_without_loss_or_duplicates(tmp_path):
+    batch = _make_batch(tmp_path / "slow", 6, slow_s=0.6)
+    db = tmp_path / "resume.sqlite"
+    command = [sys.executable, "-m", "grader.cli", "grade", RUBRIC, str(batch), "--db", str(db),
+               "--workers", "1"]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not db.exists() or len(_rows(db)) < 2):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    recorded = len(_rows(db))
+    assert 2 <= recorded < 6
+    rerun, results = _grade(batch, db, "--workers", "1")
+    assert rerun.stdout.count("(from gradebook)") == recorded
+    assert len(results) == 6 and len(_rows(db)) == 6
+    assert len(set(_rows(db))) == 6
+
+
+def test_regrade_named_students_only(batch, tmp_path):
+    db = tmp_path / "regrade.sqlite"
+    _grade(batch, db, "--workers", "1")
+    proc, _ = _grade(batch, db, "--workers", "1", "--regrade", "s01,s04")
+    assert proc.stdout.count("(from gradebook)") == 4
+    proc, _ = _grade(batch, db, "--workers", "1", "--regrade")
+    assert proc.stdout.count("(from gradebook)") == 0
+
+
+def test_late_policy_from_csv(batch, tmp_path):
+    times = tmp_path / "times.csv"
+    times.write_text("student,submitted_at\n"
+                     "s00,2026-09-20T23:00:00+00:00\n"   # on time
+                     "s02,2026-09-21T00:10:00+00:00\n"   # inside the 15-minute grace
+                     "s04,2026-09-22T08:00:00+00:00\n")  # 2 started days late
+    _, results = _grade(batch, tmp_path / "late.sqlite", "--workers", "1", "--submitted-at",
+                        str(times))
+    by_student = {r["student"]: r for r in results}
+    assert by_student["s00"]["score"] == 2 and by_student["s02"]["score"] == 2
+    assert by_student["s04"]["late_days"] == 2
+    assert by_student["s04"]["score"] == pytest.approx(1.6) and by_student["s04"]["raw_score"] == 2
+
+
+def test_bad_times_csv_is_one_sentence(batch, tmp_path):
+    times = tmp_path / "times.csv"
+    times.write_text("name,when\nx,y\n")
+    proc = run_grader("grade", RUBRIC, str(batch), "--db", str(tmp_path / "x.sqlite"),
+                      "--submitted-at", str(times))
+    assert proc.returncode == 2 and "line 2: expected columns 'student,submitted_at'" in proc.stderr
+
+
+@pytest.mark.parametrize("submitted, expected", [
+    ("2026-09-20T23:59:00", (0, 0.0)),
+    ("2026-09-21T00:14:00", (0, 0.0)),
+    ("2026-09-21T00:15:01", (1, 0.1)),
+    ("2026-09-23T23:59:00", (3, 0.3)),
+    ("2026-09-24T01:00:00", (4, 1.0)),
+])
+def test_late_penalty_rule(submitted, expected):
+    policy = LatePolicy(due=dt.datetime(2026, 9, 20, 23, 59, tzinfo=dt.timezone.utc),
+                        grace_minutes=15, penalty_per_day=0.1, max_late_days=3)
+    days, fraction = late.penalty(policy, dt.datetime.fromisoformat(submitted).replace(
+        tzinfo=dt.timezone.utc))
+    assert (days, pytest.approx(fraction)) == (expected[0], pytest.approx(expected[1]))
+
+
+def test_archive_time_comes_from_its_members(tmp_path):
+    import zipfile
+
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as bundle:
+        info = zipfile.ZipInfo("student_code.py", date_time=(2026, 9, 19, 12, 0, 0))
+        bundle.writestr(info, "x = 1\n")
+    assert late.submission_time(path) == dt.datetime(2026, 9, 19, 12, 0, tzinfo=dt.timezone.utc)
