@@ -37,9 +37,15 @@ def cli(data: Path | None) -> None:
 @click.option("--only", "only", multiple=True, help="Run only this check id (repeatable).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the result as JSON.")
-def check(assignment: str, path: Path, only: tuple[str, ...], json_out: Path | None) -> None:
+@click.option("--junit", "junit_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the result as JUnit XML.")
+@click.option("--ci", is_flag=True, help="Print a Markdown summary (also appended to "
+              "$GITHUB_STEP_SUMMARY when set) instead of the table.")
+def check(assignment: str, path: Path, only: tuple[str, ...], json_out: Path | None,
+          junit_out: Path | None, ci: bool) -> None:
     """Self-check PATH (default: here) against ASSIGNMENT's visible checks; exit 1 on any failure."""
     from grader import grading
+    from grader.export import junit
 
     rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
     prepared = prepare(rubric, rubric_hash, visible_only=True)
@@ -50,9 +56,14 @@ def check(assignment: str, path: Path, only: tuple[str, ...], json_out: Path | N
         prepared = [p for p in prepared if p.check.id in only]
     with submission.load(path, rubric.modules, student=path.resolve().name) as loaded:
         result = grading.grade(loaded, rubric, rubric_hash, prepared)
-    print_result(result, console())
+    if ci:
+        _ci_summary(result)
+    else:
+        print_result(result, console())
     if json_out:
         json_out.write_text(json.dumps(result.to_dict(), indent=2))
+    if junit_out:
+        junit.write([result], junit_out)
     failed = [c for c in result.checks if c.status not in (Status.PASSED, Status.SKIPPED)]
     sys.exit(1 if failed else 0)
 
@@ -126,6 +137,79 @@ def report(db: Path, out: Path, assignment: str | None) -> None:
                           + (f" for {assignment}" if assignment else ""))
     written = render_reports(results, out)
     console().print(f"wrote {len(written)} report(s) to {out}")
+
+
+@cli.command()
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The gradebook file.")
+@click.option("--format", "fmt", type=click.Choice(["canvas", "csv", "json", "junit", "gradescope"]),
+              required=True, help="Export format.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write.")
+@click.option("--assignment", default=None, help="Only this assignment.")
+@click.option("--student", default=None, help="Only this student (required for gradescope).")
+def export(db: Path, fmt: str, out: Path, assignment: str | None, student: str | None) -> None:
+    """Export the latest result of each student from the gradebook."""
+    from grader.export import FORMATS
+
+    with Gradebook(db) as book:
+        results = [r for r in book.latest(assignment) if student in (None, r.student)]
+    if not results:
+        raise GraderError(f"{db}: no results to export for the selection")
+    FORMATS[fmt](results, out)
+    console().print(f"exported {len(results)} result(s) as {fmt} to {out}")
+
+
+@cli.command("prepare")
+@click.argument("assignment")
+def prepare_command(assignment: str) -> None:
+    """Compute and cache ASSIGNMENT's expected outputs (done automatically when grading)."""
+    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    prepared = prepare(rubric, rubric_hash)
+    ready = sum(p.unavailable is None for p in prepared)
+    console().print(f"{rubric.assignment}: {ready} of {len(prepared)} checks prepared")
+
+
+@cli.command("gradescope")
+@click.argument("assignment")
+@click.option("--submission", "submission_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("/autograder/submission"), show_default=True)
+@click.option("--results", "results_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/autograder/results/results.json"), show_default=True)
+def gradescope_command(assignment: str, submission_dir: Path, results_file: Path) -> None:
+    """Grade one submission inside Gradescope's autograder and write results.json."""
+    from grader import gradescope
+
+    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    if not submission_dir.is_dir():
+        raise GraderError(f"--submission {submission_dir}: no such folder")
+    data = gradescope.run(rubric, rubric_hash, submission_dir, results_file)
+    console().print(f"score {data['score']:g}; wrote {results_file}")
+
+
+@cli.command("package-gradescope")
+@click.argument("assignment")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("autograder.zip"), show_default=True)
+def package_gradescope(assignment: str, out: Path) -> None:
+    """Build the autograder.zip (setup.sh, run_autograder, harness wheel, rubric) for Gradescope."""
+    from grader import gradescope
+
+    path = assignments.rubric_path(assignment)
+    load_rubric(path)
+    names = gradescope.package(path, out)
+    console().print(f"wrote {out}: {', '.join(names)}")
+
+
+def _ci_summary(result) -> None:
+    from grader.report import render_markdown
+
+    text = render_markdown(result)
+    click.echo(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
 
 
 def _summary(result) -> dict:

@@ -147,7 +147,9 @@ def _message(visibility: str, failures: list, total: int) -> str:
     if not failures:
         return f"all {total} cases passed" if total > 1 else "the case passed"
     case, verdict = failures[0]
-    summary = f"{len(failures)} of {total} cases failed" if total > 1 else "failed"
-    if visibility == "visible":
-        return f"{summary}; first, {case.description}: {verdict.message}"
-    return f"{summary} (hidden cases): {verdict.message}"
+    if visibility != "visible":
+        count = f"{len(failures)} of {total} hidden cases failed" if total > 1 else "the hidden case failed"
+        return f"{count}: {verdict.message}"
+    if total == 1:
+        return f"{case.description}: {verdict.message}"
+    return f"{len(failures)} of {total} cases failed; first, {case.description}: {verdict.message}"

@@ -10,14 +10,23 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from grader.results import SubmissionResult
 
 _ENV = Environment(loader=PackageLoader("grader.report", "templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                   lstrip_blocks=True)
+                   autoescape=select_autoescape(["html.j2"], default_for_string=False),
+                   trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["md_cell"] = lambda text: (str(text).replace("|", "\\|").replace("\n", " ")
+                                        .replace("<", "&lt;").replace(">", "&gt;"))
+_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "memory": "🧠",
+          "skipped": "⏭️"}
 
 
 def report_filename(result: SubmissionResult) -> str:
     """A safe file name for a student's report (student ids come from file names)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", result.student).strip("._") or "student"
     return f"{result.assignment}--{safe}.html"
+
+
+def render_markdown(result: SubmissionResult) -> str:
+    """The result as Markdown (a table of checks), for terminals and CI summaries."""
+    return _ENV.get_template("student.md.j2").render(r=result, icons=_ICONS)
 
 
 def render_reports(results: list[SubmissionResult], out: Path) -> list[Path]:
