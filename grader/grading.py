@@ -81,7 +81,8 @@ def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
     memory = max((rubric.memory_for(c) for c in checks), default=rubric.defaults.memory_mb)
     cpu = rubric.defaults.import_timeout_s + sum(
         rubric.timeout_for(p.check) * max(1, len(p.cases)) for p in prepared)
-    return Limits(memory_mb=memory, cpu_s=int(cpu) + 10)
+    gpu = any(c.device != "cpu" for c in checks)
+    return Limits(memory_mb=memory, cpu_s=int(cpu) + 10, address_space_limit=not gpu)
 
 
 def _apply_source_rules(results: list[CheckResult], submission: Submission,

@@ -198,3 +198,12 @@ def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
             assert not _alive(tag)
     finally:
         launcher.bubblewrap_available.cache_clear()
+
+
+def test_resident_memory_watchdog_when_address_space_is_unlimited(submission_dir):
+    limits = Limits(memory_mb=300, address_space_limit=False)
+    with SandboxSession(submission_dir, limits=limits) as watched:
+        assert watched.call("student_code", "hog", [64], 20).status == "returned"
+        outcome = watched.call("student_code", "hog", [1500], 20)
+        assert outcome.status == "memory" and "resident memory above 300 MiB" in outcome.error
+        assert watched.call("student_code", "hog", [64], 20).status == "returned"

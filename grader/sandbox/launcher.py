@@ -14,6 +14,7 @@ session with the same rlimits, and the harness says so once.
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import shutil
 import subprocess
@@ -35,6 +36,9 @@ class Limits:
     cpu_s: int = 600
     file_size_mb: int = 64
     open_files: int = 256
+    # RLIMIT_AS caps virtual memory, which CUDA reserves by the tens of GiB: workers that may
+    # use a GPU are held to memory_mb of resident memory by the parent's watchdog instead.
+    address_space_limit: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,13 @@ def limit_arguments(limits: Limits) -> list[str]:
     """
     mib = 1 << 20
     values = {
-        "AS": limits.memory_mb * mib,
         "CPU": limits.cpu_s,
         "FSIZE": limits.file_size_mb * mib,
         "NOFILE": limits.open_files,
         "CORE": 0,
     }
+    if limits.address_space_limit:
+        values["AS"] = limits.memory_mb * mib
     if os.getuid() != 0:  # root is exempt from RLIMIT_NPROC, and it counts all of a user's tasks
         values["NPROC"] = _tasks_of_user() + 256
     return ["--limits", ",".join(f"{name}={value}" for name, value in values.items())]
@@ -163,7 +168,10 @@ def _bwrap_prefix(submission_dir: Path, scratch: Path) -> list[str]:
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
         args += ["--tmpfs", hidden]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
+        args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
+    args += ["--tmpfs", "/tmp",
              "--ro-bind", str(submission_dir), "/submission",
              "--ro-bind", str(WORKER_DIR), "/harness",
              "--bind", str(scratch), "/scratch",

@@ -35,6 +35,15 @@ def kill_tree(pid: int) -> None:
     _quietly(os.kill, pid, signal.SIGKILL)
 
 
+def resident_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (0 when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _parent_of(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

@@ -23,7 +23,7 @@ import numpy as np
 
 from grader.sandbox import launcher
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import kill_tree
+from grader.sandbox.processes import descendants, kill_tree, resident_kib
 from grader.sandbox.worker import protocol
 
 
@@ -94,6 +94,10 @@ class _Deadline(Exception):
 
 
 class _WorkerGone(Exception):
+    pass
+
+
+class _OverMemory(Exception):
     pass
 
 
@@ -219,6 +223,11 @@ class SandboxSession:
                                error=f"did not finish within {timeout_s:g} s")
         except _WorkerGone:
             return self._crashed(time.perf_counter() - started, capture)
+        except _OverMemory:
+            self._stop()
+            return CallOutcome("memory", seconds=time.perf_counter() - started,
+                               stdout=capture.text(),
+                               error=f"resident memory above {self._limits.memory_mb} MiB")
         except protocol.ProtocolError as exc:
             self._stop()
             return CallOutcome("protocol", error=str(exc), stdout=capture.text(),
@@ -278,6 +287,12 @@ class SandboxSession:
                 return writable
             if self._proc is not None and self._proc.poll() is not None:
                 raise _WorkerGone
+            if not self._limits.address_space_limit and self._resident_mb() > self._limits.memory_mb:
+                raise _OverMemory
+
+    def _resident_mb(self) -> float:
+        """Resident memory of the worker's whole process tree, in MiB (Linux)."""
+        return sum(resident_kib(pid) for pid in [self._proc.pid, *descendants(self._proc.pid)]) / 1024
 
     def _drain(self, capture: Capture) -> None:
         while self._proc is not None and (chunk := _read_some(self._out_r)):
