@@ -130,5 +130,5 @@ def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reaso
         content_hash = digest.hexdigest()[:16]
     return SubmissionResult(student=student, content_hash=content_hash,
                             assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
-                            versions=grading.versions(), sandbox="not started", notes=[reason],
+                            versions=dict(grading.versions()), sandbox="not started", notes=[reason],
                             finished_at=grading.now())
