@@ -116,6 +116,15 @@ def _safe_destination(archive: Path, target: Path, name: str) -> Path:
     return destination
 
 
+def _walk_files(folder: Path, skip):
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            if not skip(entry):
+                yield from _walk_files(entry, skip)
+        elif not skip(entry):
+            yield entry
+
+
 def _copy_limited(source: BinaryIO, destination: Path, budget: _Budget) -> None:
     with destination.open("wb") as sink:
         while chunk := source.read(1 << 20):
@@ -123,11 +132,14 @@ def _copy_limited(source: BinaryIO, destination: Path, budget: _Budget) -> None:
             sink.write(chunk)
 
 
-def copy_tree_safely(source: Path, target: Path) -> None:
-    """Copy the regular files of a folder submission; links may not leave the folder."""
+def copy_tree_safely(source: Path, target: Path, skip=lambda path: False) -> None:
+    """Copy the regular files of a folder submission; links may not leave the folder.
+
+    Folders for which ``skip(path)`` is true (virtual environments, caches) are not entered.
+    """
     root = source.resolve()
     budget = _Budget(source)
-    files = [p for p in source.rglob("*") if not p.is_dir()]
+    files = list(_walk_files(source, skip))
     budget.count(len(files))
     for path in files:
         resolved = path.resolve()

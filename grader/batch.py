@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import grading, late, submission
+from grader import grading, late, submission, workdirs
 from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
@@ -46,6 +46,7 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
                 book: Gradebook, options: BatchOptions,
                 progress: BatchProgress) -> list[SubmissionResult]:
     """Grade ``paths``; return one result per path, in the order given."""
+    workdirs.sweep_orphans()  # folders of earlier runs killed before they could clean up
     prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}

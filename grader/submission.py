@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import archive
+from grader import archive, workdirs
 from grader.errors import SubmissionError
 
-IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
+IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "grader_kit", "wheels"}
 
 
 @dataclass
@@ -71,7 +70,7 @@ def discover(paths: list[Path], modules: list[str]) -> list[Path]:
 
 def load(path: Path, modules: list[str], student: str | None = None) -> Submission:
     """Materialise ``path`` and locate ``modules`` (e.g. ``["student_code"]``) in it."""
-    root = Path(tempfile.mkdtemp(prefix="grader-submission-"))
+    root = workdirs.make("grader-submission-")
     try:
         _materialise(path, root)
         located = _locate(root, modules)
@@ -100,7 +99,7 @@ def _materialise(path: Path, root: Path) -> None:
     if archive.is_archive(path):
         archive.extract(path, root)
     elif path.is_dir():
-        archive.copy_tree_safely(path, root)
+        archive.copy_tree_safely(path, root, skip=_not_student_files)
     elif path.suffix == ".py":
         shutil.copyfile(path, root / path.name)
     else:
@@ -135,6 +134,12 @@ def _layout_notes(root: Path, located: dict[str, Path], module_dir: str) -> list
         if where != module_dir:
             notes.append(f"{module}.py is in {where}/, not beside the other modules in {module_dir}/")
     return notes
+
+
+def _not_student_files(path: Path) -> bool:
+    """Hidden entries, caches, kit files and virtual environments are not the student's work."""
+    return (path.name.startswith(".") or path.name in IGNORED_PARTS
+            or (path.is_dir() and (path / "pyvenv.cfg").is_file()))
 
 
 def _ignored(path: Path, root: Path) -> bool:

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def test_sigkill_mid_batch_resumes_without_loss_or_duplicates(tmp_path):
     recorded = len(_rows(db))
     assert 2 <= recorded < 6
     rerun, results = _grade(batch, db, "--workers", "1")
+    assert not list(Path(tempfile.gettempdir()).glob(f"grader-*-{proc.pid}-*"))  # swept
     assert rerun.stdout.count("(from gradebook)") == recorded
     assert len(results) == 6 and len(_rows(db)) == 6
     assert len(set(_rows(db))) == 6

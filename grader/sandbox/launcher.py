@@ -26,6 +26,7 @@ from pathlib import Path
 
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 DISABLE_ENV = "GRADER_NO_BWRAP"
+MARKER_ENV = "GRADER_SANDBOX_ID"  # inherited by everything the worker starts; found again at kill time
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Limits:
     cpu_s: int = 600
     file_size_mb: int = 64
     open_files: int = 256
+    scratch_mb: int = 128  # the writable home folder (a RAM tmpfs under bubblewrap)
+    tmp_mb: int = 64  # /tmp and /dev/shm, each
     # RLIMIT_AS caps virtual memory, which CUDA reserves by the tens of GiB: workers that may
     # use a GPU are held to memory_mb of resident memory by the parent's watchdog instead.
     address_space_limit: bool = True
@@ -51,10 +54,12 @@ class LaunchPlan:
 
 
 def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[int, int],
-         numpy_aliases: bool, limits: Limits) -> LaunchPlan:
+         numpy_aliases: bool, limits: Limits, marker: str) -> LaunchPlan:
     """The command that starts a worker for ``submission_dir``, with scratch at ``scratch``.
 
-    ``module_dir`` is the folder of the student's modules, relative to the submission.
+    ``module_dir`` is the folder of the student's modules, relative to the submission;
+    ``marker`` is a unique id put in the worker's environment, so that processes it
+    starts can be found and killed even after they leave its process tree.
     """
     use_bwrap = bubblewrap_available()
     inside_sub = str(Path("/submission" if use_bwrap else submission_dir) / module_dir)
@@ -65,9 +70,9 @@ def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[i
     argv += limit_arguments(limits)
     if numpy_aliases:
         argv.append("--numpy-aliases")
-    env = _environment(inside_scratch)
+    env = {**_environment(inside_scratch), MARKER_ENV: marker}
     if use_bwrap:
-        argv = _bwrap_prefix(submission_dir, scratch) + argv
+        argv = _bwrap_prefix(submission_dir, limits) + argv
         return LaunchPlan(argv, env, "bubblewrap")
     return LaunchPlan(argv, env, "subprocess")
 
@@ -99,8 +104,9 @@ def bubblewrap_available() -> bool:
         _say_fallback("bubblewrap is not installed" if not os.environ.get(DISABLE_ENV)
                       else f"{DISABLE_ENV} is set")
         return False
-    probe = subprocess.run(
-        ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+    probe = subprocess.run(  # --size needs bubblewrap 0.7 or newer
+        ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+         "--size", "1048576", "--tmpfs", "/tmp", "true"],
         capture_output=True, timeout=30,
     )
     if probe.returncode != 0:
@@ -158,7 +164,11 @@ def _hidden_packages() -> list[str]:
     return hidden
 
 
-def _bwrap_prefix(submission_dir: Path, scratch: Path) -> list[str]:
+def _bwrap_prefix(submission_dir: Path, limits: Limits) -> list[str]:
+    """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
+    not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
+    and the root is remounted read-only at the end."""
+    mib = 1 << 20
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--hostname", "sandbox"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"):
@@ -167,15 +177,16 @@ def _bwrap_prefix(submission_dir: Path, scratch: Path) -> list[str]:
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
-        args += ["--tmpfs", hidden]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
     for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
         args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
-    args += ["--tmpfs", "/tmp",
+    args += ["--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp",
+             "--size", str(limits.scratch_mb * mib), "--tmpfs", "/scratch",
              "--ro-bind", str(submission_dir), "/submission",
              "--ro-bind", str(WORKER_DIR), "/harness",
-             "--bind", str(scratch), "/scratch",
-             "--chdir", "/scratch"]
+             "--chdir", "/scratch", "--remount-ro", "/"]
     return args
 
 

@@ -26,13 +26,28 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid``, its process group and every descendant found before the kill."""
-    family = descendants(pid)
+def kill_tree(pid: int, marker: bytes | None = None) -> None:
+    """SIGKILL ``pid``, its process group, every descendant, and every process whose
+    environment holds ``marker`` (which finds daemons that double-forked away from the tree)."""
+    family = descendants(pid) + (marked(marker) if marker else [])
     for target in family:
         _quietly(os.kill, target, signal.SIGKILL)
     _quietly(os.killpg, pid, signal.SIGKILL)
     _quietly(os.kill, pid, signal.SIGKILL)
+
+
+def marked(marker: bytes) -> list[int]:
+    """PIDs of this user's processes whose environment contains ``marker``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/environ", "rb") as handle:
+                    if marker in handle.read():
+                        found.append(int(name))
+            except OSError:
+                continue
+    return found
 
 
 def resident_kib(pid: int) -> int:

@@ -9,11 +9,11 @@ decides a score: that is the checks' job.
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import workdirs
 from grader.sandbox import launcher
 from grader.sandbox.capture import Capture
 from grader.sandbox.processes import descendants, kill_tree, resident_kib
@@ -47,6 +48,7 @@ class CallOutcome:
     seconds: float = 0.0
     stdout: str = ""
     step: int | None = None
+    during_import: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class SandboxSession:
         arrays: list[np.ndarray] = []
         encoded = [{"function": step.function, "module": step.module or module,
                     "args": [_encode_arg(a, arrays) for a in step.args]} for step in steps]
-        request = {"op": "run", "module": module, "steps": encoded,
+        request = {"op": "run", "module": module, "steps": encoded, "max_bytes": self._max_payload,
                    "return": None if returns is None else [[r.step, r.index] for r in returns]}
         outcome = self._exchange(request, arrays, timeout_s)
         outcome.stdout, self._import_stdout = self._import_stdout + outcome.stdout, ""
@@ -174,16 +176,20 @@ class SandboxSession:
             return None
         if outcome.status == "raised":
             outcome.status = "import_failed"
+        if outcome.status == "timeout":
+            outcome.error = f"importing {module}.py did not finish within {self._import_timeout:g} s"
+        outcome.during_import = True
         self._import_failures[module] = outcome
         return outcome
 
     def _start(self) -> None:
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+        self._scratch = workdirs.make("grader-scratch-")
         request_r, self._request_w = os.pipe()
         self._reply_r, reply_w = os.pipe()
         self._out_r, out_w = os.pipe()
+        self._marker = secrets.token_hex(8)
         plan = launcher.plan(self._submission, self._module_dir, self._scratch,
-                             (request_r, reply_w), self._aliases, self._limits)
+                             (request_r, reply_w), self._aliases, self._limits, self._marker)
         self.isolation = plan.isolation
         self._proc = subprocess.Popen(
             plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
@@ -198,7 +204,7 @@ class SandboxSession:
 
     def _stop(self) -> None:
         if self._proc is not None:
-            kill_tree(self._proc.pid)
+            kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
             self._proc.wait()
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
@@ -302,6 +308,8 @@ class SandboxSession:
         self._drain(capture)
         code = self._proc.wait() if self._proc else None
         self._stop()
+        if code is not None and self.isolation == "bubblewrap" and code > 128:
+            code = 128 - code  # bwrap exits with 128 + the signal that killed its child
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             if -code == signal.SIGXCPU:

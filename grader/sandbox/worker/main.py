@@ -41,7 +41,21 @@ def main(argv: list[str]) -> int:
         reply, out_arrays = _handle(header, arrays, modules, notes)
         sys.stdout.flush()
         sys.stderr.flush()
-        protocol.write_all(reply_fd, protocol.encode(reply, out_arrays))
+        protocol.write_all(reply_fd, _encode(reply, out_arrays, header.get("max_bytes")))
+
+
+def _encode(reply: dict, arrays: list, max_bytes: int | None) -> bytes:
+    """The reply's bytes; a result too large to send, or to encode, becomes a failure reply."""
+    size = sum(np.asarray(a).nbytes for a in arrays)
+    if max_bytes and size > max_bytes:
+        return protocol.encode({"ok": False, "category": "exception",
+                                "error": f"returned {size / 2**20:.0f} MiB of arrays, more than "
+                                         f"the {max_bytes / 2**20:.0f} MiB allowed"})
+    try:
+        return protocol.encode(reply, arrays)
+    except MemoryError:
+        return protocol.encode({"ok": False, "category": "memory",
+                                "error": "out of memory while sending the result back"})
 
 
 def _apply_limits(spec: str) -> None:
@@ -169,6 +183,8 @@ def _plain(value) -> tuple[dict, np.ndarray | None]:
         value = value.detach().cpu().numpy()
     try:
         array = np.array(value, copy=True)
+    except MemoryError:
+        raise  # reported as a memory outcome by the caller
     except BaseException:
         return {"kind": "unsupported", "type": type(value).__name__}, None
     if array.dtype.kind not in "biufc":

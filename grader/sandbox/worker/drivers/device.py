@@ -1,0 +1,83 @@
+"""Where and how student models run: the device choice, seeding, threads, clocks, out-of-memory.
+
+This is the ONE place the CNN checks choose a device: ``cuda`` when the check
+allows it and the machine has one, else the CPU. Timing on a GPU synchronises
+before reading the clock; a CUDA out-of-memory error becomes a ``MemoryError``,
+which the worker reports as a ``memory`` outcome rather than a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import resource
+import time
+
+import numpy as np
+import torch
+
+# Seconds of CPU time per thread kept free for importing, converting and predicting.
+_CPU_RESERVE_S = 30.0
+
+
+def pick_device(policy: str) -> torch.device:
+    """``cuda`` if ``policy`` is ``"cuda"`` or ``"any"`` and a GPU is visible, else ``cpu``."""
+    if policy in ("cuda", "any") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, numpy and torch (CPU and CUDA); return a CPU generator for batch order."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def set_threads(budget_s: float, max_threads: int) -> int:
+    """Use as many CPU threads as are available, but never enough to hit the CPU-time rlimit.
+
+    The sandbox sets ``RLIMIT_CPU`` for the whole worker process (all threads
+    together): ``threads × budget_s`` must fit in what is left of it.
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        available = os.cpu_count() or 1
+    threads = max(1, min(available, max_threads))
+    soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
+    if soft != resource.RLIM_INFINITY:
+        used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        threads = max(1, min(threads, int((soft - used) // (budget_s + _CPU_RESERVE_S))))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def clock(device: torch.device) -> float:
+    """Seconds on a monotonic clock, after the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def describe(device: torch.device) -> str:
+    """``cpu`` or ``cuda (NVIDIA H100 …)``, for the report."""
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
+
+
+@contextlib.contextmanager
+def out_of_memory_as_memory_error(device: torch.device):
+    """Turn an allocator failure (CUDA or CPU) into ``MemoryError``, the worker's ``memory`` outcome."""
+    cuda_oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    try:
+        yield
+    except cuda_oom as exc:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise MemoryError(f"{device.type} out of memory: {str(exc).splitlines()[0][:300]}") from None
+    except RuntimeError as exc:
+        if "can't allocate memory" in str(exc) or "not enough memory" in str(exc):
+            raise MemoryError(f"out of memory: {str(exc).splitlines()[0][:300]}") from None
+        raise
