@@ -19,7 +19,8 @@ of the F18/F19 kits exactly (COURSE_APIS.md, "Evaluation procedure"):
 ``cv2.imread`` / 255 in RGB order, ``cv2.resize(fx=fy=0.5)`` with bilinear
 interpolation, then ``cv2.cvtColor(COLOR_RGB2GRAY)``; it is written with
 Pillow and NumPy so OpenCV is not required (the tests check parity).
-This is the one reference module that does file I/O.
+It lives in the harness, not in reference/: it is the grading procedure (students get
+it in the course kit), so student kits ship it.
 """
 
 from __future__ import annotations

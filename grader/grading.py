@@ -11,7 +11,6 @@ import functools
 import platform
 from importlib import metadata
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 

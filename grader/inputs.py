@@ -33,9 +33,11 @@ def normal(shape: Sequence[int], seed: int, scale: float = 1.0, dtype: str = "fl
     return (scale * rng.standard_normal(size=tuple(shape))).astype(dtype)
 
 
-def integers(shape: Sequence[int], seed: int, high: int, low: int = 0) -> np.ndarray:
-    """Integers in ``[low, high)`` (e.g. class labels), from ``default_rng(seed)``."""
-    return np.random.default_rng(seed).integers(low, high, size=tuple(shape))
+def integers(shape: Sequence[int], seed: int, high: int, low: int = 0,
+             dtype: str = "int64") -> np.ndarray:
+    """Integers in ``[low, high)`` from ``default_rng(seed)``: class labels, or (as floats)
+    arrays full of ties, e.g. for max-pooling."""
+    return np.random.default_rng(seed).integers(low, high, size=tuple(shape)).astype(dtype)
 
 
 def ramp(shape: Sequence[int], scale: float = 1.0, dtype: str = "float32") -> np.ndarray:
@@ -168,6 +170,7 @@ GENERATORS: dict[str, Callable[..., Value]] = {
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "flip": lambda a: np.ascontiguousarray(np.asarray(a)[::-1, ::-1]),
     "transpose": lambda a: np.ascontiguousarray(np.asarray(a).T),
+    "rot180": lambda a: np.ascontiguousarray(np.asarray(a)[..., ::-1, ::-1]),  # flip last two axes
 }
 
 
@@ -195,3 +198,119 @@ def generate(spec: dict[str, Any]) -> Value:
     if name == "value":
         return value(params)
     return GENERATORS[name](**params)
+
+
+# --- Project 2 (feature matching) ------------------------------------------------
+# Appended as one block (functions, then their GENERATORS entries) so this section
+# merges cleanly with edits elsewhere in the file.
+
+import functools  # noqa: E402
+
+
+def pair_image(pair: str, which: str) -> np.ndarray:
+    """Image ``which`` (``a`` or ``b``) of a course pair, as the F18 notebook loads it.
+
+    ``pair`` is ``notre_dame``, ``mount_rushmore`` or ``sydney_opera_house``;
+    the result is the (H, W) float32 grey image in [0, 1] at the working scale
+    0.5 (see :func:`grader.datasets.feature_pairs.load_course_pair`). Raises
+    :class:`grader.datapath.CourseDataMissing` without the course data.
+    """
+    return _pair_side(_course_pair(pair), which)
+
+
+def pair_ground_truth(pair: str) -> np.ndarray:
+    """(G, 4) float64 ground truth ``x1, y1, x2, y2`` of a course pair, full-resolution pixels."""
+    return _ground_truth(_course_pair(pair))
+
+
+def synthetic_pair_image(name: str, which: str, seed: int = 0) -> np.ndarray:
+    """Image ``which`` (``a``/``b``) of a synthetic HPatches-style pair of the photo ``name``.
+
+    See :func:`grader.datasets.feature_pairs.synthetic_pair`; needs no course data.
+    """
+    return _pair_side(_synthetic_pair(name, seed), which)
+
+
+def synthetic_pair_ground_truth(name: str, seed: int = 0) -> np.ndarray:
+    """(G, 4) float64 ground truth ``x1, y1, x2, y2`` of a synthetic pair (notional full resolution)."""
+    return _ground_truth(_synthetic_pair(name, seed))
+
+
+def rectangles(shape: Sequence[int], count: int, seed: int, margin: int = 20,
+               blur: float = 0.7) -> np.ndarray:
+    """(H, W) float32 image of ``count`` separated axis-aligned rectangles of distinct contrasts.
+
+    Every corner is at least ``margin`` pixels from the border and far from
+    the other rectangles, so a Harris detector's strongest points are the
+    ``4 * count`` corners, ranked by contrast. Lightly blurred (Gaussian of
+    ``blur`` px) so corners are not single-pixel steps.
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    out = np.full((height, width), 0.1)
+    columns = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    cell_h, cell_w = (height - 2 * margin) // rows, (width - 2 * margin) // columns
+    contrasts = np.linspace(0.9, 0.35, count)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        top = margin + r * cell_h + int(rng.integers(2, max(3, cell_h // 5)))
+        left = margin + c * cell_w + int(rng.integers(2, max(3, cell_w // 5)))
+        bottom = top + int(rng.integers(cell_h // 2, cell_h * 3 // 4))
+        right = left + int(rng.integers(cell_w // 2, cell_w * 3 // 4))
+        out[top:bottom, left:right] = 0.1 + contrasts[index]
+    return ndimage.gaussian_filter(out, blur).astype(np.float32)
+
+
+def planted_descriptors(count: int, distractors: int, seed: int, which: str,
+                        dim: int = 128, noise: float = 0.05) -> np.ndarray:
+    """Descriptors with known matches: ``a`` is (count + distractors, dim), ``b`` (count + distractors, dim).
+
+    Rows ``0 .. count-1`` of ``a`` match row ``(i * 7 + 3) % count`` of ``b``
+    (a noisy copy, noise ``noise`` per unit vector); the remaining rows of
+    both are unrelated random unit vectors, whose nearest-neighbour distance
+    ratio is close to 1 so every ratio test rejects them.
+    """
+    rng = np.random.default_rng(seed)
+    unit = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    a = unit(rng.standard_normal((count + distractors, dim)))
+    b = unit(rng.standard_normal((count + distractors, dim)))
+    targets = (np.arange(count) * 7 + 3) % count
+    b[targets] = unit(a[:count] + noise * rng.standard_normal((count, dim)))
+    return a if which == "a" else b
+
+
+def _pair_side(pair: Any, which: str) -> np.ndarray:
+    if which not in ("a", "b"):
+        raise ValueError(f"which must be 'a' or 'b', got {which!r}")
+    return (pair.image_a if which == "a" else pair.image_b).copy()
+
+
+def _ground_truth(pair: Any) -> np.ndarray:
+    return np.stack([pair.ground_truth[k] for k in ("x1", "y1", "x2", "y2")], axis=1)
+
+
+@functools.lru_cache(maxsize=4)
+def _course_pair(name: str) -> Any:
+    from grader.datasets.feature_pairs import load_course_pair
+
+    return load_course_pair(name)
+
+
+@functools.lru_cache(maxsize=8)
+def _synthetic_pair(name: str, seed: int) -> Any:
+    from grader.datasets.feature_pairs import synthetic_pair
+
+    return synthetic_pair(name, seed)
+
+
+GENERATORS.update({
+    "pair_image": pair_image,
+    "pair_ground_truth": pair_ground_truth,
+    "synthetic_pair_image": synthetic_pair_image,
+    "synthetic_pair_ground_truth": synthetic_pair_ground_truth,
+    "rectangles": rectangles,
+    "planted_descriptors": planted_descriptors,
+})

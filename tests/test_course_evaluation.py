@@ -1,11 +1,11 @@
-"""Tests for reference/feature_evaluation.py (course evaluation and image loading)."""
+"""Tests for grader/course_evaluation.py (course evaluation and image loading)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reference.feature_evaluation import (
+from grader.course_evaluation import (
     EvaluationResult,
     evaluate_correspondence,
     evaluate_matches,

@@ -7,10 +7,18 @@ subclass plus one line in :data:`KINDS` — never a new ``elif``.
 from __future__ import annotations
 
 from grader.checks.base import CheckKind
+from grader.checks.gradient import GradientCheck
 from grader.checks.numeric import NumericCheck
+from grader.checks.accuracy import AccuracyCheck
+from grader.checks.property import PropertyCheck
+from grader.checks.timing import TimingCheck
 
 KINDS: dict[str, type[CheckKind]] = {
     NumericCheck.name: NumericCheck,
+    GradientCheck.name: GradientCheck,
+    AccuracyCheck.name: AccuracyCheck,
+    PropertyCheck.name: PropertyCheck,
+    TimingCheck.name: TimingCheck,
 }
 
 __all__ = ["KINDS", "CheckKind"]

@@ -28,6 +28,11 @@ class Verdict:
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     status: Status | None = None  # overrides FAILED for a failing case (e.g. ERROR)
+    credit: float | None = None  # fraction of the case earned; default 1 if passed else 0
+
+    @property
+    def earned(self) -> float:
+        return float(self.passed) if self.credit is None else min(max(self.credit, 0.0), 1.0)
 
 
 @dataclass
@@ -61,7 +66,6 @@ class CheckKind:
         return as_outputs(getattr(module, function)(*args))
 
     def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
-        check = prepared.check
         verdicts: list[Verdict] = []
         stdout, seconds = [], 0.0
         for case in prepared.cases:
@@ -101,14 +105,23 @@ class CheckKind:
                 seconds: float) -> CheckResult:
         check = prepared.check
         passed = sum(v.passed for v in verdicts)
-        fraction = passed / len(verdicts) if check.partial == "cases" else float(passed == len(verdicts))
+        if check.partial == "cases":
+            fraction = sum(v.earned for v in verdicts) / len(verdicts) if verdicts else 0.0
+        else:
+            fraction = float(passed == len(verdicts))
         failures = [(case, v) for case, v in zip(prepared.cases, verdicts) if not v.passed]
         status = Status.PASSED if not failures else _worst_status([v for _, v in failures], passed)
-        message = _message(check.visibility, failures, len(verdicts))
-        details = {"cases": len(verdicts), "cases_passed": passed}
+        notes = list(dict.fromkeys(n for v in verdicts for n in v.details.get("notes", [])))
+        message = "; ".join([_message(check.visibility, failures, len(verdicts))]
+                            + [f"note: {n}" for n in notes])
+        details: dict[str, Any] = {"cases": len(verdicts), "cases_passed": passed}
+        if any(v.credit is not None for v in verdicts):
+            details["case_credits"] = [round(v.earned, 6) for v in verdicts]
         if failures:
             details |= {k: v for k, v in failures[0][1].details.items()}
             details["failed_case"] = failures[0][0].id
+        if notes:
+            details["notes"] = notes
         return CheckResult(
             id=check.id, name=check.name, target=check.function, status=status,
             score=round(check.points * fraction, 6), max_score=check.points, message=message,
@@ -120,7 +133,8 @@ class CheckKind:
 def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
     status = _FATAL.get(outcome.status, Status.ERROR)
     texts = {
-        "timeout": f"{function} {outcome.error} (time limit)",
+        "timeout": f"{outcome.error if outcome.during_import else f'{function} {outcome.error}'}"
+                   " (time limit)",
         "memory": f"{function} ran out of memory ({outcome.error or 'memory limit'})",
         "missing_module": f"module not found: {outcome.error}",
         "missing_function": outcome.error,

@@ -1,0 +1,155 @@
+"""``accuracy``: the course's top-100 correspondence evaluation of the whole feature pipeline.
+
+One sandbox request runs the student's pipeline end to end, as the F18
+notebook does::
+
+    x1, y1, ... = get_interest_points(image_a, feature_width)
+    x2, y2, ... = get_interest_points(image_b, feature_width)
+    f1 = get_features(image_a, x1, y1, feature_width)
+    f2 = get_features(image_b, x2, y2, feature_width)
+    matches, confidences = match_features(f1, f2, x1, y1, x2, y2)
+
+and returns only ``matches, confidences, x1, y1, x2, y2``. The trusted parent
+keeps the first 100 matches **in the order returned**, scales them back to
+full resolution and counts the correct ones with
+:func:`grader.course_evaluation.evaluate_matches` (< 150 px to the
+nearest ground-truth point, displacement within 25 px). The accuracy maps to
+points through ``options.curve``. As a hint, the message also says what the
+accuracy would have been with the matches sorted by the student's
+confidences, descending or ascending (distance-like), when that is better.
+
+Cases name ``image_a``, ``image_b``, ``feature_width`` (sent) and
+``ground_truth`` — a ``(G, 4)`` array of ``x1, y1, x2, y2`` in full-resolution
+pixels, computed on the trusted side and **never sent** to the sandbox.
+Options: ``curve`` (required), ``detector`` and ``descriptor`` (``module:function``,
+the course's by default), ``num_matches`` (100), ``scale_factor`` (0.5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.checks import feature_outputs as read
+from grader.checks.base import Verdict, _failure_verdict
+from grader.checks.curve import CurveScored, curve_fraction
+from grader.prepare import PreparedCase, PreparedCheck
+from grader.sandbox import CallOutcome
+from grader.sandbox.session import Ref, Step
+
+SENT = ("image_a", "image_b", "feature_width")
+GROUND_TRUTH = "ground_truth"
+DEFAULTS = {"detector": "student_harris:get_interest_points",
+            "descriptor": "student_sift:get_features", "num_matches": 100, "scale_factor": 0.5}
+# the pipeline's steps, in order, for messages that name the failing one
+STEP_NAMES = ("get_interest_points on image A", "get_interest_points on image B",
+              "get_features on image A", "get_features on image B", "match_features")
+
+
+class AccuracyCheck(CurveScored):
+    name = "accuracy"
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        unknown = set(options) - set(DEFAULTS) - {"curve"}
+        if unknown:
+            return f"unknown option(s) {sorted(unknown)} for kind 'accuracy'"
+        for key in ("detector", "descriptor"):
+            if ":" not in str(options.get(key, DEFAULTS[key])):
+                return f"{key} must be module:function"
+        return super().options_problem(options)
+
+    @classmethod
+    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+        """Nothing to compute: the expected data is the ``ground_truth`` input, kept here."""
+        return []
+
+    def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
+        check, options = prepared.check, {**DEFAULTS, **prepared.check.options}
+        missing = [n for n in SENT + (GROUND_TRUTH,) if n not in case.arg_names]
+        if missing:
+            return CallOutcome("protocol", error=f"rubric case lacks argument(s) {missing}")
+        image_a, image_b, width = (case.args[case.arg_names.index(n)] for n in SENT)
+        detector, descriptor = (options[k].split(":") for k in ("detector", "descriptor"))
+        steps = [
+            Step(detector[1], [image_a, width], module=detector[0]),
+            Step(detector[1], [image_b, width], module=detector[0]),
+            Step(descriptor[1], [image_a, Ref(0, 0), Ref(0, 1), width], module=descriptor[0]),
+            Step(descriptor[1], [image_b, Ref(1, 0), Ref(1, 1), width], module=descriptor[0]),
+            Step(check.function, [Ref(2), Ref(3), Ref(0, 0), Ref(0, 1), Ref(1, 0), Ref(1, 1)]),
+        ]
+        returns = [Ref(4, 0), Ref(4, 1), Ref(0, 0), Ref(0, 1), Ref(1, 0), Ref(1, 1)]
+        return context.session.run(check.module, steps, returns, context.timeout_s)
+
+    def _verdict(self, outcome: CallOutcome, case: PreparedCase, prepared: PreparedCheck) -> Verdict:
+        if outcome.status != "returned" and outcome.step is not None:
+            return _failure_verdict(outcome, STEP_NAMES[outcome.step])
+        return super()._verdict(outcome, case, prepared)
+
+    def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
+              outcome: CallOutcome) -> Verdict:
+        from grader.course_evaluation import evaluate_matches
+
+        options = {**DEFAULTS, **prepared.check.options}
+        if not outcome.returned_tuple:
+            return Verdict(False, "match_features must return (matches, confidences)")
+        try:
+            pairs, x1, y1, x2, y2, notes = _read_pipeline(outputs)
+        except read.OutputProblem as exc:
+            return Verdict(False, str(exc))
+        truth = np.asarray(case.args[case.arg_names.index(GROUND_TRUTH)], dtype=np.float64)
+        ground_truth = dict(zip(("x1", "y1", "x2", "y2"), truth.T))
+
+        def score(order: np.ndarray):
+            return evaluate_matches(pairs.pairs[order], x1, y1, x2, y2, ground_truth,
+                                    options["scale_factor"], options["num_matches"])
+
+        returned = score(np.arange(len(pairs.pairs)))
+        details = {"accuracy": round(returned.accuracy, 4), "num_matches": len(pairs.pairs),
+                   "num_evaluated": returned.num_evaluated, "num_correct": returned.num_correct,
+                   "num_points_a": len(x1), "num_points_b": len(x2)}
+        if pairs.confidences is not None:
+            for direction, sign in (("descending", -1), ("ascending", 1)):
+                order = np.argsort(sign * pairs.confidences, kind="stable")
+                details[f"accuracy_sorted_{direction}"] = round(score(order).accuracy, 4)
+        fraction = curve_fraction(options["curve"], returned.accuracy)
+        summary = (f"{returned.num_correct} of the first {returned.num_evaluated} matches correct, "
+                   f"accuracy {returned.accuracy:.0%}")
+        message = "; ".join([summary] + _hints(details, options["num_matches"]) + notes)
+        verdict = self.scored(fraction, summary, details | {"notes": notes})
+        verdict.message = message
+        return verdict
+
+
+def _read_pipeline(outputs: list[Any]):
+    """``(Matches, x1, y1, x2, y2, notes)`` from the six returned values."""
+    if len(outputs) != 6:
+        raise read.OutputProblem(f"the pipeline returned {len(outputs)} values, expected 6")
+    matches, confidences, x1, y1, x2, y2 = outputs
+    notes: list[str] = []
+    points = [read.vector(v, name, notes) for v, name in
+              ((x1, "x1"), (y1, "y1"), (x2, "x2"), (y2, "y2"))]
+    if points[0].shape != points[1].shape or points[2].shape != points[3].shape:
+        raise read.OutputProblem("get_interest_points returned x and y of different lengths")
+    pairs = read.matches(matches, confidences, len(points[0]), len(points[2]))
+    return (pairs, *(p.astype(np.float64) for p in points), notes + pairs.notes)
+
+
+def _hints(details: dict[str, Any], wanted: int) -> list[str]:
+    """What sorting by confidence, or returning more matches, would have changed."""
+    hints = []
+    accuracy = details["accuracy"]
+    sorted_by = {d: details.get(f"accuracy_sorted_{d}") for d in ("descending", "ascending")}
+    best = max((d for d in sorted_by if sorted_by[d] is not None), default=None,
+               key=lambda d: sorted_by[d])
+    if best is not None and sorted_by[best] > accuracy + 0.005:
+        meaning = ("highest confidence first" if best == "descending"
+                   else "lowest value first, i.e. your confidences behave like distances")
+        hints.append(f"the course evaluates the first {wanted} matches in the order returned; "
+                     f"sorted by your confidences ({best}: {meaning}) they would score "
+                     f"{sorted_by[best]:.0%} instead of {accuracy:.0%}")
+    if details["num_matches"] < wanted:
+        hints.append(f"only {details['num_matches']} matches returned; fewer than {wanted} "
+                     "scale the accuracy down proportionally")
+    return hints

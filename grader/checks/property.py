@@ -1,0 +1,106 @@
+"""``property``: the returned value must have named properties, not equal a reference exactly.
+
+Used where many answers are right (a Harris detector's exact responses, a
+descriptor's exact values): the rubric names the properties to hold and
+their parameters::
+
+    kind: property
+    options:
+      output: descriptors            # how to read the return value
+      properties:
+        unit_norm: {}
+        near_reference: {min_cosine: 0.8}
+      reference_kwargs: {power: 1}   # passed to the reference for expected outputs
+
+Properties and readers live in :mod:`grader.checks.feature_properties`. A
+property that needs a *variant* call (e.g. the same image brightened) gets it
+in the same sandbox request. A case passes when every property holds;
+quirks the reader normalised (e.g. ``(k, 1, 128)`` descriptors) are appended
+to the message as notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.checks.base import CheckKind, Verdict
+from grader.checks.feature_outputs import OutputProblem
+from grader.checks.feature_properties import PROPERTIES, READERS, Observed
+from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.sandbox import CallOutcome
+from grader.sandbox.session import Ref, Step
+
+_OPTIONS = {"output", "properties", "reference_kwargs"}
+
+
+class PropertyCheck(CheckKind):
+    name = "property"
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        unknown = set(options) - _OPTIONS
+        if unknown:
+            return f"unknown option(s) {sorted(unknown)} for kind 'property'"
+        if options.get("output") not in READERS:
+            return f"output must be one of {sorted(READERS)}"
+        properties = options.get("properties")
+        if not isinstance(properties, dict) or not properties:
+            return "properties must be a non-empty mapping of property name to parameters"
+        for name, params in properties.items():
+            if name not in PROPERTIES:
+                return f"unknown property {name!r}; choose one of {sorted(PROPERTIES)}"
+            extra = set(params or {}) - set(PROPERTIES[name].defaults)
+            if extra:
+                return f"property {name!r} takes no parameter(s) {sorted(extra)}"
+        return None
+
+    @classmethod
+    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+        """The reference's outputs (with ``reference_kwargs``) if a property needs them."""
+        if not any(PROPERTIES[n].needs_reference for n in check.options["properties"]):
+            return []
+        kwargs = check.options.get("reference_kwargs", {})
+        return as_outputs(getattr(module, function)(*args, **kwargs))
+
+    def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
+        check = prepared.check
+        variants = [_variant_args(case, name, params) for name, params in _properties(check)
+                    if PROPERTIES[name].variant is not None]
+        if not variants:
+            return context.session.call(check.module, check.function, case.args, context.timeout_s)
+        steps = [Step(check.function, args) for args in [case.args] + variants]
+        returns = [Ref(i) for i in range(len(steps))]
+        outcome = context.session.run(check.module, steps, returns, context.timeout_s * len(steps))
+        outcome.returned_tuple = False  # outputs are one value per call, not a tuple
+        return outcome
+
+    def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
+              outcome: CallOutcome) -> Verdict:
+        check = prepared.check
+        properties = _properties(check)
+        with_variants = any(PROPERTIES[n].variant for n, _ in properties)
+        args = dict(zip(case.arg_names, case.args))
+        main = outputs[:1] if with_variants else outputs
+        try:
+            value, notes = READERS[check.options["output"]](main, outcome.returned_tuple, args)
+        except OutputProblem as exc:
+            return Verdict(False, str(exc))
+        observed = Observed(value, case.expected, outputs[1:] if with_variants else [], args)
+        problems, details = [], {}
+        for name, params in properties:
+            problem, numbers = PROPERTIES[name].test(observed, params)
+            details |= numbers
+            if problem:
+                problems.append(problem)
+        return Verdict(not problems, "; ".join(problems), details | {"notes": notes})
+
+
+def _properties(check) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, params with defaults)`` in the rubric's order."""
+    return [(name, {**PROPERTIES[name].defaults, **(params or {})})
+            for name, params in check.options["properties"].items()]
+
+
+def _variant_args(case: PreparedCase, name: str, params: dict[str, Any]) -> list[Any]:
+    args = PROPERTIES[name].variant(dict(zip(case.arg_names, case.args)), params)
+    return [args[n] for n in case.arg_names]

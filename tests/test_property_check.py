@@ -1,0 +1,141 @@
+"""The ``property`` kind and the Project 2 stage properties, judged without a sandbox."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader import inputs
+from grader.checks.base import CheckContext
+from grader.checks.property import PropertyCheck
+from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.rubric import Check
+from grader.sandbox import CallOutcome
+from reference.harris import get_interest_points
+from reference.matching import match_features
+from reference.sift import get_features
+
+
+def _check(output: str, properties: dict, **options) -> Check:
+    return Check(id="p", name="p", kind="property", target="m:f", points=2,
+                 cases=[{"args": {"a": {"value": 0}}}],
+                 options={"output": output, "properties": properties, **options})
+
+
+def _prepared(check: Check, args: dict, expected: list) -> PreparedCheck:
+    return PreparedCheck(check, [PreparedCase("c", "", list(args), list(args.values()), expected)])
+
+
+class _Session:
+    """Runs the given function in process, like the worker would (one value per call)."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def call(self, module, function, args, timeout_s):
+        return CallOutcome("returned", as_outputs(self.function(*args)),
+                           isinstance(self.function(*args), tuple))
+
+    def run(self, module, steps, returns, timeout_s):
+        return CallOutcome("returned", [self.function(*s.args) for s in steps], False)
+
+
+def _grade(check: Check, args: dict, student, reference=None) -> object:
+    expected = as_outputs(reference(*args.values(), **check.options.get("reference_kwargs", {}))) \
+        if reference else []
+    return PropertyCheck().run(_prepared(check, args, expected), CheckContext(_Session(student), 5))
+
+
+RECTS = {"image": inputs.rectangles([160, 200], 6, 0), "feature_width": 16}
+CAMERA = {"image": inputs.image("skimage:camera", scale=0.5),
+          "x": inputs.integers([40], 1, 236, 20), "y": inputs.integers([40], 2, 236, 20),
+          "feature_width": 16}
+
+
+def test_reference_harris_finds_its_own_corners_and_noise_does_not():
+    check = _check("interest_points", {"keypoint_recall": {"top": 24}})
+    assert _grade(check, RECTS, get_interest_points, get_interest_points).score == 2
+
+    def random_points(image, width):
+        rng = np.random.default_rng(0)
+        return rng.integers(8, 150, 50), rng.integers(8, 150, 50), None, None, None
+
+    result = _grade(check, RECTS, random_points, get_interest_points)
+    assert result.score == 0 and "strongest corners" in result.message
+
+
+def test_harris_with_two_returns_is_ranked_as_returned_with_a_note():
+    check = _check("interest_points", {"keypoint_recall": {"top": 24}})
+    result = _grade(check, RECTS, lambda i, w: get_interest_points(i, w)[:2], get_interest_points)
+    assert result.score == 2 and "returned 2 values" in result.message
+
+
+def test_descriptor_properties_hold_for_the_reference():
+    check = _check("descriptors", {"unit_norm": {}, "offset_invariant": {}, "clipped": {},
+                                   "near_reference": {"min_cosine": 0.99}})
+    assert _grade(check, CAMERA, get_features, get_features).score == 2
+
+
+def test_descriptor_variants_shape_and_unclipped_are_told_apart():
+    def bent(image, x, y, width):
+        return get_features(image, x, y, width, clip=None, power=1)[:, None, :]
+
+    result = _grade(_check("descriptors", {"clipped": {}}), CAMERA, bent)
+    assert result.score == 0 and "clip at 0.2" in result.message
+    assert "(40, 1, 128), read as (40, 128)" in result.message
+    near = _check("descriptors", {"near_reference": {"min_cosine": 0.75}},
+                  reference_kwargs={"power": 1.0, "clip": None})
+    assert _grade(near, CAMERA, bent, get_features).score == 2
+
+
+def test_brightness_dependent_and_unnormalised_descriptors_fail():
+    def raw_patch(image, x, y, width):
+        return np.stack([image[r - 8:r + 8, c - 8:c + 8].ravel()[:128] for c, r in zip(x, y)])
+
+    result = _grade(_check("descriptors", {"unit_norm": {}, "offset_invariant": {}}), CAMERA,
+                    raw_patch)
+    assert result.score == 0
+    assert "unit length" in result.message and "adding 0.1" in result.message
+
+
+def test_wrong_descriptor_count_is_one_sentence():
+    result = _grade(_check("descriptors", {"unit_norm": {}}), CAMERA,
+                    lambda i, x, y, w: get_features(i, x, y, w).T)
+    assert result.score == 0 and "expected 40 rows" in result.message and "transposed" in result.message
+
+
+FOUR = {"features1": np.array([[0.7071, 0.7071], [-0.7071, 0.7071], [-0.7071, -0.7071], [0.7071, -0.7071]]),
+        "features2": np.array([[-0.4848, -0.8746], [0.8746, -0.4848], [0.4848, 0.8746], [-0.8746, 0.4848]]),
+        "x1": np.arange(4), "y1": np.arange(4), "x2": np.arange(4), "y2": np.arange(4)}
+
+
+def test_course_four_by_four_matches_in_any_order_with_distance_confidences():
+    check = _check("matches", {"same_matches": {}})
+    expected = match_features(FOUR["features1"], FOUR["features2"])[0]
+    assert sorted(expected.tolist()) == [[0, 2], [1, 3], [2, 0], [3, 1]]
+
+    def unsorted(f1, f2, *xy):
+        m, c = match_features(f1, f2)
+        return m[::-1], 1 - c[::-1]
+
+    assert _grade(check, FOUR, unsorted, match_features).score == 2
+    result = _grade(check, FOUR, lambda f1, f2, *xy: (np.array([[0, 2], [1, 2]]), np.ones(2)),
+                    match_features)
+    assert result.score == 0 and "25% of the expected pairs found" in result.message
+
+
+def test_planted_matches_are_recovered_by_the_reference():
+    a, b = (inputs.planted_descriptors(40, 60, 5, w) for w in "ab")
+    matches, _ = match_features(a, b)
+    assert sorted(map(tuple, matches.tolist())) == [(i, (i * 7 + 3) % 40) for i in range(40)]
+
+
+@pytest.mark.parametrize("options, text", [
+    ({"output": "pixels", "properties": {"unit_norm": {}}}, "output must be one of"),
+    ({"output": "descriptors", "properties": {}}, "non-empty"),
+    ({"output": "descriptors", "properties": {"shiny": {}}}, "unknown property 'shiny'"),
+    ({"output": "descriptors", "properties": {"unit_norm": {"tolerance": 1}}}, "no parameter"),
+    ({"output": "descriptors", "properties": {"unit_norm": {}}, "extra": 1}, "unknown option"),
+])
+def test_options_are_validated(options, text):
+    assert text in PropertyCheck.options_problem(options)
