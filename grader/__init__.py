@@ -7,3 +7,10 @@ renders reports. See README.md and DESIGN.md for the architecture.
 """
 
 __version__ = "0.1.0"
+
+
+def check(*targets: str, path: str = "."):
+    """Self-check from a notebook; see :func:`grader.notebook.check`."""
+    from grader.notebook import check as run
+
+    return run(*targets, path=path)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import inputs
+from grader import datapath, inputs
 from grader.datapath import CourseDataMissing
 from grader.rubric import Check, Rubric
 
@@ -46,6 +46,7 @@ class PreparedCheck:
     check: Check
     cases: list[PreparedCase]
     unavailable: str | None = None
+    uses_course_data: bool = False
 
 
 def cache_dir() -> Path:
@@ -61,11 +62,13 @@ def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> lis
 
 
 def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCheck:
+    reads_before = datapath.reads
     try:
         arguments = [{name: inputs.generate(spec) for name, spec in case.args.items()}
                      for case in check.cases]
     except CourseDataMissing as exc:
-        return PreparedCheck(check, [], unavailable=str(exc))
+        return PreparedCheck(check, [], unavailable=str(exc), uses_course_data=True)
+    uses_course_data = datapath.reads > reads_before
     module, function = _resolve(rubric.reference_for(check))
     key = _cache_key(rubric_hash, check, module, arguments)
     cached = _load_expected(key)
@@ -81,7 +84,7 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
             arg_names=names, args=[case_args[n] for n in names],
             expected=expected, diagnoses=diagnoses,
         ))
-    return PreparedCheck(check, cases)
+    return PreparedCheck(check, cases, uses_course_data=uses_course_data)
 
 
 def describe(specs: dict[str, Any]) -> str:

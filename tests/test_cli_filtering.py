@@ -131,7 +131,7 @@ def test_report_renders_every_student(graded, tmp_path):
     (["grade", "proj9_unknown", str(EXAMPLES)], "unknown assignment 'proj9_unknown'; known assignments: "),
     (["grade", "rubrics/absent.yaml", str(EXAMPLES)], "rubric file rubrics/absent.yaml not found"),
     (["--data", "/nonexistent", "grade", "proj1_filtering", str(EXAMPLES)], "--data /nonexistent: no such folder"),
-    (["check", "proj1_filtering", str(EXAMPLES / "alice_correct"), "--only", "nope"], "--only: no visible check named nope"),
+    (["check", "proj1_filtering", str(EXAMPLES / "alice_correct"), "--only", "nope"], "no visible check matches nope; choose from "),
 ])
 def test_user_errors_are_one_sentence_and_exit_2(args, message):
     proc = run_grader(*args)

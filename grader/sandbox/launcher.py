@@ -170,7 +170,15 @@ def _bwrap_prefix(submission_dir: Path, limits: Limits) -> list[str]:
     and the root is remounted read-only at the end."""
     mib = 1 << 20
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--hostname", "sandbox"]
+            "--cap-drop", "ALL", "--hostname", "sandbox",
+            # the tmpfs mounts come first: a Python installation under /tmp (a venv there)
+            # is bound on top of them below, instead of being hidden by them
+            "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp",
+            "--size", str(limits.scratch_mb * mib), "--tmpfs", "/scratch",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
+    for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
+        args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
     for system in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"):
         if Path(system).exists():
             args += ["--ro-bind", system, system]
@@ -178,13 +186,7 @@ def _bwrap_prefix(submission_dir: Path, limits: Limits) -> list[str]:
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
         args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
-    for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
-        args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
-    args += ["--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp",
-             "--size", str(limits.scratch_mb * mib), "--tmpfs", "/scratch",
-             "--ro-bind", str(submission_dir), "/submission",
+    args += ["--ro-bind", str(submission_dir), "/submission",
              "--ro-bind", str(WORKER_DIR), "/harness",
              "--chdir", "/scratch", "--remount-ro", "/"]
     return args

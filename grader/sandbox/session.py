@@ -310,6 +310,10 @@ class SandboxSession:
         self._stop()
         if code is not None and self.isolation == "bubblewrap" and code > 128:
             code = 128 - code  # bwrap exits with 128 + the signal that killed its child
+        text = capture.text()
+        if self.isolation == "bubblewrap" and text.startswith("bwrap:"):
+            return CallOutcome("crashed", seconds=seconds, stdout=text,
+                               error=f"the sandbox could not start ({text.splitlines()[0]})")
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             if -code == signal.SIGXCPU:
