@@ -51,7 +51,7 @@ def run_task(task: Task) -> dict[str, Any]:
         module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
         missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes),
     )
-    return grading.grade(loaded, rubric, rubric_hash, prepared).to_dict()
+    return grading.grade(loaded, rubric, rubric_hash, prepared).to_dict(include_artifacts=True)
 
 
 @functools.lru_cache(maxsize=4)

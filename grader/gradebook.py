@@ -7,12 +7,15 @@ what is already graded.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from grader.errors import GraderError
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, decode_arrays, encode_arrays
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -25,6 +28,14 @@ CREATE TABLE IF NOT EXISTS results (
     graded_at    TEXT NOT NULL,
     result_json  TEXT NOT NULL,
     PRIMARY KEY (student, content_hash, rubric_hash)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    student      TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    rubric_hash  TEXT NOT NULL,
+    check_id     TEXT NOT NULL,
+    arrays       BLOB NOT NULL,
+    PRIMARY KEY (student, content_hash, rubric_hash, check_id)
 );
 """
 
@@ -53,7 +64,8 @@ class Gradebook:
         self._db.close()
 
     def record(self, result: SubmissionResult) -> None:
-        """Insert or replace one result, in one transaction."""
+        """Insert or replace one result and its figures' arrays, in one transaction."""
+        key = (result.student, result.content_hash, result.rubric_hash)
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -61,6 +73,19 @@ class Gradebook:
                  result.score, result.max_score, result.finished_at,
                  json.dumps(result.to_dict())),
             )
+            self._db.execute("DELETE FROM artifacts WHERE student=? AND content_hash=? "
+                             "AND rubric_hash=?", key)
+            self._db.executemany(
+                "INSERT INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                [(*key, check.id, base64.b64decode(encode_arrays(check.artifacts)))
+                 for check in result.checks if check.artifacts])
+
+    def artifacts(self, result: SubmissionResult) -> dict[str, dict[str, np.ndarray]]:
+        """``check id -> arrays`` recorded with ``result`` (for the report's figures)."""
+        rows = self._db.execute(
+            "SELECT check_id, arrays FROM artifacts WHERE student=? AND content_hash=? "
+            "AND rubric_hash=?", (result.student, result.content_hash, result.rubric_hash))
+        return {check_id: decode_arrays(blob) for check_id, blob in rows}
 
     def find(self, student: str, content_hash: str, rubric_hash: str) -> SubmissionResult | None:
         row = self._db.execute(

@@ -6,10 +6,14 @@ Both are plain dataclasses that round-trip through JSON (``to_dict`` /
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
+import io
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 class Status(str, enum.Enum):
@@ -43,15 +47,23 @@ class CheckResult:
     stdout: str = ""
     duration_s: float = 0.0
     visibility: str = "visible"
+    # small arrays for the report's figures (the student's output, the expected one for
+    # visible checks, matched points...); stored beside the result, not inside its JSON
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, include_artifacts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["status"] = self.status.value
+        data.pop("artifacts")
+        if include_artifacts and self.artifacts:
+            data["artifacts"] = encode_arrays(self.artifacts)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
-        return cls(**{**data, "status": Status(data["status"])})
+        artifacts = data.get("artifacts")
+        return cls(**{**data, "status": Status(data["status"]),
+                      "artifacts": decode_arrays(artifacts) if artifacts else {}})
 
 
 @dataclass
@@ -87,9 +99,9 @@ class SubmissionResult:
     def max_score(self) -> float:
         return round(sum(c.max_score for c in self.checks), 6)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, include_artifacts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["checks"] = [c.to_dict() for c in self.checks]
+        data["checks"] = [c.to_dict(include_artifacts) for c in self.checks]
         data["score"] = self.score
         data["raw_score"] = self.raw_score
         data["max_score"] = self.max_score
@@ -101,3 +113,16 @@ class SubmissionResult:
         kept = {k: v for k, v in data.items() if k in fields}
         kept["checks"] = [CheckResult.from_dict(c) for c in data["checks"]]
         return cls(**kept)
+
+
+def encode_arrays(arrays: dict[str, np.ndarray]) -> str:
+    """Arrays as base64 of a compressed ``.npz`` (no pickle), for JSON transport."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_arrays(text: str | bytes) -> dict[str, np.ndarray]:
+    raw = base64.b64decode(text) if isinstance(text, str) else text
+    with np.load(io.BytesIO(raw), allow_pickle=False) as bundle:
+        return {name: bundle[name] for name in bundle.files}

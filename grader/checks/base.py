@@ -29,6 +29,7 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
     status: Status | None = None  # overrides FAILED for a failing case (e.g. ERROR)
     credit: float | None = None  # fraction of the case earned; default 1 if passed else 0
+    artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for the report's figures
 
     @property
     def earned(self) -> float:
@@ -122,11 +123,12 @@ class CheckKind:
             details["failed_case"] = failures[0][0].id
         if notes:
             details["notes"] = notes
+        shown = failures[0][1] if failures else (verdicts[0] if verdicts else None)
         return CheckResult(
             id=check.id, name=check.name, target=check.function, status=status,
             score=round(check.points * fraction, 6), max_score=check.points, message=message,
             details=details, stdout=stdout, duration_s=round(seconds, 4),
-            visibility=check.visibility,
+            visibility=check.visibility, artifacts=shown.artifacts if shown else {},
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CheckKind, Verdict
+from grader.checks.thumbnails import image_artifacts
 from grader.checks.validate import as_numeric_array
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.rubric import Comparison
@@ -33,21 +34,25 @@ class NumericCheck(CheckKind):
             return Verdict(False, f"returned {len(outputs)} value(s), expected {len(case.expected)}")
         window = _window(compare, case)
         notes: list[str] = []
+        shown: dict[str, Any] = {}
         for index, (value, expected, label) in enumerate(zip(outputs, case.expected, labels)):
             expected = np.asarray(expected)
             array, problem, quirks = as_numeric_array(value, expected, label)
             notes += quirks
             if array is None:
                 return Verdict(False, problem, {"notes": notes})
+            visible = check.visibility == "visible"
+            shown = shown if index else image_artifacts(array, expected, label, visible)
             wrong = _compare(array, expected, window, compare, label)
             if wrong is not None:
                 hint = _diagnose(array, case, index, window, compare)
-                if hint and check.visibility == "visible":
+                if hint and visible:
                     wrong.message += f"; {hint}"
                     wrong.details["diagnosis"] = hint
                 wrong.details["notes"] = notes
+                wrong.artifacts = image_artifacts(array, expected, label, visible)
                 return wrong
-        return Verdict(True, details={"notes": notes} if notes else {})
+        return Verdict(True, details={"notes": notes} if notes else {}, artifacts=shown)
 
 
 def _window(compare: Comparison, case: PreparedCase) -> tuple[slice, ...]:
