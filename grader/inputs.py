@@ -314,3 +314,41 @@ GENERATORS.update({
     "rectangles": rectangles,
     "planted_descriptors": planted_descriptors,
 })
+
+
+# --- Project 6 (CNN scene recognition) ------------------------------------------
+# Appended as one block (functions, then their GENERATORS entries).
+
+def scenes(split: str, part: str, size: int = 64) -> np.ndarray:
+    """15-scene ``split`` (``train``/``test``): ``part`` = ``images`` (N, size, size) uint8 or
+    ``labels`` (N,) int64. Read from the course data (see :mod:`grader.datasets.scenes`)."""
+    from grader.datasets.scenes import load_scenes
+
+    data = load_scenes(split, size)
+    return _dataset_part(data.images, data.labels, part)
+
+
+def glyphs(part: str, count: int, seed: int, size: int = 32) -> np.ndarray:
+    """Synthetic seven-segment digits (see :mod:`grader.datasets.glyphs`): ``part`` =
+    ``images`` (count, size, size) uint8 or ``labels`` (count,) int64."""
+    images, labels = _glyph_set(count, seed, size)
+    return _dataset_part(images, labels, part)
+
+
+def _dataset_part(images: np.ndarray, labels: np.ndarray, part: str) -> np.ndarray:
+    if part not in ("images", "labels"):
+        raise ValueError(f"part must be 'images' or 'labels', got {part!r}")
+    return (images if part == "images" else labels).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _glyph_set(count: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    from grader.datasets.glyphs import make_glyphs
+
+    return make_glyphs(count, seed, size)
+
+
+GENERATORS.update({
+    "scenes": scenes,
+    "glyphs": glyphs,
+})
