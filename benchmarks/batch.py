@@ -1,0 +1,73 @@
+"""Batch throughput and memory: grade a generated batch of proj1 submissions several ways.
+
+Prints a Markdown table: submissions per second with 1 and 2 local workers and
+with a Dask LocalCluster of 2 workers, and the grader's peak RSS (main process)
+at 50 and 200 submissions. Submissions are copies of the bundled correct and
+incomplete examples, each made distinct by a comment (so nothing is reused from
+the gradebook). Course-data checks are skipped (``GRADER_DATA`` points nowhere)
+so the run needs no data. Run: ``python benchmarks/batch.py [--counts 50 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = [REPO / "examples/proj1_filtering/alice_correct/student_code.py",
+           REPO / "examples/proj1_filtering/carol_incomplete/student_code.py"]
+RUN = ("import resource, sys\n"
+       "from grader.cli import main\n"
+       "sys.argv = ['grader'] + sys.argv[1:]\n"
+       "try:\n    main()\n"
+       "finally:\n"
+       "    print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+
+
+def make_batch(folder: Path, count: int) -> Path:
+    for index in range(count):
+        student = folder / f"student{index:03d}"
+        student.mkdir(parents=True)
+        code = SOURCES[index % len(SOURCES)].read_text()
+        (student / "student_code.py").write_text(f"# variant {index}\n{code}")
+    return folder
+
+
+def grade(batch: Path, db: Path, *flags: str) -> tuple[float, int]:
+    env = {**os.environ, "GRADER_DATA": str(db.parent / "no-data")}
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", RUN, "grade", "proj1_filtering", str(batch),
+                           "--db", str(db), "--quiet", *flags],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    peak = int(proc.stderr.split("PEAK_RSS_KB")[1].split()[0])
+    return seconds, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[50, 200])
+    counts = parser.parse_args().counts
+    configs = [("local, 1 worker", ["--workers", "1"]), ("local, 2 workers", ["--workers", "2"]),
+               ("Dask LocalCluster, 2 workers", ["--cluster", "local", "--workers", "2"])]
+    print("| submissions | executor | seconds | submissions/s | grader peak RSS (MiB) |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in counts:
+            batch = make_batch(Path(scratch) / f"batch{count}", count)
+            for name, flags in configs:
+                db = Path(scratch) / f"{count}-{len(flags)}-{flags[-1]}.sqlite"
+                seconds, peak = grade(batch, db, *flags)
+                print(f"| {count} | {name} | {seconds:.1f} | {count / seconds:.2f} | "
+                      f"{peak / 1024:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
