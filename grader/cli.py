@@ -162,19 +162,37 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="The gradebook file.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the HTML reports into.")
+              help="Folder to write the reports into.")
 @click.option("--assignment", default=None, help="Only this assignment.")
 def report(db: Path, out: Path, assignment: str | None) -> None:
-    """Render one HTML report per student (and an index) from the gradebook."""
-    from grader.report import render_reports
+    """Render each student's report (HTML with figures, and Markdown) and the class summary
+    (index.html) from the gradebook."""
+    from grader.report import SUMMARY_FILE, render_reports
 
+    started = time.perf_counter()
     with Gradebook(db) as book:
         results = book.latest(assignment)
-    if not results:
-        raise GraderError(f"{db}: the gradebook holds no results"
-                          + (f" for {assignment}" if assignment else ""))
-    written = render_reports(results, out)
-    console().print(f"wrote {len(written)} report(s) to {out}")
+        if not results:
+            raise GraderError(f"{db}: the gradebook holds no results"
+                              + (f" for {assignment}" if assignment else ""))
+        render_reports(results, out, artifacts=book.artifacts, facts=_rubric_facts(results))
+    console().print(f"wrote {len(results)} student report(s) (HTML and Markdown) and the class "
+                    f"summary {out / SUMMARY_FILE} in {time.perf_counter() - started:.1f} s")
+
+
+def _rubric_facts(results) -> dict:
+    """Time limits and thresholds of the rubrics that graded ``results``, where the same rubric
+    (same hash) is still at hand; the reports leave them out otherwise."""
+    from grader.report import facts_of
+
+    facts = {}
+    for name in sorted({r.assignment for r in results}):
+        try:
+            rubric, rubric_hash = load_rubric(assignments.rubric_path(name))
+        except GraderError:
+            continue
+        facts[rubric_hash] = facts_of(rubric)
+    return facts
 
 
 @cli.command()
@@ -206,6 +224,47 @@ def prepare_command(assignment: str) -> None:
     prepared = prepare(rubric, rubric_hash)
     ready = sum(p.unavailable is None for p in prepared)
     console().print(f"{rubric.assignment}: {ready} of {len(prepared)} checks prepared")
+
+
+@cli.command()
+@click.argument("assignment")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Mutants graded in parallel.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Run on a Dask scheduler at ADDRESS, or 'local' for a local Dask cluster.")
+@click.option("--max-mutants", type=click.IntRange(min=1), default=None,
+              help="Grade a seeded sample of at most N mutants (default: the assignment's).")
+@click.option("--all-mutants", is_flag=True, help="Grade every mutant, overriding the default sample.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("--check-timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+              help="Cap on each check's time limit while grading mutants (not variants).")
+@click.option("--no-variants", is_flag=True, help="Skip the correct variants.")
+@click.option("--show-survivors", is_flag=True, help="Print each surviving mutant's diff.")
+@click.option("--fail-under", type=click.FloatRange(0, 1), default=None,
+              help="Exit 1 if the mutation score is below this, or a variant loses points.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the audit as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def audit(assignment: str, workers: int, cluster: str | None, max_mutants: int | None,
+          all_mutants: bool, seed: int, check_timeout: float, no_variants: bool,
+          show_survivors: bool, fail_under: float | None, json_out: Path | None, quiet: bool) -> None:
+    """Mutate ASSIGNMENT's reference and grade every mutant: how much wrong code does the rubric catch?"""
+    from grader.audit import AuditOptions, run_audit
+    from grader.audit.cli import progress_bar
+
+    out = console()
+    with progress_bar(out, quiet) as progress:
+        report = run_audit(assignment, AuditOptions(
+            workers=workers, cluster=cluster, max_mutants=max_mutants, all_mutants=all_mutants,
+            seed=seed, check_timeout_s=check_timeout, variants=not no_variants, progress=progress))
+    if json_out:
+        report.write_json(json_out)
+    if quiet:
+        out.print(report.summary())
+    else:
+        report.render(out, show_survivors)
+    failing = any(not v.passed for v in report.variants)
+    sys.exit(1 if fail_under is not None and (report.tally.score < fail_under or failing) else 0)
 
 
 @cli.command("gradescope")

@@ -34,6 +34,7 @@ import numpy as np
 from grader.checks import feature_outputs as read
 from grader.checks.base import Verdict, _failure_verdict
 from grader.checks.curve import CurveScored, curve_fraction
+from grader.checks.thumbnails import MAX_SIDE, thumbnail
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
@@ -119,6 +120,8 @@ class AccuracyCheck(CurveScored):
         message = "; ".join([summary] + _hints(details, options["num_matches"]) + notes)
         verdict = self.scored(fraction, summary, details | {"notes": notes})
         verdict.message = message
+        verdict.artifacts = _match_artifacts(case, pairs.pairs, x1, y1, x2, y2, returned.correct,
+                                             prepared.check.visibility == "visible")
         return verdict
 
 
@@ -134,6 +137,30 @@ def _read_pipeline(outputs: list[Any]):
         raise read.OutputProblem("get_interest_points returned x and y of different lengths")
     pairs = read.matches(matches, confidences, len(points[0]), len(points[2]))
     return (pairs, *(p.astype(np.float64) for p in points), notes + pairs.notes)
+
+
+def _match_artifacts(case: PreparedCase, pairs: np.ndarray, x1: np.ndarray, y1: np.ndarray,
+                     x2: np.ndarray, y2: np.ndarray, correct: np.ndarray,
+                     visible: bool) -> dict[str, Any]:
+    """Thumbnails of both images and the evaluated matches in thumbnail pixels, for the report.
+
+    ``points_a``/``points_b`` are ``(n, 2)`` arrays of ``x`` (column), ``y`` (row) of the
+    first ``n`` evaluated matches; ``correct`` (visible checks only) says which are right.
+    """
+    images = [np.asarray(case.args[case.arg_names.index(n)]) for n in ("image_a", "image_b")]
+    thumbs = [thumbnail(image) for image in images]
+    if any(t is None for t in thumbs):
+        return {}
+    count = len(correct)
+    shown: dict[str, Any] = {"image_a": thumbs[0], "image_b": thumbs[1]}
+    for key, image, xs, ys, column in (("points_a", images[0], x1, y1, 0),
+                                       ("points_b", images[1], x2, y2, 1)):
+        step = max(1, int(np.ceil(max(image.shape[:2]) / MAX_SIDE)))  # as thumbnail() strides
+        index = pairs[:count, column].astype(np.intp)
+        shown[key] = (np.stack([xs[index], ys[index]], axis=1) / step).astype(np.float32)
+    if visible:
+        shown["correct"] = np.asarray(correct, dtype=bool)
+    return shown
 
 
 def _hints(details: dict[str, Any], wanted: int) -> list[str]:

@@ -97,7 +97,11 @@ class CheckKind:
 
     def _verdict(self, outcome: CallOutcome, case: PreparedCase, prepared: PreparedCheck) -> Verdict:
         if outcome.status == "returned":
-            verdict = self.judge(outcome.outputs, case, prepared, outcome)
+            try:
+                verdict = self.judge(outcome.outputs, case, prepared, outcome)
+            except Exception as exc:  # noqa: BLE001 - an unexpected output must not sink the batch
+                return Verdict(False, f"the grader could not score what {prepared.check.function} "
+                                      f"returned ({type(exc).__name__}: {exc})", status=Status.ERROR)
             verdict.details.setdefault("seconds", round(outcome.seconds, 4))
             return verdict
         return _failure_verdict(outcome, prepared.check.function)

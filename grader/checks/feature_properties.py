@@ -171,6 +171,9 @@ def _offset_invariant(observed: Observed, params: dict[str, Any]) -> Outcome:
 
 def _near_reference(observed: Observed, params: dict[str, Any]) -> Outcome:
     expected, _ = read.descriptors(observed.expected[0])
+    if observed.value.shape != expected.shape:
+        return (f"descriptors have shape {observed.value.shape}, expected {expected.shape} "
+                "(one 128-D row per keypoint)", {})
     cosine = _cosines(observed.value, expected)
     mean = float(cosine.mean()) if cosine.size else 1.0
     details = {"mean_cosine": round(mean, 4), "min_cosine": round(float(cosine.min(initial=1)), 4)}

@@ -1,44 +1,64 @@
-"""Per-student HTML reports and an index, rendered with Jinja2 (all text autoescaped)."""
+"""Reports: per-student HTML (with figures) and Markdown, and the class summary (``index.html``).
+
+Pages are static and self-contained: no script, no request leaves them (figures
+are embedded ``data:`` PNGs, a Content-Security-Policy forbids anything else),
+and everything a student controls is escaped. See :mod:`grader.report.student`,
+:mod:`grader.report.summary` and :mod:`grader.report.figures`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+import numpy as np
 
+from grader.report.facts import CheckFacts, RubricFacts, facts_of
+from grader.report.student import (render_student_html, render_student_markdown,
+                                   student_view)
+from grader.report.summary import render_summary_html, summarize
 from grader.results import SubmissionResult
 
-_ENV = Environment(loader=PackageLoader("grader.report", "templates"),
-                   autoescape=select_autoescape(["html.j2"], default_for_string=False),
-                   trim_blocks=True, lstrip_blocks=True)
-_ENV.filters["md_cell"] = lambda text: (str(text).replace("|", "\\|").replace("\n", " ")
-                                        .replace("<", "&lt;").replace(">", "&gt;"))
-_ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "memory": "🧠",
-          "skipped": "⏭️"}
+__all__ = ["CheckFacts", "RubricFacts", "facts_of", "render_markdown", "render_reports",
+           "report_filename", "SUMMARY_FILE"]
+
+SUMMARY_FILE = "index.html"
+Artifacts = Callable[[SubmissionResult], dict[str, dict[str, np.ndarray]]]
 
 
-def report_filename(result: SubmissionResult) -> str:
+def report_filename(result: SubmissionResult, suffix: str = ".html") -> str:
     """A safe file name for a student's report (student ids come from file names)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", result.student).strip("._") or "student"
-    return f"{result.assignment}--{safe}.html"
+    return f"{result.assignment}--{safe}{suffix}"
 
 
-def render_markdown(result: SubmissionResult) -> str:
-    """The result as Markdown (a table of checks), for terminals and CI summaries."""
-    return _ENV.get_template("student.md.j2").render(r=result, icons=_ICONS)
+def render_markdown(result: SubmissionResult, facts: dict[str, CheckFacts] | None = None) -> str:
+    """The result as Markdown, for terminals and CI summaries (no figures)."""
+    return render_student_markdown(student_view(result, None, facts))
 
 
-def render_reports(results: list[SubmissionResult], out: Path) -> list[Path]:
-    """Write one report per result and an ``index.html``; return the files written."""
+def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifacts | None = None,
+                   facts: RubricFacts | None = None) -> list[Path]:
+    """Write each student's report (``.html`` and ``.md``) and the class summary; return the files.
+
+    ``artifacts(result)`` gives the arrays of a result's figures (e.g.
+    :meth:`grader.gradebook.Gradebook.artifacts`); ``facts`` maps a rubric hash
+    to its checks' time limits and thresholds.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    student_template = _ENV.get_template("student.html.j2")
+    facts = facts or {}
+    written, views = [], []
     for result in results:
-        path = out / report_filename(result)
-        path.write_text(student_template.render(r=result), encoding="utf-8")
-        written.append(path)
-    index = out / "index.html"
-    rows = [(r, report_filename(r)) for r in results]
-    index.write_text(_ENV.get_template("index.html.j2").render(rows=rows), encoding="utf-8")
-    return written + [index]
+        view = student_view(result, artifacts(result) if artifacts else None,
+                            facts.get(result.rubric_hash), report_filename(result))
+        html_path, md_path = out / view.href, out / report_filename(result, ".md")
+        html_path.write_text(render_student_html(view, SUMMARY_FILE), encoding="utf-8")
+        md_path.write_text(render_student_markdown(view), encoding="utf-8")
+        written += [html_path, md_path]
+        for check in view.checks:  # the summary needs no figures: let them go
+            check.figures = []
+        views.append(view)
+    summary = out / SUMMARY_FILE
+    summary.write_text(render_summary_html(summarize(views, facts)), encoding="utf-8")
+    return written + [summary]
