@@ -1,0 +1,203 @@
+"""The audit's result: counts, the mutation score per rubric and per function, survivors, variants.
+
+```score`` is ``killed / (mutants - equivalent - errors)``: a mutant killed by
+a time limit counts as killed (it lost points) and is also counted under
+``timeouts``; an equivalent-looking survivor returns exactly the reference's
+outputs on every case (exactly, or up to float rounding: same
+dtype and shape, within 64 ulps), so no case could catch it and it leaves the
+denominator; a mutant whose grading task crashed (a harness problem, not a
+verdict) leaves it too and is listed under ``errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+KILLED = ("killed", "timeout")
+
+
+@dataclass
+class MutantOutcome:
+    """One mutant: where it changed the reference, and what the rubric made of it."""
+
+    id: str
+    module: str
+    function: str
+    operator: str
+    line: int
+    description: str
+    diff: str
+    status: str  # killed | timeout | survived | equivalent | error
+    score: float
+    max_score: float
+    detail: str = ""
+    rounding: bool = False  # equivalent only up to float rounding
+
+
+@dataclass
+class VariantOutcome:
+    """One correct variant graded as a student submission; ``lost`` names the checks short of full marks."""
+
+    name: str
+    score: float
+    max_score: float
+    lost: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.lost and self.score >= self.max_score > 0
+
+
+@dataclass
+class Tally:
+    mutants: int = 0
+    killed: int = 0
+    timeouts: int = 0
+    survived: int = 0
+    equivalent: int = 0
+    rounding: int = 0
+    errors: int = 0
+
+    def add(self, outcome: MutantOutcome) -> None:
+        self.mutants += 1
+        self.killed += outcome.status in KILLED
+        self.timeouts += outcome.status == "timeout"
+        self.survived += outcome.status == "survived"
+        self.equivalent += outcome.status == "equivalent"
+        self.rounding += outcome.rounding
+        self.errors += outcome.status == "error"
+
+    @property
+    def score(self) -> float:
+        scored = self.mutants - self.equivalent - self.errors
+        return self.killed / scored if scored else 1.0
+
+    @property
+    def strict_score(self) -> float:
+        """``killed / (mutants - errors)``: equivalent-looking mutants count as survivors.
+
+        Equivalence is judged on the rubric's own cases, so a weak rubric makes
+        most mutants look equivalent and ``score`` alone flatters it; a large gap
+        between the two scores is the sign.
+        """
+        scored = self.mutants - self.errors
+        return self.killed / scored if scored else 1.0
+
+
+@dataclass
+class AuditReport:
+    assignment: str
+    rubric_hash: str
+    generated: int
+    seed: int
+    sampled: bool
+    check_timeout_s: float
+    outcomes: list[MutantOutcome]
+    variants: list[VariantOutcome]
+    runtime_s: float
+    workers: int
+    reference_modules: dict[str, str]
+
+    @property
+    def tally(self) -> Tally:
+        tally = Tally()
+        for outcome in self.outcomes:
+            tally.add(outcome)
+        return tally
+
+    def by(self, attribute: str) -> dict[str, Tally]:
+        groups: dict[str, Tally] = defaultdict(Tally)
+        for outcome in self.outcomes:
+            groups[getattr(outcome, attribute)].add(outcome)
+        return dict(sorted(groups.items()))
+
+    @property
+    def survivors(self) -> list[MutantOutcome]:
+        return [o for o in self.outcomes if o.status == "survived"]
+
+    @property
+    def variants_passed(self) -> int:
+        return sum(v.passed for v in self.variants)
+
+    def to_dict(self) -> dict:
+        tally = self.tally
+
+        def counts(t: Tally) -> dict:
+            return {**asdict(t), "score": round(t.score, 4), "strict_score": round(t.strict_score, 4)}
+
+        return {
+            "assignment": self.assignment, "rubric_hash": self.rubric_hash,
+            "mutants": tally.mutants, "generated": self.generated, "sampled": self.sampled,
+            "seed": self.seed, "killed": tally.killed, "survived": tally.survived,
+            "equivalent": tally.equivalent, "equivalent_up_to_rounding": tally.rounding,
+            "timeouts": tally.timeouts, "errors": tally.errors,
+            "score": round(tally.score, 4), "strict_score": round(tally.strict_score, 4),
+            "check_timeout_s": self.check_timeout_s,
+            "runtime_s": round(self.runtime_s, 1), "workers": self.workers,
+            "reference_modules": self.reference_modules,
+            "by_function": {name: counts(t) for name, t in self.by("function").items()},
+            "by_operator": {name: counts(t) for name, t in self.by("operator").items()},
+            "survivors": [asdict(o) for o in self.survivors],
+            "equivalent_mutants": [asdict(o) for o in self.outcomes if o.status == "equivalent"],
+            "results": [{k: v for k, v in asdict(o).items() if k != "diff"} for o in self.outcomes],
+            "variants": [{**asdict(v), "passed": v.passed} for v in self.variants],
+            "variants_passed": self.variants_passed,
+        }
+
+    def write_json(self, path: Path) -> None:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(self.to_dict(), indent=2))
+        temporary.replace(path)
+
+    def render(self, out: Console, show_survivors: bool = False) -> None:
+        """The per-function table, the variants, a one-line summary; survivors' diffs if asked."""
+        table = Table(title=f"mutation audit — {self.assignment}", title_justify="left")
+        for column in ("function", "mutants", "killed", "timeout", "survived", "equiv.", "score",
+                       "strict"):
+            table.add_column(column, justify="left" if column == "function" else "right",
+                             no_wrap=True, min_width=max(len(column), 6))
+        for name, tally in [*self.by("function").items(), ("all", self.tally)]:
+            style = "bold" if name == "all" else ""
+            table.add_row(escape(name), *map(str, (tally.mutants, tally.killed, tally.timeouts,
+                                                   tally.survived, tally.equivalent)),
+                          f"{tally.score:.1%}", f"{tally.strict_score:.1%}", style=style)
+        out.print(table)
+        if self.variants:
+            variants = Table(title="correct variants", title_justify="left")
+            for column in ("variant", "points", "lost"):
+                variants.add_column(column)
+            for variant in self.variants:
+                mark = "[green]" if variant.passed else "[red]"
+                variants.add_row(escape(variant.name), f"{mark}{variant.score:g}/{variant.max_score:g}[/]",
+                                 escape(", ".join(variant.lost) or "—"))
+            out.print(variants)
+        if show_survivors:
+            shown = self.survivors + [o for o in self.outcomes if o.status == "equivalent"]
+            for outcome in shown:
+                out.rule(f"{outcome.status} {outcome.id}: {outcome.function}, line {outcome.line}, "
+                         f"{outcome.operator} ({escape(outcome.description)})", style="yellow")
+                out.print(escape(outcome.detail))
+                out.print(Syntax(outcome.diff, "diff", theme="ansi_dark", background_color="default"))
+        out.print(self.summary())
+
+    def summary(self) -> str:
+        tally = self.tally
+        sample = (f"a seeded sample (seed {self.seed}) of {tally.mutants} of {self.generated} mutants"
+                  if self.sampled else f"all {tally.mutants} mutants")
+        errors = f", {tally.errors} could not be graded" if tally.errors else ""
+        variants = (f"; correct variants: {self.variants_passed}/{len(self.variants)} with full marks"
+                    if self.variants else "; no correct variants found")
+        return (f"{self.assignment}: {sample}: {tally.killed} killed ({tally.timeouts} by a time limit), "
+                f"{tally.survived} survived, {tally.equivalent} equivalent-looking "
+                f"({tally.rounding} of them up to float rounding){errors}; "
+                f"mutation score {tally.score:.1%} (strict {tally.strict_score:.1%}){variants}; check time limit capped at "
+                f"{self.check_timeout_s:g} s for mutants; {self.runtime_s:.0f} s on {self.workers} worker(s)")

@@ -1,0 +1,288 @@
+"""Grade the mutants and the correct variants through the normal sandboxed path, in parallel.
+
+Each mutant is a submission folder (the reference modules, one of them
+mutated) graded by :func:`grader.grading.grade` inside the executors of
+:mod:`grader.executors`. A mutant that keeps full marks is then run once more
+through the same sandbox, case by case, with each check kind's own
+invocation; everything it returned is compared with the
+reference's. Equal outputs (exactly, or up to float rounding: a different but
+exact summation order) mean an *equivalent-looking* survivor: no case of
+the rubric can tell it from the reference, so it is left out of the score.
+
+Time limits: a mutant can loop for as long as the rubric allows, so mutants
+(not variants) run with every check's ``timeout_s`` capped at
+``check_timeout_s`` (a copy of the rubric, never the file).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import assignments, grading, submission, workdirs
+from grader.audit import mutate, targets
+from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
+from grader.checks import KINDS
+from grader.checks.base import CheckContext
+from grader.datapath import course_data_dir
+from grader.errors import GraderError
+from grader.executors import Task, make_executor
+from grader.prepare import PreparedCheck, prepare
+from grader.results import Status
+from grader.rubric import Rubric, load_rubric
+from grader.sandbox import SandboxSession
+
+DEFAULT_CHECK_TIMEOUT_S = 20.0
+
+
+@dataclass
+class AuditOptions:
+    """How to run an audit (the ``grader audit`` flags)."""
+
+    workers: int = 1
+    cluster: str | None = None
+    max_mutants: int | None = None  # None: the assignment's default in grader/audit/targets.py
+    all_mutants: bool = False
+    seed: int = 0
+    check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S
+    variants: bool = True
+    rubric_file: Path | None = None  # another rubric for the same assignment (tests)
+    progress: Callable[[int, int], None] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AuditTask(Task):
+    """A grading task with the audit's extras: a time cap and whether to record outputs."""
+
+    check_timeout_s: float | None = None
+    record_outputs: bool = False
+
+
+def generate(assignment: str, max_mutants: int | None = None, seed: int = 0,
+             all_mutants: bool = False) -> tuple[list[mutate.Mutant], int]:
+    """The (sampled) mutants of ``assignment``'s reference modules and how many exist in all."""
+    target = targets.target_for(assignment)
+    found: list[mutate.Mutant] = []
+    for module, stem in target.modules.items():
+        found += mutate.mutants_of(targets.reference_source(stem), module,
+                                   targets.graded_functions(assignment, module))
+    limit = None if all_mutants else (max_mutants or target.max_mutants)
+    return mutate.sample(found, limit, seed), len(found)
+
+
+def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
+    """Generate, grade and classify the mutants of ``assignment``; grade its variants."""
+    started = time.perf_counter()
+    rubric_file = (options.rubric_file or assignments.rubric_path(assignment)).resolve()
+    target = targets.target_for(assignment)
+    rubric, rubric_hash = load_rubric(rubric_file)
+    prepare(rubric, rubric_hash)  # fill the expected-output cache before any worker reads it
+    mutants, generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
+    references = {m: targets.reference_source(s) for m, s in target.modules.items()}
+    root = workdirs.make("grader-submission-")
+    try:
+        common = dict(rubric_file=str(rubric_file), needs_gpu=any(c.device == "cuda" for c in rubric.checks),
+                      data_dir=str(course_data_dir()) if course_data_dir() else None)
+        reference = grade_mutant(_task("reference", root / "reference", references, common,
+                                       options.check_timeout_s))
+        if reference["score"] < reference["max_score"] - 1e-9:
+            lost = [c["id"] for c in reference["checks"] if c["score"] < c["max_score"]]
+            raise GraderError(f"the reference loses points on its own rubric ({', '.join(lost)}): "
+                              "fix the rubric or the reference before auditing")
+        tasks = (_task(m.id, root / m.id, {**references, m.module: m.source}, common,
+                       options.check_timeout_s) for m in mutants)
+        graded = _stream(tasks, len(mutants), options)
+        outcomes = [_classify(m, graded[m.id], Path(reference["outputs"])) for m in mutants]
+        variants = _grade_variants(assignment, rubric, common, options) if options.variants else []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return AuditReport(
+        assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated,
+        seed=options.seed, sampled=len(mutants) < generated, check_timeout_s=options.check_timeout_s,
+        outcomes=outcomes, variants=variants, runtime_s=time.perf_counter() - started,
+        workers=options.workers, reference_modules=dict(target.modules),
+    )
+
+
+def grade_mutant(task: AuditTask) -> dict[str, Any]:
+    """Grade one folder (in whatever process runs it); record its outputs if it kept full marks."""
+    import os
+
+    from grader.submission import Submission
+
+    if task.data_dir:
+        os.environ["GRADER_DATA"] = task.data_dir
+    rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s)
+    loaded = Submission(
+        student=task.student, root=Path(task.root), content_hash=task.content_hash,
+        module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
+        missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes))
+    result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    summary = {
+        "score": result.score, "max_score": result.max_score, "outputs": None,
+        "checks": [{"id": c.id, "status": c.status.value, "score": c.score, "max_score": c.max_score,
+                    "target": c.target} for c in result.checks],
+    }
+    if task.record_outputs and result.score >= result.max_score - 1e-9:
+        path = Path(task.root).with_suffix(".outputs.npz")
+        record_outputs(loaded, rubric, prepared, path)
+        summary["outputs"] = str(path)
+    return summary
+
+
+def record_outputs(loaded, rubric: Rubric, prepared: list[PreparedCheck], path: Path) -> None:
+    """Save every value the submission returns on every case, called as each check calls it.
+
+    Written by the trusted side as ``.npz`` (no pickle): one entry per output,
+    keyed ``check/case/index``, plus the call's status.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    session = SandboxSession(loaded.root, loaded.module_dir, limits=grading._limits(rubric, prepared),
+                             numpy_aliases=rubric.compat.numpy_aliases,
+                             import_timeout_s=rubric.defaults.import_timeout_s)
+    with session:
+        for item in prepared:
+            if item.unavailable:
+                continue
+            kind, check = KINDS[item.check.kind](), item.check
+            context = CheckContext(session, rubric.timeout_for(check))
+            for number, case in enumerate(item.cases):
+                if kind.name == "timing":  # its invoke repeats the call to time it
+                    outcome = session.call(check.module, check.function, case.args, context.timeout_s)
+                else:
+                    outcome = kind.invoke(case, item, context)
+                key = f"{check.id}/{number}"
+                arrays[f"{key}/status"] = np.array(f"{outcome.status} {outcome.error}")
+                for index, value in enumerate(outcome.outputs):
+                    arrays[f"{key}/{index}"] = _as_array(value)
+    np.savez(path, **arrays)
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    return np.array(json.dumps(value, sort_keys=True, default=repr))
+
+
+def compare_outputs(mutant: Path, reference: Path) -> tuple[bool, str]:
+    """Whether two recorded output sets agree: exactly, or only up to floating-point rounding.
+
+    Returns ``(equal, how)``: ``how`` is ``"identical"`` or ``"identical up to
+    float rounding"``; for unequal sets it names the first difference.
+    Rounding means same dtype and shape, and every value within 64 ulps of
+    the array's dtype (relative to the largest magnitude of the reference array).
+    """
+    with np.load(mutant, allow_pickle=False) as a, np.load(reference, allow_pickle=False) as b:
+        if sorted(a.files) != sorted(b.files):
+            return False, "different calls or numbers of returned values"
+        rounding = False
+        for key in sorted(b.files):
+            x, y = a[key], b[key]
+            if x.dtype != y.dtype or x.shape != y.shape:
+                return False, f"{key}: dtype/shape {x.dtype}{x.shape} vs {y.dtype}{y.shape}"
+            if np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
+                continue
+            if x.dtype.kind not in "fc":
+                return False, f"{key}: values differ"
+            eps = np.finfo(x.dtype).eps * 64
+            scale = float(np.nanmax(np.abs(y))) if y.size else 0.0
+            if not np.allclose(x, y, rtol=eps, atol=eps * scale, equal_nan=True):
+                return False, f"{key}: values differ beyond float rounding"
+            rounding = True
+    return True, "identical up to float rounding" if rounding else "identical"
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared(rubric_file: str, check_timeout_s: float | None):
+    """Rubric and prepared cases, once per process, with every check's time limit capped."""
+    rubric, rubric_hash = load_rubric(Path(rubric_file))
+    prepared = prepare(rubric, rubric_hash)
+    if check_timeout_s is None:
+        return rubric, rubric_hash, prepared
+    capped = {c.id: c.model_copy(update={"timeout_s": min(rubric.timeout_for(c), check_timeout_s)})
+              for c in rubric.checks}
+    rubric = rubric.model_copy(update={"checks": [capped[c.id] for c in rubric.checks]})
+    return rubric, rubric_hash, [replace(p, check=capped[p.check.id]) for p in prepared]
+
+
+def _task(name: str, folder: Path, sources: dict[str, str], common: dict,
+          check_timeout_s: float | None) -> AuditTask:
+    targets.write_submission(folder, sources)
+    content = hashlib.sha256("".join(sources[m] for m in sorted(sources)).encode()).hexdigest()[:16]
+    return AuditTask(student=name, root=str(folder), module_dir=".",
+                     modules={m: str(folder / f"{m}.py") for m in sources}, content_hash=content,
+                     check_timeout_s=check_timeout_s, record_outputs=True, **common)
+
+
+def _stream(tasks: Iterable[AuditTask], total: int, options: AuditOptions) -> dict[str, Any]:
+    executor = make_executor(min(options.workers, max(total, 1)), options.cluster)
+    graded: dict[str, Any] = {}
+    try:
+        for task, outcome in executor.stream(tasks, grade_mutant):
+            graded[task.student] = outcome
+            if options.progress:
+                options.progress(len(graded), total)
+    finally:
+        executor.close()
+    return graded
+
+
+def _classify(mutant: mutate.Mutant, outcome: dict | BaseException, reference: Path) -> MutantOutcome:
+    base = dict(id=mutant.id, module=mutant.module, function=mutant.function, operator=mutant.operator,
+                line=mutant.line, description=mutant.description, diff=mutant.diff())
+    if isinstance(outcome, BaseException):
+        return MutantOutcome(**base, status="error", score=0.0, max_score=0.0,
+                             detail=f"{type(outcome).__name__}: {outcome}")
+    lost = [c for c in outcome["checks"] if c["score"] < c["max_score"] - 1e-9]
+    how = ""
+    if lost:
+        status = "timeout" if any(c["status"] == Status.TIMEOUT.value for c in lost) else "killed"
+        detail = ", ".join(c["id"] for c in lost)
+    else:
+        equal, how = compare_outputs(Path(outcome["outputs"]), reference)
+        status = "equivalent" if equal else "survived"
+        detail = (f"outputs {how} to the reference's on every case" if equal
+                  else f"full marks, but outputs differ from the reference's ({how})")
+    return MutantOutcome(**base, status=status, score=outcome["score"],
+                         max_score=outcome["max_score"], detail=detail,
+                         rounding=status == "equivalent" and "rounding" in how)
+
+
+def _grade_variants(assignment: str, rubric: Rubric, common: dict,
+                    options: AuditOptions) -> list[VariantOutcome]:
+    """Grade each correct variant exactly as a student submission, with the rubric's own limits."""
+    opened, tasks = {}, []
+    try:
+        for path in targets.variant_folders(assignment):
+            loaded = submission.load(path, rubric.modules, student=path.name)
+            opened[path.name] = loaded
+            tasks.append(AuditTask(student=path.name, root=str(loaded.root), module_dir=loaded.module_dir,
+                                   modules={m: str(p) for m, p in loaded.modules.items()},
+                                   content_hash=loaded.content_hash, notes=loaded.notes, **common))
+        if not tasks:
+            return []
+        graded = _stream(tasks, len(tasks), replace(options, progress=None))
+    finally:
+        for loaded in opened.values():
+            loaded.cleanup()
+    outcomes = []
+    for task in tasks:
+        outcome = graded[task.student]
+        if isinstance(outcome, BaseException):
+            outcomes.append(VariantOutcome(task.student, 0.0, 0.0, [f"grading crashed: {outcome}"]))
+            continue
+        lost = [f"{c['id']} ({c['status']}, {c['score']:g}/{c['max_score']:g})"
+                for c in outcome["checks"] if c["score"] < c["max_score"] - 1e-9]
+        outcomes.append(VariantOutcome(task.student, outcome["score"], outcome["max_score"], lost))
+    return outcomes

@@ -1,0 +1,86 @@
+"""Which reference file stands for which student module, per assignment: the audit's one table.
+
+A mutant submission is a reference module with one change, written under the
+student module's name (``reference/filtering.py`` → ``student_code.py``).
+The functions mutated are those the student kit declares in that module (its
+stubs in ``assignments/<name>/``), plus the helpers they call.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.datapath import REPO_ROOT
+from grader.errors import GraderError
+
+REFERENCE_DIR = REPO_ROOT / "reference"
+ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
+VARIANTS_DIR = REPO_ROOT / "tests" / "variants"
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    """One assignment's mapping and its default sample size (``None``: every mutant)."""
+
+    modules: dict[str, str]  # student module → reference module (file stem in reference/)
+    max_mutants: int | None = None
+
+
+TARGETS: dict[str, AuditTarget] = {
+    "proj1_filtering": AuditTarget({"student_code": "filtering"}),
+    "proj2_features": AuditTarget({"student_harris": "harris", "student_sift": "sift",
+                                   "student_feature_matching": "matching"}, max_mutants=60),
+    "proj3_backprop": AuditTarget({"layers": "layers"}),
+}
+
+_REFERENCE_IMPORT = re.compile(r"^(\s*)from reference\.(\w+) import", re.MULTILINE)
+
+
+def target_for(assignment: str) -> AuditTarget:
+    """The table entry for ``assignment``, or a one-sentence error naming the known ones."""
+    try:
+        return TARGETS[assignment]
+    except KeyError:
+        known = ", ".join(sorted(TARGETS))
+        raise GraderError(f"no audit mapping for {assignment!r}; audited assignments: {known} "
+                          "(add a row to grader/audit/targets.py)") from None
+
+
+def reference_source(stem: str) -> str:
+    return (REFERENCE_DIR / f"{stem}.py").read_text(encoding="utf-8")
+
+
+def graded_functions(assignment: str, module: str) -> set[str]:
+    """Public functions of the kit's ``module`` stub (what students write and the rubric calls)."""
+    stub = ASSIGNMENTS_DIR / assignment / f"{module}.py"
+    if not stub.is_file():
+        raise GraderError(f"{stub}: the kit has no stub for module {module!r}")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+
+
+def write_submission(folder: Path, sources: dict[str, str]) -> None:
+    """Write ``{student module: source}`` into ``folder``, with any reference module they import.
+
+    The sandbox cannot import ``reference``: ``from reference.x import …``
+    becomes ``from x import …`` and ``reference/x.py`` is copied beside it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    pending = dict(sources)
+    while pending:
+        name, source = pending.popitem()
+        for stem in _REFERENCE_IMPORT.findall(source):
+            if not (folder / f"{stem[1]}.py").exists() and stem[1] not in sources:
+                pending[stem[1]] = reference_source(stem[1])
+        (folder / f"{name}.py").write_text(_REFERENCE_IMPORT.sub(r"\1from \2 import", source),
+                                           encoding="utf-8")
+
+
+def variant_folders(assignment: str) -> list[Path]:
+    """Independent correct implementations in ``tests/variants/<assignment>/<variant>/``."""
+    root = VARIANTS_DIR / assignment
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))) \
+        if root.is_dir() else []
