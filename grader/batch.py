@@ -24,6 +24,7 @@ from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
 from grader.prepare import prepare
+from grader.sandbox.launcher import THREADS_ENV
 from grader.progress import BatchProgress
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
@@ -50,6 +51,8 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
+    # each of the parallel workers gets its share of the cores for multi-threaded checks
+    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // options.workers)))
     executor = make_executor(options.workers, options.cluster)
     try:
         tasks = _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,

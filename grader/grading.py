@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import platform
 from importlib import metadata
 from dataclasses import replace
@@ -43,7 +44,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     return SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
-        versions=dict(versions()), device="cpu", sandbox=session.isolation or "not started",
+        versions=dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
         started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(submission, rubric),
     )
@@ -60,6 +61,16 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return dict(found)
+
+
+def _device(checks: list[CheckResult]) -> str:
+    """The device the checks report they ran on (training checks say), else ``cpu``."""
+    for check in checks:
+        cases = [check.details, *check.details.get("per_case", [])]
+        for details in cases:
+            if isinstance(details, dict) and details.get("device"):
+                return str(details["device"])
+    return "cpu"
 
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
@@ -83,6 +94,8 @@ def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
     cpu = rubric.defaults.import_timeout_s + sum(
         rubric.timeout_for(p.check) * max(1, len(p.cases)) for p in prepared)
     gpu = any(c.device != "cpu" for c in checks)
+    if gpu:  # checks that may use a device train with several CPU threads, all counted
+        cpu *= os.cpu_count() or 1
     return Limits(memory_mb=memory, cpu_s=int(cpu) + 10, address_space_limit=not gpu)
 
 

@@ -12,6 +12,8 @@ from grader.checks.numeric import NumericCheck
 from grader.checks.accuracy import AccuracyCheck
 from grader.checks.property import PropertyCheck
 from grader.checks.timing import TimingCheck
+from grader.checks.training import TrainingCheck
+from grader.checks.architecture import ArchitectureCheck
 
 KINDS: dict[str, type[CheckKind]] = {
     NumericCheck.name: NumericCheck,
@@ -19,6 +21,8 @@ KINDS: dict[str, type[CheckKind]] = {
     AccuracyCheck.name: AccuracyCheck,
     PropertyCheck.name: PropertyCheck,
     TimingCheck.name: TimingCheck,
+    TrainingCheck.name: TrainingCheck,
+    ArchitectureCheck.name: ArchitectureCheck,
 }
 
 __all__ = ["KINDS", "CheckKind"]

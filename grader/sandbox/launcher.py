@@ -26,6 +26,7 @@ from pathlib import Path
 
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 DISABLE_ENV = "GRADER_NO_BWRAP"
+THREADS_ENV = "GRADER_THREADS"  # CPU threads one worker may use (cores / parallel workers)
 MARKER_ENV = "GRADER_SANDBOX_ID"  # inherited by everything the worker starts; found again at kill time
 
 
@@ -141,7 +142,7 @@ def _environment(scratch: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
         **{k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_CORETYPE")
-           or k == "OPENBLAS_L2_SIZE"},
+           or k in ("OPENBLAS_L2_SIZE", THREADS_ENV)},
     }
 
 

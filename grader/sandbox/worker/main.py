@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import compat  # noqa: E402
-import protocol  # noqa: E402
+import drivers  # noqa: E402,F401 - bound before the submission folder joins sys.path, so a
+import protocol  # noqa: E402      # student folder named "drivers" cannot replace them
 
 MAX_TEXT = 2000
 

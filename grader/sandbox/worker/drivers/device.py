@@ -2,7 +2,7 @@
 
 This is the ONE place the CNN checks choose a device: ``cuda`` when the check
 allows it and the machine has one, else the CPU. Timing on a GPU synchronises
-before reading the clock; a CUDA out-of-memory error becomes a ``MemoryError``,
+before reading the clock, timing on the CPU counts CPU time (see :func:`clock`); a CUDA out-of-memory error becomes a ``MemoryError``,
 which the worker reports as a ``memory`` outcome rather than a crash.
 """
 
@@ -46,6 +46,7 @@ def set_threads(budget_s: float, max_threads: int) -> int:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         available = os.cpu_count() or 1
+    available = min(available, int(os.environ.get("GRADER_THREADS", available)))  # batch share
     threads = max(1, min(available, max_threads))
     soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
     if soft != resource.RLIM_INFINITY:
@@ -56,10 +57,18 @@ def set_threads(budget_s: float, max_threads: int) -> int:
 
 
 def clock(device: torch.device) -> float:
-    """Seconds on a monotonic clock, after the device has finished its queued work."""
+    """Seconds of training time: GPU wall time after a synchronise, or CPU time per thread.
+
+    On a GPU the clock is the wall clock, read once the device has finished its
+    queued work. On the CPU it is this process's CPU time divided by its
+    threads: the wall time the work takes on an otherwise idle machine, which
+    other processes (parallel grading workers, other users) cannot eat into,
+    so a budget buys every student the same amount of computation.
+    """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter()
+        return time.perf_counter()
+    return time.process_time() / torch.get_num_threads()
 
 
 def describe(device: torch.device) -> str:

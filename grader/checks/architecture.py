@@ -1,0 +1,176 @@
+"""``architecture``: the student's network obeys the course's structural rules.
+
+One sandbox request runs the driver ``drivers.cnn_inspection.describe_model``,
+which builds the student's model and returns plain data: a JSON description
+of its layers and the order a forward pass ran them, and its outputs on a
+batch of images twice in ``eval()`` and twice in ``train()`` mode. This
+trusted parent checks the rules the rubric names::
+
+    options:
+      model: SimpleNet            # called as model(num_classes, **model_kwargs)
+      num_classes: 15
+      model_kwargs: {}
+      seed: 0
+      require:
+        output_shape: true                  # (N, num_classes) scores
+        parameters: [10000, 2000000]        # total parameter count within [low, high]
+        min_conv_layers: 3                  # at least this many Conv2d
+        batchnorm_after_conv: true          # BN after every conv/linear except the last layer
+        batchnorm_init: true                # BN weight 1, bias 0 at construction
+        dropout: true                       # a Dropout layer with p > 0 runs in forward
+        eval_disables_dropout: true         # eval() outputs repeat; train() outputs differ
+
+Each case earns the fraction of the rules it meets; the message names those it breaks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import CheckKind, Verdict
+from grader.prepare import PreparedCase, PreparedCheck
+from grader.sandbox import CallOutcome
+from grader.sandbox.session import Step
+
+DRIVER = "drivers.cnn_inspection"
+DEFAULTS = {"model": "SimpleNet", "num_classes": 15, "model_kwargs": {}, "seed": 0}
+WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "Linear")
+MAX_DESCRIPTION_BYTES = 1 << 20
+
+
+class Observed:
+    """What the driver returned, validated: the description and the four output arrays."""
+
+    def __init__(self, outputs: list[Any], batch: int):
+        if len(outputs) != 5 or not all(isinstance(o, np.ndarray) for o in outputs):
+            raise ValueError("the model's outputs could not be read (not arrays)")
+        raw, *scores = outputs
+        if raw.dtype != np.uint8 or raw.size > MAX_DESCRIPTION_BYTES:
+            raise ValueError("the model description could not be read")
+        self.description = json.loads(raw.tobytes().decode())
+        self.eval_1, self.eval_2, self.train_1, self.train_2 = (np.asarray(s, np.float64) for s in scores)
+        self.batch = batch
+        self.layers = {layer["name"]: layer for layer in self.description["layers"]}
+        self.order = [self.layers[n] for n in self.description["forward_order"] if n in self.layers]
+
+    def of_type(self, *names: str) -> list[dict]:
+        """Layers that ran in forward, in order, whose type (or a base class) is one of ``names``."""
+        return [layer for layer in self.order
+                if layer["type"] in names or set(layer.get("bases", [])) & set(names)]
+
+
+def _output_shape(seen: Observed, _value: Any, num_classes: int) -> str | None:
+    expected = (seen.batch, num_classes)
+    return None if seen.eval_1.shape == expected else \
+        f"the scores for {seen.batch} images have shape {seen.eval_1.shape}, expected {expected}"
+
+
+def _parameters(seen: Observed, bounds: list[float], _num_classes: int) -> str | None:
+    count, (low, high) = seen.description["parameters"], bounds
+    return None if low <= count <= high else \
+        f"{count:,} parameters, outside the expected range {int(low):,}–{int(high):,}"
+
+
+def _min_conv_layers(seen: Observed, minimum: int, _num_classes: int) -> str | None:
+    count = len(seen.of_type("Conv2d"))
+    return None if count >= minimum else f"{count} convolution layer(s) ran, at least {minimum} expected"
+
+
+def _batchnorm_after_conv(seen: Observed, _value: Any, _num_classes: int) -> str | None:
+    """Between each weighted layer and the next, a batch norm; none after the model's last one."""
+    names = [layer["name"] for layer in seen.order]
+    weighted = [i for i, layer in enumerate(seen.order) if layer["type"] in WEIGHTED]
+    if not weighted:
+        return "no convolution or linear layer ran"
+    is_norm = [layer["type"].startswith("BatchNorm") for layer in seen.order]
+    missing = [names[i] for i, end in zip(weighted, weighted[1:] + [len(names)])
+               if i != weighted[-1] and not any(is_norm[i + 1:end])]
+    if missing:
+        return f"no batch normalisation after {', '.join(missing)}"
+    if any(is_norm[weighted[-1] + 1:]):
+        return f"batch normalisation after the last layer {names[weighted[-1]]}, which the course leaves out"
+    return None
+
+
+def _batchnorm_init(seen: Observed, _value: Any, _num_classes: int) -> str | None:
+    norms = [layer for layer in seen.description["layers"] if "init_weight_one" in layer]
+    wrong = [layer["name"] for layer in norms
+             if not (layer["init_weight_one"] and layer["init_bias_zero"])]
+    return None if not wrong else f"batch norm not initialised to weight 1, bias 0: {', '.join(wrong)}"
+
+
+def _dropout(seen: Observed, _value: Any, _num_classes: int) -> str | None:
+    live = [layer for layer in seen.of_type("Dropout", "Dropout2d", "_DropoutNd") if layer.get("p", 0) > 0]
+    return None if live else "no dropout layer (with p > 0) ran in forward"
+
+
+def _eval_disables_dropout(seen: Observed, _value: Any, _num_classes: int) -> str | None:
+    if seen.eval_1.shape != seen.eval_2.shape or not np.allclose(seen.eval_1, seen.eval_2, atol=1e-6):
+        return "two forward passes in eval() mode gave different scores"
+    if _dropout(seen, None, 0) is None and seen.train_1.shape == seen.train_2.shape and \
+            np.allclose(seen.train_1, seen.train_2, atol=1e-7):
+        return "two forward passes in train() mode gave the same scores: dropout is not active"
+    return None
+
+
+RULES: dict[str, Callable[[Observed, Any, int], str | None]] = {
+    "output_shape": _output_shape,
+    "parameters": _parameters,
+    "min_conv_layers": _min_conv_layers,
+    "batchnorm_after_conv": _batchnorm_after_conv,
+    "batchnorm_init": _batchnorm_init,
+    "dropout": _dropout,
+    "eval_disables_dropout": _eval_disables_dropout,
+}
+
+
+class ArchitectureCheck(CheckKind):
+    name = "architecture"
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        unknown = set(options) - set(DEFAULTS) - {"require"}
+        if unknown:
+            return f"unknown option(s) {sorted(unknown)} for kind 'architecture'"
+        require = options.get("require")
+        if not isinstance(require, dict) or not require:
+            return "require must be a non-empty mapping of rule name to its parameter"
+        unknown = set(require) - set(RULES)
+        if unknown:
+            return f"unknown rule(s) {sorted(unknown)}; choose from {sorted(RULES)}"
+        bounds = require.get("parameters", [0, 1])
+        if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
+            return "parameters must be [low, high]"
+        return None
+
+    @classmethod
+    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+        """Nothing to compute: the rules are checked on what the driver observed."""
+        return []
+
+    def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
+        options = {**DEFAULTS, **prepared.check.options}
+        config = {k: options[k] for k in DEFAULTS}
+        step = Step("describe_model", [prepared.check.module, json.dumps(config), case.args[0]],
+                    module=DRIVER)
+        return context.session.run(DRIVER, [step], None, context.timeout_s)
+
+    def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
+              outcome: CallOutcome) -> Verdict:
+        options = {**DEFAULTS, **prepared.check.options}
+        try:
+            seen = Observed(outputs, len(case.args[0]))
+        except (ValueError, KeyError, TypeError) as exc:
+            return Verdict(False, str(exc))
+        broken = [problem for name, value in options["require"].items()
+                  if (problem := RULES[name](seen, value, options["num_classes"]))]
+        met = 1 - len(broken) / len(options["require"])
+        details = {"parameters": seen.description["parameters"], "rules_met": round(met, 4),
+                   "layers": [layer["type"] for layer in seen.order]}
+        if not broken:
+            return Verdict(True, details=details)
+        return Verdict(False, "; ".join(broken), details, credit=met)

@@ -1,0 +1,144 @@
+"""``training``: train the student's CNN in the sandbox under a time budget; score test accuracy.
+
+One sandbox request runs the driver ``drivers.cnn_training.train_and_predict``
+(see ``grader/sandbox/worker/drivers/``): it imports the student's module,
+builds ``SimpleNet(num_classes)``, takes the settings of
+``custom_part1_trainer(model)`` (``None`` → course defaults), trains on the
+training split it is sent until ``n_epochs`` or the time budget of the device
+it runs on, and returns its **predictions** for the test images. The test
+labels stay here: this trusted parent computes the accuracy and maps it to
+points through ``options.curve``.
+
+Cases name ``train_images``, ``train_labels``, ``test_images`` (sent) and
+``test_labels`` (never sent). Options::
+
+    curve: [[0.2, 0], [0.75, 1]]        # accuracy → fraction of the points (required)
+    time_budget_s: {cpu: 150, cuda: 60}  # training seconds per device (required)
+    model: SimpleNet                     # class (or function) called as model(num_classes, **model_kwargs)
+    trainer: custom_part1_trainer        # or null for the course defaults
+    model_kwargs: {}
+    seed: 0
+    flip: false                          # random left-right flips of training images
+    max_threads: 16                      # CPU threads at most
+
+The check's ``device`` (``cpu``/``cuda``/``any``) says whether a GPU may be
+used; the driver picks ``cuda`` only when allowed and present. The rubric's
+``timeout_s`` bounds the whole request (import, conversion, training,
+prediction): budgets that would not leave a quarter of it free are lowered,
+with a note.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import Verdict
+from grader.checks.curve import CurveScored, curve_fraction
+from grader.prepare import PreparedCase, PreparedCheck
+from grader.sandbox import CallOutcome
+from grader.sandbox.session import Step
+
+SENT = ("train_images", "train_labels", "test_images")
+LABELS = "test_labels"
+DRIVER = "drivers.cnn_training"
+DEFAULTS = {"model": "SimpleNet", "trainer": "custom_part1_trainer", "model_kwargs": {},
+            "seed": 0, "flip": False, "max_threads": 16}
+DEVICES = ("cpu", "cuda")
+_FREE_FRACTION = 0.25  # of timeout_s, kept for import, conversion and prediction
+_MAX_LOSSES = 200
+
+
+class TrainingCheck(CurveScored):
+    name = "training"
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        unknown = set(options) - set(DEFAULTS) - {"curve", "time_budget_s"}
+        if unknown:
+            return f"unknown option(s) {sorted(unknown)} for kind 'training'"
+        budget = options.get("time_budget_s")
+        if not isinstance(budget, dict) or set(budget) != set(DEVICES) or not all(
+                isinstance(v, (int, float)) and v > 0 for v in budget.values()):
+            return "time_budget_s must give positive seconds for both devices, e.g. {cpu: 150, cuda: 60}"
+        if not isinstance(options.get("model_kwargs", {}), dict):
+            return "model_kwargs must be a mapping of keyword arguments"
+        return super().options_problem(options)
+
+    @classmethod
+    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+        """Nothing to compute: the expected data is the ``test_labels`` input, kept here."""
+        return []
+
+    def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
+        missing = [n for n in SENT + (LABELS,) if n not in case.arg_names]
+        if missing:
+            return CallOutcome("protocol", error=f"rubric case lacks argument(s) {missing}")
+        train_images, train_labels, test_images = (case.args[case.arg_names.index(n)] for n in SENT)
+        config = self.driver_config(prepared.check, train_labels, context.timeout_s)
+        step = Step("train_and_predict", [prepared.check.module, json.dumps(config),
+                                          train_images, train_labels, test_images], module=DRIVER)
+        return context.session.run(DRIVER, [step], None, context.timeout_s)
+
+    @staticmethod
+    def driver_config(check, train_labels: np.ndarray, timeout_s: float) -> dict[str, Any]:
+        """The JSON the driver reads: options with defaults, device policy, usable budgets."""
+        options = {**DEFAULTS, **check.options}
+        usable = timeout_s * (1 - _FREE_FRACTION)
+        budgets = {d: min(float(options["time_budget_s"][d]), usable) for d in DEVICES}
+        return {"model": options["model"], "trainer": options["trainer"],
+                "num_classes": int(np.max(train_labels)) + 1, "model_kwargs": options["model_kwargs"],
+                "device": check.device, "time_budget_s": budgets, "seed": int(options["seed"]),
+                "flip": bool(options["flip"]), "max_threads": int(options["max_threads"])}
+
+    def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
+              outcome: CallOutcome) -> Verdict:
+        options = {**DEFAULTS, **prepared.check.options}
+        labels = np.asarray(case.args[case.arg_names.index(LABELS)])
+        try:
+            predictions, losses, info = _read(outputs, len(labels))
+        except ValueError as exc:
+            return Verdict(False, str(exc))
+        accuracy = float(np.mean(predictions == labels))
+        details = {"accuracy": round(accuracy, 4), "num_test": int(len(labels)),
+                   "device": info.get("device", "unknown"),
+                   "epochs_completed": info.get("epochs_completed"),
+                   "train_seconds": info.get("train_seconds"), "stopped_by": info.get("stopped_by"),
+                   "time_budget_s": info.get("time_budget_s"), "threads": info.get("threads"),
+                   "epoch_losses": [round(float(x), 4) for x in losses[:_MAX_LOSSES]]}
+        notes = _notes(prepared.check, info, losses)
+        summary = (f"test accuracy {accuracy:.1%} after {info.get('epochs_completed')} epochs "
+                   f"({info.get('train_seconds')} s of training on {details['device']})")
+        verdict = self.scored(curve_fraction(options["curve"], accuracy), summary,
+                              details | ({"notes": notes} if notes else {}))
+        verdict.message = "; ".join([summary] + notes)
+        return verdict
+
+
+def _read(outputs: list[Any], count: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Validate the driver's ``(predictions, epoch_losses, info)``; raise ValueError with a sentence."""
+    if len(outputs) != 3:
+        raise ValueError(f"the training driver returned {len(outputs)} values, expected 3")
+    predictions, losses, info = outputs
+    predictions = np.asarray(predictions) if isinstance(predictions, np.ndarray) else None
+    if predictions is None or predictions.dtype.kind not in "iu" or predictions.shape != (count,):
+        raise ValueError(f"predictions must be {count} integer class labels")
+    try:
+        info = json.loads(info)
+    except (TypeError, ValueError):
+        raise ValueError("the training driver's report could not be read") from None
+    losses = np.asarray(losses, dtype=np.float64).ravel() if isinstance(losses, np.ndarray) else np.zeros(0)
+    return predictions, losses, info if isinstance(info, dict) else {}
+
+
+def _notes(check, info: dict, losses: np.ndarray) -> list[str]:
+    """Hints for the message: a lowered budget, a diverged loss."""
+    notes = []
+    requested = float(check.options["time_budget_s"].get(info.get("device_type", "cpu"), 0))
+    if isinstance(info.get("time_budget_s"), (int, float)) and info["time_budget_s"] < requested:
+        notes.append(f"time budget lowered to {info['time_budget_s']:g} s to fit the check's timeout")
+    if not np.all(np.isfinite(losses)):
+        notes.append("the training loss became NaN or infinite (learning rate too high?)")
+    return notes

@@ -1,0 +1,113 @@
+"""The reference SimpleNet, its transforms and training loop (reference/cnn.py, reference/training.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from grader.datasets.glyphs import make_glyphs
+from reference import cnn, training
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _types(model: nn.Module) -> list[str]:
+    return [type(m).__name__ for m in model.modules() if not list(m.children())]
+
+
+def test_simplenet_scores_a_batch_and_follows_the_course_recipe():
+    torch.manual_seed(0)
+    model = cnn.SimpleNet(15).eval()
+    assert model(torch.zeros(3, 1, 64, 64)).shape == (3, 15)
+    types = _types(model)
+    assert types.count("Conv2d") == 5 and types.count("BatchNorm2d") == 4  # none after the classifier
+    assert types[-2:] == ["Dropout", "Conv2d"]
+    assert 50_000 < sum(p.numel() for p in model.parameters()) < 500_000
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in norms)
+
+
+def test_eval_turns_dropout_off():
+    torch.manual_seed(0)
+    model, x = cnn.SimpleNet(15), torch.randn(4, 1, 64, 64)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+
+
+def test_variants_without_batch_norm_or_dropout():
+    assert "BatchNorm2d" not in _types(cnn.simple_net_variant(15, batch_norm=False, dropout=True))
+    assert "Dropout" not in _types(cnn.simple_net_variant(15, batch_norm=True, dropout=False))
+
+
+def test_create_datasets_normalises_both_splits_with_training_statistics(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, level in (("train", 60), ("test", 180)):  # very different brightness
+        for name in ("a", "b"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(2):
+                pixels = rng.integers(level - 40, level + 40, size=(40, 50)).astype(np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / name / f"{i}.png")
+    train, test = cnn.create_datasets(str(tmp_path), (32, 32))
+    assert train.classes == test.classes == ["a", "b"]
+    train_image, _ = train[0]
+    test_image, _ = test[0]
+    assert train_image.shape == test_image.shape == (1, 32, 32)
+    assert abs(float(torch.stack([train[i][0] for i in range(len(train))]).mean())) < 0.05
+    assert float(test_image.mean()) > 2  # brighter test images stay brighter: train stats used
+    flips = {str(type(t).__name__) for t in train.transform.transforms}
+    assert "RandomHorizontalFlip" in flips
+    assert "RandomHorizontalFlip" not in {type(t).__name__ for t in test.transform.transforms}
+
+
+def _small_run(seed: int) -> list[training.EpochRecord]:
+    x, y = make_glyphs(300, 5, 64)
+    xt, yt = make_glyphs(100, 6, 64)
+    torch.manual_seed(seed)
+    model = cnn.SimpleNet(10)
+    settings = cnn.custom_part1_trainer(model)
+    settings["params"] = {"n_epochs": 2, "batch_size": 50}
+    return training.train(model, settings, x, y, xt, yt, seed=seed, device=torch.device("cpu"))
+
+
+def test_reference_training_is_reproducible_on_cpu():
+    first, second = _small_run(0), _small_run(0)
+    assert [(r.loss, r.accuracy) for r in first] == [(r.loss, r.accuracy) for r in second]
+    assert len(first) == 2 and first[-1].seconds > 0
+
+
+def test_course_defaults():
+    settings = training.course_defaults(nn.Linear(2, 2))
+    group = settings["optimizer"].param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (1e-2, 0.9, 5e-4)
+    assert settings["params"] == {"n_epochs": 100, "batch_size": 50}
+
+
+@pytest.mark.slow
+def test_reference_reaches_65_percent_on_15scene_through_the_harness(course_data, tmp_path):
+    """The answer key, graded as a submission: ≥ 65 % within the CPU budget (150 s of training)."""
+    from grader import grading, submission
+    from grader.prepare import prepare
+    from grader.rubric import load_rubric
+
+    if not (course_data / "proj6" / "15scene").is_dir():
+        pytest.skip("15-scene not in the course data")
+    shutil.copyfile(REPO / "reference" / "cnn.py", tmp_path / "student_code.py")
+    rubric, rubric_hash = load_rubric(REPO / "rubrics" / "proj4_cnn.yaml")
+    prepared = [p for p in prepare(rubric, rubric_hash)
+                if p.check.id in ("simplenet_output", "train_15scene")]
+    with submission.load(tmp_path, rubric.modules) as loaded:
+        checks = {c.id: c for c in grading.grade(loaded, rubric, rubric_hash, prepared).checks}
+    scenes = checks["train_15scene"]
+    (run,) = scenes.details["per_case"]
+    assert run["accuracy"] >= 0.65, scenes.message
+    assert scenes.score == scenes.max_score
+    assert run["train_seconds"] <= 180

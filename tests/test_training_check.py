@@ -1,0 +1,156 @@
+"""The ``training`` and ``architecture`` kinds: sandboxed drivers, trusted scoring, CPU/GPU paths."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from grader import grading, submission
+from grader.checks.training import TrainingCheck
+from grader.prepare import prepare
+from grader.results import Status
+from grader.rubric import load_rubric
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples" / "proj4_cnn"
+RUBRIC = REPO / "rubrics" / "proj4_cnn.yaml"
+sys.path.insert(0, str(REPO / "grader" / "sandbox" / "worker"))
+
+from drivers import device as devices  # noqa: E402
+
+
+def _grade(student: str, check_ids: list[str]):
+    """Grade ``student`` on the named checks of the project 6 rubric only."""
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id in check_ids]
+    with submission.load(EXAMPLES / student, rubric.modules) as loaded:
+        result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    return {c.id: c for c in result.checks}
+
+
+def test_weak_model_is_in_the_partial_band_reproducibly_and_records_the_run():
+    check = _grade("bob_weak_model", ["train_glyphs"])["train_glyphs"]
+    again = _grade("bob_weak_model", ["train_glyphs"])["train_glyphs"]
+    assert check.details["stopped_by"] == "epochs"  # not cut by the clock: fully determined by the seed
+    assert check.details["accuracy"] == again.details["accuracy"]
+    assert check.details["epoch_losses"] == again.details["epoch_losses"]
+    assert 0 < check.score < check.max_score and check.status == Status.FAILED
+    assert 0.2 < check.details["accuracy"] < 0.75
+    assert check.details["device"] == ("cuda" if torch.cuda.is_available() else "cpu") or \
+        check.details["device"].startswith("cuda")
+    assert check.details["epochs_completed"] == 20.0 and check.details["train_seconds"] > 0
+    assert "test accuracy" in check.message and "epochs" in check.message
+
+
+def test_constant_predictor_gets_zero():
+    check = _grade("carol_constant", ["train_glyphs"])["train_glyphs"]
+    assert check.score == 0 and check.details["accuracy"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_architecture_rules_name_what_is_wrong():
+    bob = _grade("bob_weak_model", ["simplenet_output", "simplenet_batchnorm", "simplenet_dropout"])
+    assert bob["simplenet_output"].status == Status.PASSED
+    assert bob["simplenet_dropout"].status == Status.PASSED
+    batchnorm = bob["simplenet_batchnorm"]
+    assert "no batch normalisation after features.1" in batchnorm.message
+    assert batchnorm.score == pytest.approx(2.0)  # two of three rules met
+    carol = _grade("carol_constant", ["simplenet_dropout"])["simplenet_dropout"]
+    assert "dropout is not active" in carol.message
+
+
+def test_a_model_that_cannot_run_is_an_error_not_a_crash():
+    dave = _grade("dave_broken_classifier", ["simplenet_output", "train_glyphs"])
+    for check in dave.values():
+        assert check.status == Status.ERROR and check.score == 0
+        assert "Kernel size can't be greater than actual input size" in check.message
+
+
+class _Recorder:
+    """A stand-in session that records the request instead of running it."""
+
+    def __init__(self):
+        self.requests = []
+
+    def run(self, module, steps, returns, timeout_s):
+        from grader.sandbox import CallOutcome
+
+        self.requests.append((module, steps, timeout_s))
+        return CallOutcome("returned", [np.zeros(500, np.int64), np.ones(3), "{}"], True)
+
+
+def test_test_labels_never_enter_the_sandbox_and_budgets_fit_the_timeout():
+    from grader.checks.base import CheckContext
+
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    (prepared,) = [p for p in prepare(rubric, rubric_hash) if p.check.id == "train_glyphs"]
+    session = _Recorder()
+    TrainingCheck().invoke(prepared.cases[0], prepared, CheckContext(session, 8.0))
+    (module, (step,), timeout) = session.requests[0]
+    labels = prepared.cases[0].args[prepared.cases[0].arg_names.index("test_labels")]
+    assert module == "drivers.cnn_training" and timeout == 8.0
+    sent = [a for a in step.args if isinstance(a, np.ndarray)]
+    assert len(sent) == 3 and not any(a is labels for a in sent)
+    config = json.loads(step.args[1])
+    assert config["time_budget_s"] == {"cpu": 6.0, "cuda": 6.0}  # lowered to 3/4 of the timeout
+    assert config["device"] == "any" and config["num_classes"] == 10
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"curve": [[0, 0], [1, 1]]}, "time_budget_s"),
+    ({"curve": [[0, 0], [1, 1]], "time_budget_s": {"cpu": 10}}, "both devices"),
+    ({"time_budget_s": {"cpu": 1, "cuda": 1}}, "curve"),
+    ({"curve": [[0, 0]], "time_budget_s": {"cpu": 1, "cuda": 1}, "epochs": 3}, "unknown option"),
+])
+def test_bad_options_are_one_sentence(options, problem):
+    assert problem in TrainingCheck.options_problem(options)
+
+
+def test_device_choice_falls_back_to_cpu_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert devices.pick_device("any").type == "cpu"
+    assert devices.pick_device("cuda").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert devices.pick_device("any").type == "cuda"
+    assert devices.pick_device("cpu").type == "cpu"
+
+
+def test_cuda_out_of_memory_becomes_memory_error():
+    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    with pytest.raises(MemoryError, match="cpu out of memory"):
+        with devices.out_of_memory_as_memory_error(torch.device("cpu")):
+            raise oom("CUDA out of memory. Tried to allocate 20.00 GiB")
+    with pytest.raises(MemoryError):
+        with devices.out_of_memory_as_memory_error(torch.device("cpu")):
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 TB")
+    with pytest.raises(RuntimeError, match="shapes"):
+        with devices.out_of_memory_as_memory_error(torch.device("cpu")):
+            raise RuntimeError("shapes cannot be multiplied")
+
+
+def test_a_memory_error_from_the_driver_is_a_memory_result(tmp_path):
+    (tmp_path / "student_code.py").write_text(
+        "import torch\n"
+        "class SimpleNet(torch.nn.Module):\n"
+        "    def __init__(self, num_classes, droprate=0.5, rgb=False, verbose=False):\n"
+        "        super().__init__()\n"
+        "        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 80 GiB')\n")
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id == "train_glyphs"]
+    with submission.load(tmp_path, rubric.modules) as loaded:
+        (result,) = grading.grade(loaded, rubric, rubric_hash, prepared).checks
+    assert result.status == Status.MEMORY and result.score == 0
+    assert "out of memory" in result.message
+
+
+def test_threads_never_outrun_the_cpu_time_limit(monkeypatch):
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (100, 105))
+    monkeypatch.setattr(resource, "getrusage", lambda _: (10.0, 0.0))
+    assert devices.set_threads(budget_s=60, max_threads=64) == 1  # 90 s left, 90 s per thread
+    torch.set_num_threads(1)
