@@ -154,3 +154,11 @@ def test_threads_never_outrun_the_cpu_time_limit(monkeypatch):
     monkeypatch.setattr(resource, "getrusage", lambda _: (10.0, 0.0))
     assert devices.set_threads(budget_s=60, max_threads=64) == 1  # 90 s left, 90 s per thread
     torch.set_num_threads(1)
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    from grader.checks.training import confusion_matrix
+
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predictions = np.array([0, 1, 1, 2, 0, 7])  # 7 is out of range: not counted
+    assert confusion_matrix(labels, predictions).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]

@@ -123,11 +123,12 @@ class CheckKind:
         if any(v.credit is not None for v in verdicts):
             details["case_credits"] = [round(v.earned, 6) for v in verdicts]
         if failures:
-            details |= {k: v for k, v in failures[0][1].details.items()}
             details["failed_case"] = failures[0][0].id
+        shown = failures[0][1] if failures else (verdicts[0] if verdicts else None)
+        if shown is not None:  # the numbers behind the message (or the first case's, on a pass)
+            details = {**shown.details, **details}
         if notes:
             details["notes"] = notes
-        shown = failures[0][1] if failures else (verdicts[0] if verdicts else None)
         return CheckResult(
             id=check.id, name=check.name, target=check.function, status=status,
             score=round(check.points * fraction, 6), max_score=check.points, message=message,

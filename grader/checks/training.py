@@ -107,7 +107,8 @@ class TrainingCheck(CurveScored):
                    "epochs_completed": info.get("epochs_completed"),
                    "train_seconds": info.get("train_seconds"), "stopped_by": info.get("stopped_by"),
                    "time_budget_s": info.get("time_budget_s"), "threads": info.get("threads"),
-                   "epoch_losses": [round(float(x), 4) for x in losses[:_MAX_LOSSES]]}
+                   "epoch_losses": [round(float(x), 4) for x in losses[:_MAX_LOSSES]],
+                   "confusion_matrix": confusion_matrix(labels, predictions).tolist()}
         notes = _notes(prepared.check, info, losses)
         summary = (f"test accuracy {accuracy:.1%} after {info.get('epochs_completed')} epochs "
                    f"({info.get('train_seconds')} s of training on {details['device']})")
@@ -115,6 +116,16 @@ class TrainingCheck(CurveScored):
                               details | ({"notes": notes} if notes else {}))
         verdict.message = "; ".join([summary] + notes)
         return verdict
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """``(C, C)`` counts: row = true class, column = predicted class (predictions out of range
+    are not counted)."""
+    classes = int(labels.max()) + 1 if labels.size else 0
+    valid = (predictions >= 0) & (predictions < classes)
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels[valid].astype(np.int64), predictions[valid].astype(np.int64)), 1)
+    return matrix
 
 
 def _read(outputs: list[Any], count: int) -> tuple[np.ndarray, np.ndarray, dict]:
