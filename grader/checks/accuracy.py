@@ -53,9 +53,9 @@ class AccuracyCheck(CurveScored):
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
-        unknown = set(options) - set(DEFAULTS) - {"curve"}
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for kind 'accuracy'"
+        problem = cls.unknown_options(options, set(DEFAULTS) | {"curve"})
+        if problem:
+            return problem
         for key in ("detector", "descriptor"):
             if ":" not in str(options.get(key, DEFAULTS[key])):
                 return f"{key} must be module:function"

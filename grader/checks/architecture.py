@@ -133,9 +133,9 @@ class ArchitectureCheck(CheckKind):
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
-        unknown = set(options) - set(DEFAULTS) - {"require"}
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for kind 'architecture'"
+        problem = cls.unknown_options(options, set(DEFAULTS) | {"require"})
+        if problem:
+            return problem
         require = options.get("require")
         if not isinstance(require, dict) or not require:
             return "require must be a non-empty mapping of rule name to its parameter"

@@ -60,6 +60,12 @@ class CheckKind:
         return f"kind {cls.name!r} takes no options" if options else None
 
     @classmethod
+    def unknown_options(cls, options: dict[str, Any], allowed: set[str]) -> str | None:
+        """The sentence naming options this kind does not take, or ``None``."""
+        unknown = set(options) - set(allowed)
+        return f"unknown option(s) {sorted(unknown)} for kind {cls.name!r}" if unknown else None
+
+    @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
         """The expected outputs for ``args``: by default, the reference function's return value."""
         from grader.prepare import as_outputs

@@ -38,9 +38,9 @@ class PropertyCheck(CheckKind):
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for kind 'property'"
+        problem = cls.unknown_options(options, _OPTIONS)
+        if problem:
+            return problem
         if options.get("output") not in READERS:
             return f"output must be one of {sorted(READERS)}"
         properties = options.get("properties")

@@ -36,9 +36,9 @@ class TimingCheck(CurveScored):
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
-        unknown = set(options) - {"curve", "repeat"}
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for kind 'timing'"
+        problem = cls.unknown_options(options, {"curve", "repeat"})
+        if problem:
+            return problem
         repeat = options.get("repeat", DEFAULT_REPEAT)
         if not isinstance(repeat, int) or repeat < 1:
             return "repeat must be a positive integer"

@@ -56,9 +56,9 @@ class TrainingCheck(CurveScored):
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
-        unknown = set(options) - set(DEFAULTS) - {"curve", "time_budget_s"}
-        if unknown:
-            return f"unknown option(s) {sorted(unknown)} for kind 'training'"
+        problem = cls.unknown_options(options, set(DEFAULTS) | {"curve", "time_budget_s"})
+        if problem:
+            return problem
         budget = options.get("time_budget_s")
         if not isinstance(budget, dict) or set(budget) != set(DEVICES) or not all(
                 isinstance(v, (int, float)) and v > 0 for v in budget.values()):
