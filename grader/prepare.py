@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from grader import datapath, inputs
+from grader.array_refs import ArrayRefs, decode
 from grader.datapath import CourseDataMissing
 from grader.rubric import Check, Rubric
 
@@ -153,23 +154,15 @@ def _cache_key(rubric_hash: str, check: Check, module, arguments: list[dict]) ->
 
 def _store_expected(key: str, cached: list) -> None:
     """Write ``[(expected, diagnoses), ...]`` as JSON + ``.npz`` (no pickle)."""
-    arrays: dict[str, np.ndarray] = {}
-
-    def encode(value: Value) -> Any:
-        if isinstance(value, np.ndarray):
-            name = f"a{len(arrays)}"
-            arrays[name] = value
-            return {"array": name}
-        return {"value": value.item() if isinstance(value, np.generic) else value}
-
-    manifest = [{"expected": [encode(v) for v in expected],
-                 "diagnoses": [[msg, [encode(v) for v in values]] for msg, values in diagnoses]}
+    refs = ArrayRefs()
+    manifest = [{"expected": [refs.encode(v) for v in expected],
+                 "diagnoses": [[msg, [refs.encode(v) for v in values]] for msg, values in diagnoses]}
                 for expected, diagnoses in cached]
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{key}.{os.getpid()}.npz"
-        np.savez(temporary, **arrays)
+        np.savez(temporary, **refs.named)
         (folder / f"{key}.json").write_text(json.dumps(manifest))
         temporary.replace(folder / f"{key}.npz")
     except OSError:
@@ -185,9 +178,6 @@ def _load_expected(key: str):
     except (OSError, ValueError):
         return None
 
-    def decode(item: dict) -> Value:
-        return arrays[item["array"]] if "array" in item else item["value"]
-
-    return [([decode(v) for v in case["expected"]],
-             [(msg, [decode(v) for v in values]) for msg, values in case["diagnoses"]])
+    return [([decode(v, arrays) for v in case["expected"]],
+             [(msg, [decode(v, arrays) for v in values]) for msg, values in case["diagnoses"]])
             for case in manifest]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.array_refs import ArrayRefs, decode
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.rubric import Rubric
 
@@ -23,21 +24,7 @@ ARRAYS = "arrays.npz"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-class _Arrays:
-    """Collects arrays under short names while cases are encoded."""
-
-    def __init__(self) -> None:
-        self.named: dict[str, np.ndarray] = {}
-
-    def encode(self, value: Any) -> dict[str, Any]:
-        if isinstance(value, np.ndarray):
-            name = f"a{len(self.named)}"
-            self.named[name] = value
-            return {"array": name}
-        return {"value": value.item() if isinstance(value, np.generic) else value}
-
-
-def encode_checks(prepared: list[PreparedCheck], arrays: _Arrays) -> dict[str, Any]:
+def encode_checks(prepared: list[PreparedCheck], arrays: ArrayRefs) -> dict[str, Any]:
     """``check id -> {unavailable, cases}`` with every array replaced by a reference into ``arrays``."""
     return {item.check.id: {
         "unavailable": item.unavailable,
@@ -53,7 +40,7 @@ def encode_checks(prepared: list[PreparedCheck], arrays: _Arrays) -> dict[str, A
 
 def save(folder: Path, manifest: dict[str, Any], prepared: list[PreparedCheck]) -> None:
     """Write ``manifest`` (plus the encoded checks) as ``kit.json`` and the arrays as ``arrays.npz``."""
-    arrays = _Arrays()
+    arrays = ArrayRefs()
     manifest = {**manifest, "checks": encode_checks(prepared, arrays)}
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "kit.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
@@ -74,16 +61,14 @@ def load(folder: Path) -> tuple[dict[str, Any], Rubric, list[PreparedCheck]]:
     with np.load(folder / ARRAYS, allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
 
-    def decode(item: dict[str, Any]) -> Any:
-        return arrays[item["array"]] if "array" in item else item["value"]
-
     prepared = []
     for check in rubric.checks:
         data = manifest["checks"][check.id]
         cases = [PreparedCase(
             id=c["id"], description=c["description"], arg_names=c["arg_names"],
-            args=[decode(v) for v in c["args"]], expected=[decode(v) for v in c["expected"]],
-            diagnoses=[(m, [decode(v) for v in values]) for m, values in c["diagnoses"]],
+            args=[decode(v, arrays) for v in c["args"]],
+            expected=[decode(v, arrays) for v in c["expected"]],
+            diagnoses=[(m, [decode(v, arrays) for v in values]) for m, values in c["diagnoses"]],
         ) for c in data["cases"]]
         prepared.append(PreparedCheck(check, cases, unavailable=data["unavailable"]))
     return manifest, rubric, prepared
