@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks import feature_outputs as read
-from grader.checks.base import Verdict, _failure_verdict
+from grader.checks.base import Verdict
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.checks.thumbnails import MAX_SIDE, thumbnail
 from grader.prepare import PreparedCase, PreparedCheck
@@ -50,6 +50,7 @@ STEP_NAMES = ("get_interest_points on image A", "get_interest_points on image B"
 
 class AccuracyCheck(CurveScored):
     name = "accuracy"
+    step_names = STEP_NAMES
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
@@ -82,11 +83,6 @@ class AccuracyCheck(CurveScored):
         ]
         returns = [Ref(4, 0), Ref(4, 1), Ref(0, 0), Ref(0, 1), Ref(1, 0), Ref(1, 1)]
         return context.session.run(check.module, steps, returns, context.timeout_s)
-
-    def _verdict(self, outcome: CallOutcome, case: PreparedCase, prepared: PreparedCheck) -> Verdict:
-        if outcome.status != "returned" and outcome.step is not None:
-            return _failure_verdict(outcome, STEP_NAMES[outcome.step])
-        return super()._verdict(outcome, case, prepared)
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:

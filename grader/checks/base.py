@@ -53,6 +53,8 @@ class CheckKind:
     """
 
     name: ClassVar[str]
+    # names of the steps of a multi-step request, for messages that say which one failed
+    step_names: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
@@ -110,7 +112,10 @@ class CheckKind:
                                       f"returned ({type(exc).__name__}: {exc})", status=Status.ERROR)
             verdict.details.setdefault("seconds", round(outcome.seconds, 4))
             return verdict
-        return _failure_verdict(outcome, prepared.check.function)
+        failed = prepared.check.function
+        if outcome.step is not None and outcome.step < len(self.step_names):
+            failed = self.step_names[outcome.step]
+        return _failure_verdict(outcome, failed)
 
     def _result(self, prepared: PreparedCheck, verdicts: list[Verdict], stdout: str,
                 seconds: float) -> CheckResult:
