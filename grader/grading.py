@@ -28,8 +28,13 @@ from grader.submission import Submission
 
 
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
-          prepared: list[PreparedCheck]) -> SubmissionResult:
-    """Run every prepared check on ``submission`` and return the scored result."""
+          prepared: list[PreparedCheck], stop_at_first_loss: bool = False) -> SubmissionResult:
+    """Run every prepared check on ``submission`` and return the scored result.
+
+    With ``stop_at_first_loss`` (the mutation audit, which only asks *whether*
+    a check catches the submission) the checks after the first one short of
+    full marks are not run and are left out of the result.
+    """
     started = now()
     session = SandboxSession(
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
@@ -39,7 +44,9 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     results: dict[str, CheckResult] = {}
     with session:
         for item in prepared:
-            results[item.check.id] = _run_check(item, rubric, session, results)
+            result = results[item.check.id] = _run_check(item, rubric, session, results)
+            if stop_at_first_loss and result.score < result.max_score - 1e-9:
+                break
     checks = _apply_source_rules(list(results.values()), submission, rubric)
     return SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,

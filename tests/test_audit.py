@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
+
 from conftest import REPO, run_grader
-from grader.audit import mutate
-from grader.audit.run import AuditOptions, generate, run_audit
+from grader import grading, submission
+from grader.audit import mutate, targets
+from grader.audit.run import AuditOptions, cheapest_first, generate, run_audit
+from grader.prepare import prepare
+from grader.rubric import Rubric, load_rubric
 
 TINY = textwrap.dedent('''
     """Module docstring."""
@@ -52,16 +57,87 @@ def test_every_operator_appears_on_a_tiny_module():
             "call clip(…) replaced by its first argument", "statement removed"} <= descriptions
 
 
+FREE = textwrap.dedent('''
+    import numpy as np
+
+
+    def _check_image(image):
+        if image.ndim != 2:
+            raise ValueError("2-D only")
+        return image.astype(float)
+
+
+    def smooth(image, sigma=0.8):  # audit: free — the smoothing width is the student's choice
+        image = _check_image(image)
+        width = 2 * sigma  # audit: free(constant) — (also a tuning choice)
+        total = (image +
+                 width)  # audit: free — only this line of a two-line expression
+        return total * 3
+''')
+
+
+def test_lines_marked_free_give_free_mutants_with_their_reason():
+    mutants = mutate.mutants_of(FREE, "student_code", {"smooth"})
+    free = {(m.line, m.operator): m.free for m in mutants if m.free}
+    assert free == {(11, "constant"): "the smoothing width is the student's choice",
+                    (11, "sign"): "the smoothing width is the student's choice",
+                    (13, "constant"): "(also a tuning choice)"}
+    graded = {(m.line, m.operator) for m in mutants if not m.free}
+    assert (13, "sign") in graded and (13, "arith") in graded  # free(constant) covers constants only
+    graded_lines = {line for line, _ in graded}
+    assert 14 in graded_lines  # the two-line expression is only half marked
+    assert 16 in graded_lines
+    # validation helpers are never mutated, called as a statement or assigned
+    assert 12 not in graded_lines and not any(m.function == "_check_image" for m in mutants)
+
+
+def test_an_unknown_operator_in_a_free_mark_is_refused():
+    with pytest.raises(ValueError, match="unknown mutation operator"):
+        mutate.free_lines("x = 1  # audit: free(constnat) — typo\n")
+
+
+def test_class_targets_mutate_their_methods_and_bases_but_not_provided_helpers():
+    mutants, free, _ = generate("proj4_cnn")
+    functions = {m.function for m in mutants + free}
+    assert {"SimpleNet.__init__", "_BlockNet.__init__", "_block", "_course_init",
+            "custom_part1_trainer", "create_datasets", "conv_output_size"} <= functions
+    assert "get_mean_std" not in functions  # the kit's utils.py gives students its code
+
+
 def test_mutants_are_deterministic_and_sampling_is_seeded():
-    first, total = generate("proj1_filtering")
-    again, _ = generate("proj1_filtering")
+    first, exempt, total = generate("proj1_filtering")
+    again, _, _ = generate("proj1_filtering")
     assert [(m.id, m.source) for m in first] == [(m.id, m.source) for m in again]
-    assert total == len(first) > 50
-    sample_a, _ = generate("proj1_filtering", max_mutants=20, seed=7)
-    sample_b, _ = generate("proj1_filtering", max_mutants=20, seed=7)
-    sample_c, _ = generate("proj1_filtering", max_mutants=20, seed=8)
+    assert total == len(first) + len(exempt) and len(first) > 50
+    sample_a, _, _ = generate("proj1_filtering", max_mutants=20, seed=7)
+    sample_b, _, _ = generate("proj1_filtering", max_mutants=20, seed=7)
+    sample_c, _, _ = generate("proj1_filtering", max_mutants=20, seed=8)
     assert [m.id for m in sample_a] == [m.id for m in sample_b] != [m.id for m in sample_c]
     assert len(sample_a) == 20
+
+
+def test_grading_can_stop_at_the_first_check_that_loses_a_point():
+    rubric, digest = load_rubric(REPO / "tests" / "data" / "tiny_filtering.yaml")
+    prepared = prepare(rubric, digest)[::-1]  # the asymmetric kernel (bob loses it) first
+    with submission.load(REPO / "examples" / "proj1_filtering" / "bob_flipped_kernel",
+                         rubric.modules) as loaded:
+        full = grading.grade(loaded, rubric, digest, prepared)
+        stopped = grading.grade(loaded, rubric, digest, prepared, stop_at_first_loss=True)
+    assert [c.id for c in full.checks] == ["asymmetric", "identity"]
+    assert full.checks[0].score == 0 and full.checks[1].score == 1
+    assert [c.id for c in stopped.checks] == ["asymmetric"]
+
+
+def test_checks_run_cheapest_first_but_after_what_they_require():
+    def check(name: str, **extra) -> dict:
+        return {"id": name, "name": name, "kind": "numeric", "target": "m:f", "points": 1,
+                "cases": [{"args": {"a": {"value": 1}}}], **extra}
+
+    rubric = Rubric.model_validate({"assignment": "a", "reference": "reference.filtering", "checks": [
+        check("slow"), check("needs_slow", requires=["slow"]), check("fast"), check("medium")]})
+    seconds = {"slow": 9.0, "needs_slow": 0.1, "fast": 0.2, "medium": 1.0}
+    order = cheapest_first([{"id": i, "duration_s": t} for i, t in seconds.items()], rubric)
+    assert order == ("fast", "medium", "slow", "needs_slow")
 
 
 def test_a_weak_rubric_scores_low(tmp_path):
@@ -95,6 +171,24 @@ def test_the_real_filtering_rubric_catches_95_percent_and_its_variants_pass():
     assert report.tally.score >= 0.95, report.summary()
     assert report.tally.strict_score >= 0.6, report.summary()
     assert len(report.variants) >= 2 and all(v.passed for v in report.variants), report.variants
+
+
+def test_a_free_mark_on_wrong_code_is_reported_as_a_false_failure(monkeypatch):
+    # pretend the reference called the kernel flip of its FFT path a free choice: dropping it is
+    # a real fault the rubric catches, so the audit must say the mark (or the rubric) is wrong
+    source = targets.reference_source("filtering")
+    line = "    flipped = kernel[::-1, ::-1]  # correlation = convolution with the flipped kernel"
+    assert line in source
+    marked = source.replace(line, "    flipped = kernel[::-1, ::-1]  # audit: free(slice) — pretend")
+    monkeypatch.setattr(targets, "reference_source", lambda stem: marked)
+    report = run_audit("proj1_filtering", AuditOptions(workers=2, max_mutants=4, seed=0,
+                                                       variants=False))
+    assert report.tally.free >= 2 and report.tally.mutants == 4
+    assert report.free_lost and not report.passed
+    assert all(o.free == "pretend" and "lost points" in o.detail for o in report.free_lost)
+    data = report.to_dict()
+    assert data["free"] == report.tally.free and data["free_lines"][0]["lost_points"] >= 1
+    assert "free choices:" in report.summary()
 
 
 def test_cli_json_schema_and_backprop_variants(tmp_path):

@@ -26,9 +26,18 @@ transpose   ``a.T``→``a``; ``a.transpose(i, j, …)`` with its last two axes s
 ==========  ===============================================================
 
 Not mutated: docstrings, annotations, strings (messages, modes), ``raise``
-and ``assert`` statements, ``if`` blocks whose body only raises, and the
-arguments of validation helpers (``_require``, ``_validate*``, ``_check_*``
-calls made as statements).
+and ``assert`` statements, ``if`` blocks whose body only raises, and calls to
+validation helpers (``_require``, ``_validate*``, ``_check_*``), whether made as
+statements or assigned (``image = _check_image(image)``): what they do is
+reject bad input, which the kits do not ask of students.
+
+Free choices: a line of the reference ending in ``# audit: free — reason``
+holds a value or convention the assignment leaves to the student (a smoothing
+width, the border margin); ``# audit: free(constant, sign) — reason`` limits
+that to the operators named. Such mutants carry the reason in
+:attr:`Mutant.free`: they are correct programs written differently, so the
+audit expects them to keep full marks (like the hand-written variants) and
+leaves them out of the mutation score.
 """
 
 from __future__ import annotations
@@ -36,7 +45,10 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
+import io
 import random
+import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -53,6 +65,7 @@ _SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv
 _NOT_SKIPPABLE_CALLS = {"len", "range", "int", "float", "bool", "tuple", "list", "zip", "enumerate",
                         "isinstance", "slice", "min", "max", "dict", "set", "str", "print"}
 _LIBRARIES = {"np", "numpy", "ndimage", "scipy"}
+_FREE = re.compile(r"#\s*audit:\s*free\b(?:\((?P<operators>[\w\s,]*)\))?[\s:—–-]*(?P<reason>.*)$")
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class Mutant:
     description: str
     source: str
     original: str
+    free: str = ""  # the reason given by an ``# audit: free`` comment on its line(s)
 
     def diff(self) -> str:
         """Unified diff against the reference source (a few lines of context)."""
@@ -82,8 +96,14 @@ class _Site:
     function: str
 
 
-def mutants_of(source: str, module: str, targets: set[str]) -> list[Mutant]:
+def mutants_of(source: str, module: str, targets: set[str],
+               provided: frozenset[str] = frozenset()) -> list[Mutant]:
     """Every mutant of ``source`` inside ``targets``, their helpers and the constants they read.
+
+    A target that is a class stands for its methods and those of the module
+    classes it derives from (``SimpleNet.__init__``, ``_BlockNet.forward``).
+    Helpers named in ``provided`` (the kit gives students their code, e.g. the
+    course's ``utils.get_mean_std``) are not mutated.
 
     Deterministic: the same source and targets give the same mutants in the
     same order (AST walk order, then operator order); duplicates (two
@@ -91,14 +111,18 @@ def mutants_of(source: str, module: str, targets: set[str]) -> list[Mutant]:
     """
     tree = ast.parse(source)
     functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    reached = _reachable(functions, targets)
-    constants = _module_constants(tree, [functions[f] for f in reached])
+    methods = _methods({n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}, targets)
+    called = {n.id for m in methods.values() for n in ast.walk(m) if isinstance(n, ast.Name)}
+    reached = {name: functions[name] for name in _reachable(functions, targets | called, provided)}
+    reached |= methods
+    constants = _module_constants(tree, list(reached.values()))
     offsets = _line_offsets(source)
+    free = free_lines(source)
     found: list[Mutant] = []
     seen = {hashlib.sha256(source.encode()).hexdigest()}
     sites = [_Site(node, "<module>") for node in constants]
-    for name in sorted(reached, key=lambda f: functions[f].lineno):
-        sites += [_Site(node, name) for node in _function_nodes(functions[name])]
+    for name, node in sorted(reached.items(), key=lambda item: item[1].lineno):
+        sites += [_Site(child, name) for child in _function_nodes(node)]
     for site in sites:
         for operator, replacement, description in _rewrites(site.node):
             mutated = _splice(source, offsets, site.node, replacement)
@@ -109,12 +133,49 @@ def mutants_of(source: str, module: str, targets: set[str]) -> list[Mutant]:
             found.append(Mutant(
                 id=f"{module}-{len(found) + 1:04d}", module=module, function=site.function,
                 operator=operator, line=site.node.lineno, description=description,
-                source=mutated, original=source))
+                source=mutated, original=source, free=_free_reason(site.node, operator, free)))
     return found
 
 
+@dataclass(frozen=True)
+class FreeLine:
+    """An ``# audit: free`` comment: its reason and the operators it covers (empty: all)."""
+
+    reason: str
+    operators: frozenset[str]
+
+    def covers(self, operator: str) -> bool:
+        return not self.operators or operator in self.operators
+
+
+def free_lines(source: str) -> dict[int, FreeLine]:
+    """``{line number: FreeLine}`` for every line ending in an ``# audit: free`` comment."""
+    found = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT and (match := _FREE.search(token.string)):
+            operators = frozenset(o.strip() for o in (match["operators"] or "").split(",") if o.strip())
+            unknown = operators - set(OPERATORS)
+            if unknown:
+                raise ValueError(f"line {token.start[0]}: unknown mutation operator(s) "
+                                 f"{sorted(unknown)} in '# audit: free(...)'; known: {OPERATORS}")
+            found[token.start[0]] = FreeLine(match["reason"].strip() or "marked free in the reference",
+                                             operators)
+    return found
+
+
+def _free_reason(node: ast.AST, operator: str, free: dict[int, FreeLine]) -> str:
+    """The reason when every line ``node`` spans is marked free for ``operator``, else ``""``."""
+    lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    if all(line in free and free[line].covers(operator) for line in lines):
+        return free[node.lineno].reason
+    return ""
+
+
 def sample(mutants: list[Mutant], limit: int | None, seed: int) -> list[Mutant]:
-    """At most ``limit`` mutants chosen with ``random.Random(seed)``, kept in their order."""
+    """At most ``limit`` mutants chosen with ``random.Random(seed)``, kept in their order.
+
+    The audit samples the mutants it scores; the free ones are all graded.
+    """
     if limit is None or len(mutants) <= limit:
         return list(mutants)
     chosen = sorted(random.Random(seed).sample(range(len(mutants)), limit))
@@ -123,18 +184,36 @@ def sample(mutants: list[Mutant], limit: int | None, seed: int) -> list[Mutant]:
 
 # -- which code is mutated ---------------------------------------------------
 
-def _reachable(functions: dict[str, ast.FunctionDef], targets: set[str]) -> set[str]:
-    """``targets`` and every module function they call, transitively."""
-    reached, stack = set(), [t for t in targets if t in functions]
+def _reachable(functions: dict[str, ast.FunctionDef], targets: set[str],
+               provided: frozenset[str] = frozenset()) -> set[str]:
+    """``targets`` and every module function they call, transitively, except ``provided`` ones."""
+    reached, stack = set(), [t for t in targets if t in functions and t not in provided]
     while stack:
         name = stack.pop()
         if name in reached:
             continue
         reached.add(name)
         for node in ast.walk(functions[name]):
-            if isinstance(node, ast.Name) and node.id in functions and node.id not in reached:
+            if isinstance(node, ast.Name) and node.id in functions and node.id not in reached \
+                    and node.id not in provided:
                 stack.append(node.id)
     return reached
+
+
+def _methods(classes: dict[str, ast.ClassDef], targets: set[str]) -> dict[str, ast.FunctionDef]:
+    """``{"Class.method": node}`` for the target classes and the module classes they derive from."""
+    found: dict[str, ast.FunctionDef] = {}
+    stack, seen = [t for t in targets if t in classes], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for item in classes[name].body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found[f"{name}.{item.name}"] = item
+        stack += [b.id for b in classes[name].bases if isinstance(b, ast.Name) and b.id in classes]
+    return found
 
 
 def _module_constants(tree: ast.Module, used_by: list[ast.FunctionDef]) -> list[ast.AST]:
@@ -168,6 +247,8 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
     if isinstance(node, ast.If) and all(isinstance(s, ast.Raise) for s in node.body) and not node.orelse:
         return
     if isinstance(node, ast.Expr) and _is_validation_call(node.value):
+        return
+    if isinstance(node, ast.Assign) and _is_validation_call(node.value):
         return
     if isinstance(node, ast.AnnAssign):
         node = ast.Assign(targets=[node.target], value=node.value) if node.value else None

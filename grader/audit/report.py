@@ -7,6 +7,12 @@ outputs on every case (exactly, or up to float rounding: same
 dtype and shape, within 64 ulps), so no case could catch it and it leaves the
 denominator; a mutant whose grading task crashed (a harness problem, not a
 verdict) leaves it too and is listed under ``errors``.
+
+Mutants on lines the reference marks ``# audit: free`` (choices the
+assignment leaves to students) are correct programs, not faults: they are in
+neither ``mutants`` nor the score, and like the variants they should keep
+full marks; ``free_lost`` lists those that did not (the rubric would fail a
+correct student).
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ class MutantOutcome:
     line: int
     description: str
     diff: str
-    status: str  # killed | timeout | survived | equivalent | error
+    status: str  # killed | timeout | survived | equivalent | error | free | free_lost
     score: float
     max_score: float
     detail: str = ""
     rounding: bool = False  # equivalent only up to float rounding
+    free: str = ""  # the reason, for a mutant on a line marked ``# audit: free``
 
 
 @dataclass
@@ -66,8 +73,14 @@ class Tally:
     equivalent: int = 0
     rounding: int = 0
     errors: int = 0
+    free: int = 0
+    free_lost: int = 0
 
     def add(self, outcome: MutantOutcome) -> None:
+        if outcome.free:
+            self.free += 1
+            self.free_lost += outcome.status != "free"
+            return
         self.mutants += 1
         self.killed += outcome.status in KILLED
         self.timeouts += outcome.status == "timeout"
@@ -106,6 +119,7 @@ class AuditReport:
     runtime_s: float
     workers: int
     reference_modules: dict[str, str]
+    left_out: dict[str, str] = field(default_factory=dict)  # check id → why the audit skips it
 
     @property
     def tally(self) -> Tally:
@@ -125,6 +139,25 @@ class AuditReport:
         return [o for o in self.outcomes if o.status == "survived"]
 
     @property
+    def free_reasons(self) -> dict[str, list[MutantOutcome]]:
+        """Free mutants grouped by the reason on their line, in source order."""
+        groups: dict[str, list[MutantOutcome]] = defaultdict(list)
+        for outcome in self.outcomes:
+            if outcome.free:
+                groups[outcome.free].append(outcome)
+        return dict(groups)
+
+    @property
+    def free_lost(self) -> list[MutantOutcome]:
+        """Free choices the rubric punished: correct programs that lost points."""
+        return [o for o in self.outcomes if o.free and o.status != "free"]
+
+    @property
+    def passed(self) -> bool:
+        """No correct variant and no free choice lost a point."""
+        return all(v.passed for v in self.variants) and not self.free_lost
+
+    @property
     def variants_passed(self) -> int:
         return sum(v.passed for v in self.variants)
 
@@ -140,14 +173,19 @@ class AuditReport:
             "seed": self.seed, "killed": tally.killed, "survived": tally.survived,
             "equivalent": tally.equivalent, "equivalent_up_to_rounding": tally.rounding,
             "timeouts": tally.timeouts, "errors": tally.errors,
+            "free": tally.free, "free_lost": [asdict(o) for o in self.free_lost],
             "score": round(tally.score, 4), "strict_score": round(tally.strict_score, 4),
             "check_timeout_s": self.check_timeout_s,
             "runtime_s": round(self.runtime_s, 1), "workers": self.workers,
-            "reference_modules": self.reference_modules,
+            "reference_modules": self.reference_modules, "left_out_checks": self.left_out,
             "by_function": {name: counts(t) for name, t in self.by("function").items()},
             "by_operator": {name: counts(t) for name, t in self.by("operator").items()},
             "survivors": [asdict(o) for o in self.survivors],
             "equivalent_mutants": [asdict(o) for o in self.outcomes if o.status == "equivalent"],
+            "free_lines": [{"reason": reason, "module": group[0].module, "function": group[0].function,
+                            "lines": sorted({o.line for o in group}), "mutants": len(group),
+                            "lost_points": sum(o.status != "free" for o in group)}
+                           for reason, group in self.free_reasons.items()],
             "results": [{k: v for k, v in asdict(o).items() if k != "diff"} for o in self.outcomes],
             "variants": [{**asdict(v), "passed": v.passed} for v in self.variants],
             "variants_passed": self.variants_passed,
@@ -161,14 +199,14 @@ class AuditReport:
     def render(self, out: Console, show_survivors: bool = False) -> None:
         """The per-function table, the variants, a one-line summary; survivors' diffs if asked."""
         table = Table(title=f"mutation audit — {self.assignment}", title_justify="left")
-        for column in ("function", "mutants", "killed", "timeout", "survived", "equiv.", "score",
-                       "strict"):
+        for column in ("function", "mutants", "killed", "timeout", "survived", "equiv.", "free",
+                       "score", "strict"):
             table.add_column(column, justify="left" if column == "function" else "right",
                              no_wrap=True, min_width=max(len(column), 6))
         for name, tally in [*self.by("function").items(), ("all", self.tally)]:
             style = "bold" if name == "all" else ""
             table.add_row(escape(name), *map(str, (tally.mutants, tally.killed, tally.timeouts,
-                                                   tally.survived, tally.equivalent)),
+                                                   tally.survived, tally.equivalent, tally.free)),
                           f"{tally.score:.1%}", f"{tally.strict_score:.1%}", style=style)
         out.print(table)
         if self.variants:
@@ -180,8 +218,15 @@ class AuditReport:
                 variants.add_row(escape(variant.name), f"{mark}{variant.score:g}/{variant.max_score:g}[/]",
                                  escape(", ".join(variant.lost) or "—"))
             out.print(variants)
+        for reason, group in self.free_reasons.items():
+            lines = ", ".join(map(str, sorted({o.line for o in group})))
+            lost = sum(o.status != "free" for o in group)
+            mark = f"[red]{lost} lost points[/]" if lost else "[green]all full marks[/]"
+            out.print(f"free choice: {len(group)} mutants of {escape(group[0].function)}, "
+                      f"line {lines} ({escape(reason)}): {mark}")
         if show_survivors:
-            shown = self.survivors + [o for o in self.outcomes if o.status == "equivalent"]
+            shown = (self.survivors + [o for o in self.outcomes if o.status == "equivalent"]
+                     + self.free_lost)
             for outcome in shown:
                 out.rule(f"{outcome.status} {outcome.id}: {outcome.function}, line {outcome.line}, "
                          f"{outcome.operator} ({escape(outcome.description)})", style="yellow")
@@ -191,13 +236,18 @@ class AuditReport:
 
     def summary(self) -> str:
         tally = self.tally
-        sample = (f"a seeded sample (seed {self.seed}) of {tally.mutants} of {self.generated} mutants"
-                  if self.sampled else f"all {tally.mutants} mutants")
+        sample = (f"a seeded sample (seed {self.seed}) of {tally.mutants} of "
+                  f"{self.generated - tally.free} mutants" if self.sampled
+                  else f"all {tally.mutants} mutants")
+        free = (f"; free choices: {tally.free - tally.free_lost}/{tally.free} with full marks"
+                if tally.free else "")
         errors = f", {tally.errors} could not be graded" if tally.errors else ""
+        left_out = "".join(f"; check {check} left out ({why})" for check, why in self.left_out.items())
         variants = (f"; correct variants: {self.variants_passed}/{len(self.variants)} with full marks"
                     if self.variants else "; no correct variants found")
         return (f"{self.assignment}: {sample}: {tally.killed} killed ({tally.timeouts} by a time limit), "
                 f"{tally.survived} survived, {tally.equivalent} equivalent-looking "
                 f"({tally.rounding} of them up to float rounding){errors}; "
-                f"mutation score {tally.score:.1%} (strict {tally.strict_score:.1%}){variants}; check time limit capped at "
-                f"{self.check_timeout_s:g} s for mutants; {self.runtime_s:.0f} s on {self.workers} worker(s)")
+                f"mutation score {tally.score:.1%} (strict {tally.strict_score:.1%}){variants}{free}; "
+                f"check time limit capped at "
+                f"{self.check_timeout_s:g} s for mutants{left_out}; {self.runtime_s:.0f} s on {self.workers} worker(s)")

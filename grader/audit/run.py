@@ -9,6 +9,12 @@ reference's. Equal outputs (exactly, or up to float rounding: a different but
 exact summation order) mean an *equivalent-looking* survivor: no case of
 the rubric can tell it from the reference, so it is left out of the score.
 
+Speed: a mutant's checks run cheapest first (by the reference's time on
+each, every check after those it ``requires``) and its grading stops at the
+first check that costs it a point, since one lost point kills it; most
+mutants die in the fast property checks and never reach the slow pipeline
+ones. Variants are graded in full, like any student.
+
 Time limits: a mutant can loop for as long as the rubric allows, so mutants
 (not variants) run with every check's ``timeout_s`` capped at
 ``check_timeout_s`` (a copy of the rubric, never the file).
@@ -53,7 +59,7 @@ class AuditOptions:
     max_mutants: int | None = None  # None: the assignment's default in grader/audit/targets.py
     all_mutants: bool = False
     seed: int = 0
-    check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S
+    check_timeout_s: float | None = None  # None: the assignment's (targets.py), else 20 s
     variants: bool = True
     rubric_file: Path | None = None  # another rubric for the same assignment (tests)
     progress: Callable[[int, int], None] | None = field(default=None, repr=False)
@@ -65,18 +71,22 @@ class AuditTask(Task):
 
     check_timeout_s: float | None = None
     record_outputs: bool = False
+    check_order: tuple[str, ...] = ()  # run the checks in this order (ids; others after)
+    left_out: tuple[str, ...] = ()  # checks the audit does not run (targets.py says why)
+    stop_at_first_loss: bool = False
 
 
 def generate(assignment: str, max_mutants: int | None = None, seed: int = 0,
-             all_mutants: bool = False) -> tuple[list[mutate.Mutant], int]:
-    """The (sampled) mutants of ``assignment``'s reference modules and how many exist in all."""
+             all_mutants: bool = False) -> tuple[list[mutate.Mutant], list[mutate.Mutant], int]:
+    """The (sampled) mutants to score, the free ones (all of them) and how many exist in all."""
     target = targets.target_for(assignment)
     found: list[mutate.Mutant] = []
     for module, stem in target.modules.items():
         found += mutate.mutants_of(targets.reference_source(stem), module,
-                                   targets.graded_functions(assignment, module))
+                                   targets.graded_functions(assignment, module), target.provided)
     limit = None if all_mutants else (max_mutants or target.max_mutants)
-    return mutate.sample(found, limit, seed), len(found)
+    scored = mutate.sample([m for m in found if not m.free], limit, seed)
+    return scored, [m for m in found if m.free], len(found)
 
 
 def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
@@ -86,30 +96,38 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     target = targets.target_for(assignment)
     rubric, rubric_hash = load_rubric(rubric_file)
     prepare(rubric, rubric_hash)  # fill the expected-output cache before any worker reads it
-    mutants, generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
+    mutants, free, generated = generate(assignment, options.max_mutants, options.seed,
+                                          options.all_mutants)
     references = {m: targets.reference_source(s) for m, s in target.modules.items()}
+    options = replace(options, check_timeout_s=options.check_timeout_s or target.check_timeout_s
+                      or DEFAULT_CHECK_TIMEOUT_S)
     root = workdirs.make("grader-submission-")
     try:
         common = dict(rubric_file=str(rubric_file), needs_gpu=any(c.device == "cuda" for c in rubric.checks),
-                      data_dir=str(course_data_dir()) if course_data_dir() else None)
+                      data_dir=str(course_data_dir()) if course_data_dir() else None,
+                      left_out=tuple(target.left_out))
         reference = grade_mutant(_task("reference", root / "reference", references, common,
                                        options.check_timeout_s))
         if reference["score"] < reference["max_score"] - 1e-9:
             lost = [c["id"] for c in reference["checks"] if c["score"] < c["max_score"]]
             raise GraderError(f"the reference loses points on its own rubric ({', '.join(lost)}): "
                               "fix the rubric or the reference before auditing")
-        tasks = (_task(m.id, root / m.id, {**references, m.module: m.source}, common,
-                       options.check_timeout_s) for m in mutants)
-        graded = _stream(tasks, len(mutants), options)
-        outcomes = [_classify(m, graded[m.id], Path(reference["outputs"])) for m in mutants]
+        order = cheapest_first(reference["checks"], rubric)
+        everything = mutants + free
+        tasks = (replace(_task(m.id, root / m.id, {**references, m.module: m.source}, common,
+                               options.check_timeout_s), check_order=order, stop_at_first_loss=True,
+                         record_outputs=not m.free)
+                 for m in everything)
+        graded = _stream(tasks, len(everything), options)
+        outcomes = [_classify(m, graded[m.id], Path(reference["outputs"])) for m in everything]
         variants = _grade_variants(assignment, rubric, common, options) if options.variants else []
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return AuditReport(
         assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated,
-        seed=options.seed, sampled=len(mutants) < generated, check_timeout_s=options.check_timeout_s,
+        seed=options.seed, sampled=len(mutants) < generated - len(free), check_timeout_s=options.check_timeout_s,
         outcomes=outcomes, variants=variants, runtime_s=time.perf_counter() - started,
-        workers=options.workers, reference_modules=dict(target.modules),
+        workers=options.workers, reference_modules=dict(target.modules), left_out=dict(target.left_out),
     )
 
 
@@ -121,16 +139,20 @@ def grade_mutant(task: AuditTask) -> dict[str, Any]:
 
     if task.data_dir:
         os.environ["GRADER_DATA"] = task.data_dir
-    rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s)
+    rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s, task.left_out)
+    if task.check_order:
+        rank = {check_id: number for number, check_id in enumerate(task.check_order)}
+        prepared = sorted(prepared, key=lambda p: rank.get(p.check.id, len(rank)))
     loaded = Submission(
         student=task.student, root=Path(task.root), content_hash=task.content_hash,
         module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
         missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes))
-    result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    result = grading.grade(loaded, rubric, rubric_hash, prepared,
+                           stop_at_first_loss=task.stop_at_first_loss)
     summary = {
         "score": result.score, "max_score": result.max_score, "outputs": None,
         "checks": [{"id": c.id, "status": c.status.value, "score": c.score, "max_score": c.max_score,
-                    "target": c.target} for c in result.checks],
+                    "target": c.target, "duration_s": c.duration_s} for c in result.checks],
     }
     if task.record_outputs and result.score >= result.max_score - 1e-9:
         path = Path(task.root).with_suffix(".outputs.npz")
@@ -167,6 +189,19 @@ def record_outputs(loaded, rubric: Rubric, prepared: list[PreparedCheck], path: 
     np.savez(path, **arrays)
 
 
+def cheapest_first(checks: list[dict], rubric: Rubric) -> tuple[str, ...]:
+    """Check ids by the time the reference took on each, every check after those it requires."""
+    seconds = {c["id"]: c["duration_s"] for c in checks}
+    requires = {c.id: set(c.requires) for c in rubric.checks}
+    pending = sorted(requires, key=lambda i: seconds.get(i, float("inf")))
+    order: list[str] = []
+    while pending:
+        ready = next((i for i in pending if requires[i] <= set(order)), pending[0])
+        order.append(ready)
+        pending.remove(ready)
+    return tuple(order)
+
+
 def _as_array(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
@@ -181,7 +216,9 @@ def compare_outputs(mutant: Path, reference: Path) -> tuple[bool, str]:
     Returns ``(equal, how)``: ``how`` is ``"identical"`` or ``"identical up to
     float rounding"``; for unequal sets it names the first difference.
     Rounding means same dtype and shape, and every value within 64 ulps of
-    the array's dtype (relative to the largest magnitude of the reference array).
+    the array's dtype (relative to the largest magnitude of the reference array);
+    equal numbers of another numeric type (``55.0`` for ``55``) count as equal,
+    as every check compares them.
     """
     with np.load(mutant, allow_pickle=False) as a, np.load(reference, allow_pickle=False) as b:
         if sorted(a.files) != sorted(b.files):
@@ -189,6 +226,8 @@ def compare_outputs(mutant: Path, reference: Path) -> tuple[bool, str]:
         rounding = False
         for key in sorted(b.files):
             x, y = a[key], b[key]
+            if x.shape == y.shape and x.dtype != y.dtype and _same_numbers(x, y):
+                continue
             if x.dtype != y.dtype or x.shape != y.shape:
                 return False, f"{key}: dtype/shape {x.dtype}{x.shape} vs {y.dtype}{y.shape}"
             if np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
@@ -203,17 +242,24 @@ def compare_outputs(mutant: Path, reference: Path) -> tuple[bool, str]:
     return True, "identical up to float rounding" if rounding else "identical"
 
 
+def _same_numbers(x: np.ndarray, y: np.ndarray) -> bool:
+    """Both real-numeric and equal as float64 (an int result returned as a float, or back)."""
+    return x.dtype.kind in "biuf" and y.dtype.kind in "biuf" and np.array_equal(
+        x.astype(np.float64), y.astype(np.float64))
+
+
 @functools.lru_cache(maxsize=4)
-def _prepared(rubric_file: str, check_timeout_s: float | None):
-    """Rubric and prepared cases, once per process, with every check's time limit capped."""
+def _prepared(rubric_file: str, check_timeout_s: float | None, left_out: tuple[str, ...] = ()):
+    """Rubric and prepared cases, once per process, without ``left_out`` and with time limits capped."""
     rubric, rubric_hash = load_rubric(Path(rubric_file))
-    prepared = prepare(rubric, rubric_hash)
-    if check_timeout_s is None:
-        return rubric, rubric_hash, prepared
-    capped = {c.id: c.model_copy(update={"timeout_s": min(rubric.timeout_for(c), check_timeout_s)})
-              for c in rubric.checks}
-    rubric = rubric.model_copy(update={"checks": [capped[c.id] for c in rubric.checks]})
-    return rubric, rubric_hash, [replace(p, check=capped[p.check.id]) for p in prepared]
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id not in left_out]
+    kept = [c for c in rubric.checks if c.id not in left_out]
+    if check_timeout_s is not None:
+        kept = [c.model_copy(update={"timeout_s": min(rubric.timeout_for(c), check_timeout_s)})
+                for c in kept]
+    by_id = {c.id: c for c in kept}
+    rubric = rubric.model_copy(update={"checks": kept})
+    return rubric, rubric_hash, [replace(p, check=by_id[p.check.id]) for p in prepared]
 
 
 def _task(name: str, folder: Path, sources: dict[str, str], common: dict,
@@ -239,13 +285,18 @@ def _stream(tasks: Iterable[AuditTask], total: int, options: AuditOptions) -> di
 
 
 def _classify(mutant: mutate.Mutant, outcome: dict | BaseException, reference: Path) -> MutantOutcome:
-    base = dict(id=mutant.id, module=mutant.module, function=mutant.function, operator=mutant.operator,
-                line=mutant.line, description=mutant.description, diff=mutant.diff())
+    base = _where(mutant)
     if isinstance(outcome, BaseException):
         return MutantOutcome(**base, status="error", score=0.0, max_score=0.0,
                              detail=f"{type(outcome).__name__}: {outcome}")
     lost = [c for c in outcome["checks"] if c["score"] < c["max_score"] - 1e-9]
     how = ""
+    if mutant.free:  # a correct program written differently: it should keep full marks
+        lost_ids = ", ".join(c["id"] for c in lost)
+        return MutantOutcome(**base, status="free_lost" if lost else "free", score=outcome["score"],
+                             max_score=outcome["max_score"], free=mutant.free,
+                             detail=f"a free choice that lost points in {lost_ids}" if lost
+                             else "a free choice, full marks")
     if lost:
         status = "timeout" if any(c["status"] == Status.TIMEOUT.value for c in lost) else "killed"
         detail = ", ".join(c["id"] for c in lost)
@@ -257,6 +308,12 @@ def _classify(mutant: mutate.Mutant, outcome: dict | BaseException, reference: P
     return MutantOutcome(**base, status=status, score=outcome["score"],
                          max_score=outcome["max_score"], detail=detail,
                          rounding=status == "equivalent" and "rounding" in how)
+
+
+def _where(mutant: mutate.Mutant) -> dict[str, Any]:
+    """The fields that say which mutant it is and what it changed."""
+    return dict(id=mutant.id, module=mutant.module, function=mutant.function, operator=mutant.operator,
+                line=mutant.line, description=mutant.description, diff=mutant.diff())
 
 
 def _grade_variants(assignment: str, rubric: Rubric, common: dict,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.datapath import REPO_ROOT
@@ -23,17 +23,32 @@ VARIANTS_DIR = REPO_ROOT / "tests" / "variants"
 
 @dataclass(frozen=True)
 class AuditTarget:
-    """One assignment's mapping and its default sample size (``None``: every mutant)."""
+    """One assignment's mapping, its default sample size (``None``: every mutant) and its limits.
+
+    ``provided``: reference helpers the kit hands students (never mutated).
+    ``left_out``: checks the audit does not run, each with the reason, said in
+    every report. ``check_timeout_s``: the default cap on a check's time limit
+    while grading mutants (training checks need more than the usual 20 s).
+    """
 
     modules: dict[str, str]  # student module → reference module (file stem in reference/)
     max_mutants: int | None = None
+    provided: frozenset[str] = frozenset()
+    left_out: dict[str, str] = field(default_factory=dict)
+    check_timeout_s: float | None = None
 
 
 TARGETS: dict[str, AuditTarget] = {
     "proj1_filtering": AuditTarget({"student_code": "filtering"}),
     "proj2_features": AuditTarget({"student_harris": "harris", "student_sift": "sift",
-                                   "student_feature_matching": "matching"}, max_mutants=60),
+                                   "student_feature_matching": "matching"}, max_mutants=80),
     "proj3_backprop": AuditTarget({"layers": "layers"}),
+    "proj4_cnn": AuditTarget(
+        {"student_code": "cnn", "conv_arithmetic": "conv_arithmetic"}, max_mutants=20,
+        provided=frozenset({"get_mean_std"}),  # the course's utils.py
+        left_out={"train_15scene": "150 s of training per mutant; train_glyphs trains the same "
+                                   "code on synthetic digits in 30 s"},
+        check_timeout_s=120.0),
 }
 
 _REFERENCE_IMPORT = re.compile(r"^(\s*)from reference\.(\w+) import", re.MULTILINE)
@@ -54,12 +69,13 @@ def reference_source(stem: str) -> str:
 
 
 def graded_functions(assignment: str, module: str) -> set[str]:
-    """Public functions of the kit's ``module`` stub (what students write and the rubric calls)."""
+    """Public functions and classes of the kit's ``module`` stub (what students write)."""
     stub = ASSIGNMENTS_DIR / assignment / f"{module}.py"
     if not stub.is_file():
         raise GraderError(f"{stub}: the kit has no stub for module {module!r}")
     tree = ast.parse(stub.read_text(encoding="utf-8"))
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            and not n.name.startswith("_")}
 
 
 def write_submission(folder: Path, sources: dict[str, str]) -> None:

@@ -1,6 +1,7 @@
 """A deterministic wheel of the harness *without* the answer key, for student kits.
 
-The wheel holds the ``grader`` package only — never ``reference/`` — and is
+The wheel holds the ``grader`` package only — never ``reference/``, nor the
+audit (``grader/audit/``: instructor tooling that mutates the answer key) — and is
 built here with :mod:`zipfile` (no build backend, fixed timestamps, sorted
 members), so the same source gives the same bytes. Installing it gives the
 ``grader`` command and the pytest plugin.
@@ -20,6 +21,8 @@ DIST = "cv-course-grader-kit"
 REQUIRES = ["numpy>=1.26", "pyyaml>=6", "jinja2>=3.1", "pydantic>=2.6", "click>=8.1", "rich>=13"]
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__"}
+# instructor tooling that needs the answer key (and names hidden checks): not in a kit
+_INSTRUCTOR_ONLY = ("grader/audit/",)
 
 
 def wheel_name() -> str:
@@ -32,6 +35,7 @@ def build(folder: Path) -> Path:
     files = {f"grader/{p.relative_to(package).as_posix()}": p.read_bytes()
              for p in sorted(package.rglob("*"))
              if p.is_file() and not _SKIP_PARTS & set(p.parts) and p.suffix != ".pyc"}
+    files = {name: data for name, data in files.items() if not name.startswith(_INSTRUCTOR_ONLY)}
     info = f"{NAME}-{grader.__version__}.dist-info"
     files[f"{info}/METADATA"] = _metadata().encode()
     files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: cv-course-grader kit\n"
