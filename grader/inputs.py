@@ -237,14 +237,18 @@ def synthetic_pair_ground_truth(name: str, seed: int = 0) -> np.ndarray:
 
 
 def rectangles(shape: Sequence[int], count: int, seed: int, margin: int = 20,
-               blur: float = 0.7) -> np.ndarray:
+               blur: float = 0.7, strongest: str = "first") -> np.ndarray:
     """(H, W) float32 image of ``count`` separated axis-aligned rectangles of distinct contrasts.
 
     Every corner is at least ``margin`` pixels from the border and far from
     the other rectangles, so a Harris detector's strongest points are the
     ``4 * count`` corners, ranked by contrast. Lightly blurred (Gaussian of
-    ``blur`` px) so corners are not single-pixel steps.
+    ``blur`` px) so corners are not single-pixel steps. Contrast falls in
+    raster order (``strongest: first``) or rises (``last``: a detector that
+    keeps the first points it finds instead of the strongest keeps the weakest).
     """
+    if strongest not in ("first", "last"):
+        raise ValueError(f"strongest must be 'first' or 'last', got {strongest!r}")
     from scipy import ndimage
 
     rng = np.random.default_rng(seed)
@@ -253,7 +257,7 @@ def rectangles(shape: Sequence[int], count: int, seed: int, margin: int = 20,
     columns = int(np.ceil(np.sqrt(count)))
     rows = int(np.ceil(count / columns))
     cell_h, cell_w = (height - 2 * margin) // rows, (width - 2 * margin) // columns
-    contrasts = np.linspace(0.9, 0.35, count)
+    contrasts = np.linspace(0.9, 0.35, count)[:: 1 if strongest == "first" else -1]
     for index in range(count):
         r, c = divmod(index, columns)
         top = margin + r * cell_h + int(rng.integers(2, max(3, cell_h // 5)))
@@ -262,6 +266,51 @@ def rectangles(shape: Sequence[int], count: int, seed: int, margin: int = 20,
         right = left + int(rng.integers(cell_w // 2, cell_w * 3 // 4))
         out[top:bottom, left:right] = 0.1 + contrasts[index]
     return ndimage.gaussian_filter(out, blur).astype(np.float32)
+
+
+def disc_and_square(shape: Sequence[int], radius: float, square: int,
+                    square_contrast: float = 0.25, blur: float = 0.7) -> np.ndarray:
+    """(H, W) float32: a bright disc (contrast 1) on the left, a faint square on the right.
+
+    The disc's rim is a strong edge with no corner; the square's four corners
+    are weak. A Harris response is negative along edges, so every correct
+    detector ranks the square's corners first; one whose response is positive
+    on edges (``det + alpha * trace²``, a negative alpha) ranks the rim first.
+    """
+    from scipy import ndimage
+
+    height, width = shape
+    rows, cols = np.mgrid[:height, :width]
+    out = np.where(np.hypot(rows - height / 2, cols - width / 3) <= radius, 1.0, 0.0)
+    top, left = height // 2 - square // 2, int(width * 0.8) - square // 2
+    out[top : top + square, left : left + square] = square_contrast
+    return ndimage.gaussian_filter(out, blur).astype(np.float32)
+
+
+def ranked_descriptors(count: int, ambiguous: int, distractors: int, seed: int, which: str,
+                       dim: int = 128) -> np.ndarray:
+    """Descriptors whose best matches are known *in order*, plus ambiguous ones.
+
+    Row ``i < count`` of ``a`` matches row ``i`` of ``b``: a noisy copy whose
+    noise grows with ``i`` (0.02 to 0.08 per unit vector), so its distance
+    ratio and the reference's confidence fall with ``i``. Each of the next
+    ``ambiguous`` rows of ``a`` has *two* near copies in ``b`` (noise 0.015):
+    nearer than any true match, but with a distance ratio near 1, so the
+    ratio test rejects them while a matcher that ranks by the nearest
+    distance alone (or misreads the second-nearest) puts them first. The
+    remaining rows are unrelated random unit vectors.
+    """
+    rng = np.random.default_rng(seed)
+    unit = lambda v: (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    a = unit(rng.standard_normal((count + ambiguous + distractors, dim)))
+    b = unit(rng.standard_normal((count + 2 * ambiguous + distractors, dim)))
+    noise = np.linspace(0.02, 0.08, count)[:, None]
+    b[:count] = unit(a[:count] + noise * rng.standard_normal((count, dim)))
+    twins = a[count : count + ambiguous]
+    for copy in range(2):
+        rows = slice(count + copy * ambiguous, count + (copy + 1) * ambiguous)
+        b[rows] = unit(twins + 0.015 * rng.standard_normal(twins.shape))
+    return a if which == "a" else b
 
 
 def planted_descriptors(count: int, distractors: int, seed: int, which: str,
@@ -312,7 +361,9 @@ GENERATORS.update({
     "synthetic_pair_image": synthetic_pair_image,
     "synthetic_pair_ground_truth": synthetic_pair_ground_truth,
     "rectangles": rectangles,
+    "disc_and_square": disc_and_square,
     "planted_descriptors": planted_descriptors,
+    "ranked_descriptors": ranked_descriptors,
 })
 
 
@@ -328,10 +379,13 @@ def scenes(split: str, part: str, size: int = 64) -> np.ndarray:
     return _dataset_part(data.images, data.labels, part)
 
 
-def glyphs(part: str, count: int, seed: int, size: int = 32) -> np.ndarray:
+def glyphs(part: str, count: int, seed: int, size: int = 32, gain: float = 1.0) -> np.ndarray:
     """Synthetic seven-segment digits (see :mod:`grader.datasets.glyphs`): ``part`` =
-    ``images`` (count, size, size) uint8 or ``labels`` (count,) int64."""
+    ``images`` (count, size, size) uint8 or ``labels`` (count,) int64. ``gain``
+    scales the pixels (e.g. a darker test split, with other statistics)."""
     images, labels = _glyph_set(count, seed, size)
+    if part == "images" and gain != 1.0:
+        images = np.clip(np.rint(images * float(gain)), 0, 255).astype(np.uint8)
     return _dataset_part(images, labels, part)
 
 

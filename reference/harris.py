@@ -111,14 +111,14 @@ def _anms(x: np.ndarray, y: np.ndarray, strength: np.ndarray, robustness: float)
 def get_interest_points(
     image: np.ndarray,
     feature_width: int,
-    num_points: int = 5000,
+    num_points: int = 5000,  # audit: free(constant) — how many points to return
     *,
     sigma_d: float = 1.0,
     sigma_i: float = 2.0,
-    alpha: float = 0.05,
+    alpha: float = 0.05,  # audit: free(constant) — any alpha near 0.04-0.06 is a Harris detector
     nms_size: int = 3,
-    threshold: float = 1e-5,
-    anms: bool = False,
+    threshold: float = 1e-5,  # audit: free(constant, sign) — the response threshold is a tuning choice
+    anms: bool = False,  # audit: free — ANMS is optional (the F18 starter suggests it)
     anms_robustness: float = 0.9,
     anms_candidates: int = 10000,
 ):
@@ -199,23 +199,26 @@ def get_interest_points(
         raise ValueError(f"num_points must be a positive integer, got {num_points!r}.")
     response = harris_response(image, sigma_d, sigma_i, alpha)
     height, width = response.shape
-    half = feature_width // 2
+    half = feature_width // 2  # audit: free(constant) — the border's width (F18: *may* drop points near it)
 
     peaks = response == ndimage.maximum_filter(response, size=nms_size, mode="nearest")
-    peaks &= response > max(threshold * response.max(), 0.0)
+    peaks &= response > max(threshold * response.max(), 0.0)  # audit: free(drop) — thresholding is optional
+    # F18: students *may* drop points near the border; how near is theirs to choose
+    rows = slice(half, height - half + 1)  # audit: free(arith, constant, sign) — the border's width
+    columns = slice(half, width - half + 1)  # audit: free(arith, constant, sign) — the border's width
     inside = np.zeros_like(peaks)
-    inside[half : height - half + 1, half : width - half + 1] = True
+    inside[rows, columns] = True
     y, x = np.nonzero(peaks & inside)
     strength = response[y, x]
     order = np.argsort(-strength, kind="stable")
     x, y, strength = x[order], y[order], strength[order]
 
-    if anms and len(x) > num_points:
+    if anms and len(x) > num_points:  # audit: free(compare) — ANMS is optional, and never wrong
         keep = min(len(x), anms_candidates)
         x, y, strength = x[:keep], y[:keep], strength[:keep]
         radius = _anms(x, y, strength, anms_robustness)
         order = np.argsort(-radius, kind="stable")
         x, y, strength = x[order], y[order], strength[order]
 
-    x, y, strength = x[:num_points], y[:num_points], strength[:num_points]
+    x, y, strength = (v[:num_points] for v in (x, y, strength))  # audit: free(drop, slice) — how many
     return x.astype(np.int64), y.astype(np.int64), strength, None, None

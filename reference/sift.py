@@ -52,11 +52,10 @@ def _orientation_planes(image: np.ndarray, sigma: float, interpolate: bool, pad:
     to the nearest bin. The border of width ``pad`` is zero, so windows that
     reach past the image see no gradient there. One loop over the 8 bins.
     """
-    smooth = ndimage.gaussian_filter(image, sigma, mode="nearest") if sigma > 0 else image
+    smooth = ndimage.gaussian_filter(image, sigma, mode="nearest") if sigma > 0 else image  # audit: free — pre-smoothing
     dy, dx = np.gradient(smooth)
     magnitude = np.hypot(dx, dy)
-    position = np.arctan2(dy, dx) * np.float32(N_ORI / (2 * np.pi))  # in (-N_ORI/2, N_ORI/2]
-    position[position < 0] += N_ORI
+    position = np.mod(np.arctan2(dy, dx) * np.float32(N_ORI / (2 * np.pi)), N_ORI)  # in [0, N_ORI)
     if not interpolate:
         position = np.rint(position) % N_ORI
     height, width = image.shape
@@ -79,17 +78,24 @@ def _spatial_weights(feature_width: int, gaussian_weight: bool, interpolate: boo
     sigma = fw/2 centred on the window (Lowe 2004, sec. 6.1).
     """
     cell = feature_width // N_HIST
-    u = np.arange(feature_width) + 0.5 - feature_width / 2
+    centre = feature_width / 2
+    u = np.arange(feature_width) + 0.5 - centre  # audit: free(constant, sign) — an even window's centre, ±½ px
     if interpolate:
         coord = (u + feature_width / 2) / cell - 0.5  # cell centres at 0..N_HIST-1
         weight_1d = np.clip(1 - np.abs(coord[:, None] - np.arange(N_HIST)[None, :]), 0, None)
     else:
         weight_1d = (np.arange(feature_width)[:, None] // cell == np.arange(N_HIST)).astype(float)
     if gaussian_weight:
-        weight_1d = weight_1d * np.exp(-(u**2) / (2 * (feature_width / 2) ** 2))[:, None]
+        sigma = feature_width / 2  # audit: free(arith, constant, sign) — the weighting's width
+        weight_1d = weight_1d * _gaussian(u, sigma)[:, None]
     # weights[(r, c), (i, j)] = w[r, i] * w[c, j]: separable in rows and columns.
     weights = np.einsum("ri,cj->rcij", weight_1d, weight_1d)
     return weights.reshape(feature_width * feature_width, N_HIST * N_HIST).astype(np.float32)
+
+
+def _gaussian(offsets: np.ndarray, sigma: float) -> np.ndarray:
+    """``exp(-offsets² / (2 sigma²))``: Lowe's window weighting (optional in the course)."""
+    return np.exp(-0.5 * (offsets / sigma) ** 2)
 
 
 def _check_points(image: np.ndarray, x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +120,11 @@ def get_features(
     feature_width: int,
     scales: np.ndarray | None = None,
     *,
-    sigma: float = 0.8,
-    gaussian_weight: bool = True,
-    interpolate: bool = True,
-    clip: float = 0.2,
-    power: float = 0.5,
+    sigma: float = 0.8,  # audit: free(constant, sign) — pre-smoothing is optional
+    gaussian_weight: bool = True,  # audit: free — Gaussian window weighting is optional
+    interpolate: bool = True,  # audit: free — trilinear interpolation is optional
+    clip: float = 0.2,  # audit: free(constant) — Lowe's 0.2 is a tuning choice
+    power: float = 0.5,  # audit: free(constant) — RootSIFT (power 0.5) is optional
 ) -> np.ndarray:
     """SIFT-like 128-D descriptors at the given points (course F18 API).
 
@@ -207,9 +213,9 @@ def _normalise(features: np.ndarray, clip: float | None, power: float) -> np.nda
     """L2-normalise, clip at ``clip``, renormalise, apply ``power``, renormalise."""
     features = features / (np.linalg.norm(features, axis=1, keepdims=True) + _EPS)
     if clip is not None:
-        features = np.minimum(features, clip)
-        features /= np.linalg.norm(features, axis=1, keepdims=True) + _EPS
-    if power != 1:
-        features = features**power
+        features = np.minimum(features, clip)  # audit: free(drop) — clipping or the power law: either will do
+        features /= np.linalg.norm(features, axis=1, keepdims=True) + _EPS  # audit: free(drop, arith) — renormalised below
+    if power != 1:  # audit: free(compare) — RootSIFT is optional
+        features = features**power  # audit: free(drop, arith) — RootSIFT is optional
         features /= np.linalg.norm(features, axis=1, keepdims=True) + _EPS
     return np.ascontiguousarray(features, dtype=np.float32)

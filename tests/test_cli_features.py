@@ -53,13 +53,13 @@ def test_course_checks_skip_cleanly_without_course_data(without_data):
         for check_id in COURSE_CHECKS:
             assert checks[check_id]["status"] == "skipped" and checks[check_id]["max_score"] == 0
             assert "GRADER_DATA" in checks[check_id]["message"]
-        assert result["max_score"] == 22
+        assert result["max_score"] == 25
 
 
 @pytest.mark.parametrize("student", ["reference_solution", "ada_correct"])
 def test_correct_submissions_get_full_marks(without_data, student):
     result = without_data[student]
-    assert result["score"] == result["max_score"] == 22
+    assert result["score"] == result["max_score"] == 25
     assert all(c["status"] in ("passed", "skipped") for c in result["checks"])
 
 
@@ -82,7 +82,7 @@ def test_bent_api_is_graded_fairly_with_notes(without_data):
     assert checks["accuracy_synthetic"]["score"] > 2.9
     clipping = checks["sift_clipping"]
     assert clipping["status"] == "failed" and "clip at 0.2" in clipping["message"]
-    assert without_data["cat_bent_api"]["score"] == pytest.approx(21, abs=0.1)
+    assert without_data["cat_bent_api"]["score"] == pytest.approx(24, abs=0.1)
 
 
 def test_timing_reports_a_ratio_not_a_time(without_data):
@@ -103,7 +103,7 @@ def test_course_pairs_with_course_data(course_data, tmp_path):
     results = _grade(tmp_path, _reference_submission(tmp_path / "reference_solution"),
                      EXAMPLES / "cat_bent_api")
     reference = results["reference_solution"]
-    assert reference["score"] == reference["max_score"] == 31
+    assert reference["score"] == reference["max_score"] == 34
     notre_dame = _checks(results["cat_bent_api"])["accuracy_notre_dame"]
     details = notre_dame["details"]["per_case"][0]
     assert details["accuracy_sorted_ascending"] > details["accuracy"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from grader import inputs
 from grader.checks.base import CheckContext
@@ -11,6 +14,7 @@ from grader.checks.property import PropertyCheck
 from grader.prepare import PreparedCase, PreparedCheck, as_outputs
 from grader.rubric import Check
 from grader.sandbox import CallOutcome
+from reference import harris
 from reference.harris import get_interest_points
 from reference.matching import match_features
 from reference.sift import get_features
@@ -37,7 +41,15 @@ class _Session:
                            isinstance(self.function(*args), tuple))
 
     def run(self, module, steps, returns, timeout_s):
-        return CallOutcome("returned", [self.function(*s.args) for s in steps], False)
+        results = [self.function(*s.args) for s in steps]
+        return CallOutcome("returned", [_lookup(results[r.step], r.index) for r in returns], False)
+
+
+def _lookup(value, index):
+    """Like the worker: value ``index`` of a returned tuple, ``None`` past its end."""
+    if index is None:
+        return value
+    return value[index] if index < len(value) else None
 
 
 def _grade(check: Check, args: dict, student, reference=None) -> object:
@@ -70,6 +82,47 @@ def test_harris_with_two_returns_is_ranked_as_returned_with_a_note():
     assert result.score == 2 and "returned 2 values" in result.message
 
 
+WIDE = {"image": inputs.rectangles([120, 320], 4, 5), "feature_width": 16}
+DISC = {"image": inputs.disc_and_square([200, 300], 70, 30), "feature_width": 16}
+CHELSEA = {"image": inputs.image("skimage:chelsea", scale=0.5, gray=True), "feature_width": 16}
+
+
+def _unwindowed_syy(image, sigma_d=1.0, sigma_i=2.0, alpha=0.05):
+    """A Harris response that forgets to window Iy² (a real slip): not symmetric in x and y."""
+    ix = ndimage.gaussian_filter(image.astype(float), sigma_d, order=(0, 1))
+    iy = ndimage.gaussian_filter(image.astype(float), sigma_d, order=(1, 0))
+    sxx, sxy = (ndimage.gaussian_filter(v, sigma_i) for v in (ix * ix, ix * iy))
+    syy = iy * iy
+    return sxx * syy - sxy * sxy - alpha * (sxx + syy) ** 2
+
+
+def test_corners_turn_with_the_image_unless_x_and_y_are_treated_differently():
+    check = _check("interest_points", {"rotation_covariant": {"top": 20}})
+    for case in (RECTS, WIDE, CHELSEA):
+        result = _grade(check, case, get_interest_points)
+        assert result.score == 2 and result.details["rotation_recall"] >= 0.9, result.message
+    sobel_like = lambda i, w: get_interest_points(i, w, sigma_d=0.7, sigma_i=3.0, alpha=0.04)  # noqa: E731
+    assert _grade(check, CHELSEA, sobel_like).score == 2
+
+    def lopsided(image, width):
+        with mock.patch.object(harris, "harris_response", _unwindowed_syy):
+            return get_interest_points(image, width)
+
+    assert _grade(check, RECTS, lopsided).score == 2  # symmetric corners cannot tell...
+    result = _grade(check, CHELSEA, lopsided)  # ...a photo can
+    assert result.score == 0 and "turning the image by 90°" in result.message
+
+
+def test_faint_corners_outrank_a_strong_edge_unless_edges_respond_positively():
+    check = _check("interest_points", {"keypoint_recall": {"top": 4, "slack": 1, "min_recall": 0.75}})
+    assert _grade(check, DISC, get_interest_points, get_interest_points).score == 2
+    for alpha in (0.04, 0.06):  # any Harris constant in the usual range
+        sensible = lambda i, w, a=alpha: get_interest_points(i, w, alpha=a, sigma_i=3.0)  # noqa: E731
+        assert _grade(check, DISC, sensible, get_interest_points).score == 2
+    edgy = lambda i, w: get_interest_points(i, w, alpha=-0.05)  # noqa: E731  det + 0.05 trace²
+    assert _grade(check, DISC, edgy, get_interest_points).score == 0
+
+
 def test_descriptor_properties_hold_for_the_reference():
     check = _check("descriptors", {"unit_norm": {}, "offset_invariant": {}, "clipped": {},
                                    "near_reference": {"min_cosine": 0.99}})
@@ -96,6 +149,21 @@ def test_brightness_dependent_and_unnormalised_descriptors_fail():
                     raw_patch)
     assert result.score == 0
     assert "unit length" in result.message and "adding 0.1" in result.message
+
+
+def test_clipping_before_normalising_makes_descriptors_depend_on_contrast():
+    check = _check("descriptors", {"contrast_invariant": {}, "offset_invariant": {}})
+    assert _grade(check, CAMERA, get_features).score == 2
+
+    def clip_first(image, x, y, width):
+        raw = get_features(image, x, y, width, clip=None, power=1.0)
+        magnitude = np.linalg.norm(get_features(image * 0 + 1, x, y, width))  # zero: no gradient
+        scaled = raw * (np.ptp(image) * 4 + magnitude)  # unnormalised: scales with contrast
+        clipped = np.minimum(scaled, 0.2)
+        return clipped / np.linalg.norm(clipped, axis=1, keepdims=True)
+
+    result = _grade(check, CAMERA, clip_first)
+    assert result.score == 0 and "multiplying every pixel by 0.5" in result.message
 
 
 def test_wrong_descriptor_count_is_one_sentence():
@@ -128,6 +196,25 @@ def test_planted_matches_are_recovered_by_the_reference():
     a, b = (inputs.planted_descriptors(40, 60, 5, w) for w in "ab")
     matches, _ = match_features(a, b)
     assert sorted(map(tuple, matches.tolist())) == [(i, (i * 7 + 3) % 40) for i in range(40)]
+
+
+RANKED = {"features1": inputs.ranked_descriptors(30, 20, 30, 0, "a"),
+          "features2": inputs.ranked_descriptors(30, 20, 30, 0, "b"),
+          "x1": np.arange(80.0), "y1": np.arange(80.0), "x2": np.arange(100.0), "y2": np.arange(100.0)}
+
+
+def test_the_ratio_test_ranks_distinctive_matches_first_and_the_nearest_distance_does_not():
+    check = _check("matches", {"confident_matches": {}})
+    assert _grade(check, RANKED, match_features, match_features).score == 2
+    assert _grade(check, RANKED, lambda *a: match_features(*a[:2], ratio=1.0), match_features).score == 2
+
+    def nearest_first(f1, f2, *xy):
+        d = np.linalg.norm(f1[:, None] - f2[None], axis=2)
+        order = np.argsort(d.min(axis=1))
+        return np.stack([order, d.argmin(axis=1)[order]], axis=1), -d.min(axis=1)[order]
+
+    result = _grade(check, RANKED, nearest_first, match_features)
+    assert result.score == 0 and "most distinctive" in result.message
 
 
 @pytest.mark.parametrize("options, text", [

@@ -119,6 +119,9 @@ def test_steps_share_objects_inside_the_worker(session):
     stacked = session.run("student_code", [Step("forward", [Each(np.ones((5, 2, 3))), w])],
                           [Ref(0, 0)], 10)
     assert stacked.outputs[0].shape == (5, 2, 4)
+    # a value past the end of a returned tuple reads as None (e.g. x, y from a two-value return)
+    short = session.run("student_code", [Step("forward", [x, w])], [Ref(0, 1), Ref(0, 4)], 10)
+    assert short.status == "returned" and short.outputs[1] is None
 
 
 def test_output_is_bounded_but_the_call_completes(session):

@@ -25,7 +25,7 @@ from typing import Any
 
 from grader.checks.base import CheckKind, Verdict
 from grader.checks.feature_outputs import OutputProblem
-from grader.checks.feature_properties import PROPERTIES, READERS, Observed
+from grader.checks.feature_properties import PROPERTIES, READERS, VALUES_READ, Observed
 from grader.prepare import PreparedCase, PreparedCheck, as_outputs
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
@@ -69,23 +69,25 @@ class PropertyCheck(CheckKind):
         if not variants:
             return context.session.call(check.module, check.function, case.args, context.timeout_s)
         steps = [Step(check.function, args) for args in [case.args] + variants]
-        returns = [Ref(i) for i in range(len(steps))]
+        width = VALUES_READ[check.options["output"]]
+        returns = [Ref(i, k) for i in range(len(steps))
+                   for k in ([None] if width is None else range(width))]
         outcome = context.session.run(check.module, steps, returns, context.timeout_s * len(steps))
-        outcome.returned_tuple = False  # outputs are one value per call, not a tuple
+        outcome.returned_tuple = width is not None  # each call's values, one call after another
         return outcome
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
         check = prepared.check
         properties = _properties(check)
-        with_variants = any(PROPERTIES[n].variant for n, _ in properties)
+        varied = [name for name, _ in properties if PROPERTIES[name].variant]
         args = dict(zip(case.arg_names, case.args))
-        main = outputs[:1] if with_variants else outputs
+        calls = _per_call(outputs, VALUES_READ[check.options["output"]]) if varied else [outputs]
         try:
-            value, notes = READERS[check.options["output"]](main, outcome.returned_tuple, args)
+            value, notes = READERS[check.options["output"]](calls[0], outcome.returned_tuple, args)
         except OutputProblem as exc:
             return Verdict(False, str(exc))
-        observed = Observed(value, case.expected, outputs[1:] if with_variants else [], args)
+        observed = Observed(value, case.expected, dict(zip(varied, calls[1:])), args)
         problems, details = [], {}
         for name, params in properties:
             problem, numbers = PROPERTIES[name].test(observed, params)
@@ -99,6 +101,13 @@ def _properties(check) -> list[tuple[str, dict[str, Any]]]:
     """``(name, params with defaults)`` in the rubric's order."""
     return [(name, {**PROPERTIES[name].defaults, **(params or {})})
             for name, params in check.options["properties"].items()]
+
+
+def _per_call(outputs: list[Any], width: int | None) -> list[list[Any]]:
+    """Split the values of several calls (``width`` each; ``None``: one whole value) per call."""
+    if width is None:
+        return [[value] for value in outputs]
+    return [outputs[i : i + width] for i in range(0, len(outputs), width)]
 
 
 def _variant_args(case: PreparedCase, name: str, params: dict[str, Any]) -> list[Any]:

@@ -153,10 +153,17 @@ def _argument(spec: dict, arrays: list, results: list):
 
 
 def _lookup(ref: list, results: list, steps: list):
+    """Value ``index`` of step ``step``'s result (all of it for ``None``).
+
+    A returned tuple or list shorter than ``index`` reads as ``None`` there,
+    as if the missing values were ``None`` (the trusted side judges that).
+    """
     step, index = ref
     value = results[step]
     if any(spec.get("each") for spec in steps[step]["args"]):
         return np.stack([np.asarray(r if index is None else r[index]) for r in value])
+    if index is not None and isinstance(value, (tuple, list)) and not -len(value) <= index < len(value):
+        return None
     return value if index is None else value[index]
 
 
