@@ -100,12 +100,26 @@ def custom_part1_trainer(model):
         ``loss_function``, ``optimizer``, ``lr_scheduler`` (stepped once per
         epoch) and ``params`` = ``{n_epochs, batch_size}``, as the F18 notebook reads them.
     """
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=5e-4)
+    # the numbers marked free are the student's to tune (the course's defaults differ)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=1e-2,  # audit: free(constant) — the learning rate
+        momentum=0.9,
+        weight_decay=5e-4,  # audit: free(constant) — the weight decay
+    )
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer,
+        step_size=20,  # audit: free(constant) — the schedule
+        gamma=0.1,  # audit: free(constant) — the schedule
+    )
     return {
         "loss_function": nn.CrossEntropyLoss(),
         "optimizer": optimizer,
-        "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, step_size=20, gamma=0.1),
-        "params": {"n_epochs": 30, "batch_size": 50},
+        "lr_scheduler": scheduler,
+        "params": {
+            "n_epochs": 30,  # audit: free(constant) — how long to train
+            "batch_size": 50,  # audit: free(constant) — the batch size
+        },
     }
 
 

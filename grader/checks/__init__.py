@@ -14,6 +14,7 @@ from grader.checks.property import PropertyCheck
 from grader.checks.timing import TimingCheck
 from grader.checks.training import TrainingCheck
 from grader.checks.architecture import ArchitectureCheck
+from grader.checks.datasets import DatasetsCheck
 
 KINDS: dict[str, type[CheckKind]] = {
     NumericCheck.name: NumericCheck,
@@ -23,6 +24,7 @@ KINDS: dict[str, type[CheckKind]] = {
     TimingCheck.name: TimingCheck,
     TrainingCheck.name: TrainingCheck,
     ArchitectureCheck.name: ArchitectureCheck,
+    DatasetsCheck.name: DatasetsCheck,
 }
 
 __all__ = ["KINDS", "CheckKind"]

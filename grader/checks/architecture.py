@@ -25,21 +25,20 @@ Each case earns the fraction of the rules it meets; the message names those it b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CheckKind, Verdict
+from grader.checks import driver_json
+from grader.checks.base import Verdict
+from grader.checks.rules import DriverRulesCheck
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
-from grader.sandbox.session import Step
 
 DRIVER = "drivers.cnn_inspection"
 DEFAULTS = {"model": "SimpleNet", "num_classes": 15, "model_kwargs": {}, "seed": 0}
 WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "Linear")
-MAX_DESCRIPTION_BYTES = 1 << 20
 
 
 class Observed:
@@ -49,9 +48,7 @@ class Observed:
         if len(outputs) != 5 or not all(isinstance(o, np.ndarray) for o in outputs):
             raise ValueError("the model's outputs could not be read (not arrays)")
         raw, *scores = outputs
-        if raw.dtype != np.uint8 or raw.size > MAX_DESCRIPTION_BYTES:
-            raise ValueError("the model description could not be read")
-        self.description = json.loads(raw.tobytes().decode())
+        self.description = driver_json.description(raw, "model description")
         self.eval_1, self.eval_2, self.train_1, self.train_2 = (np.asarray(s, np.float64) for s in scores)
         self.batch = batch
         self.layers = {layer["name"]: layer for layer in self.description["layers"]}
@@ -128,49 +125,27 @@ RULES: dict[str, Callable[[Observed, Any, int], str | None]] = {
 }
 
 
-class ArchitectureCheck(CheckKind):
+class ArchitectureCheck(DriverRulesCheck):
     name = "architecture"
+    driver, driver_function = DRIVER, "describe_model"
+    defaults, rules = DEFAULTS, RULES
 
     @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        problem = cls.unknown_options(options, set(DEFAULTS) | {"require"})
-        if problem:
-            return problem
-        require = options.get("require")
-        if not isinstance(require, dict) or not require:
-            return "require must be a non-empty mapping of rule name to its parameter"
-        unknown = set(require) - set(RULES)
-        if unknown:
-            return f"unknown rule(s) {sorted(unknown)}; choose from {sorted(RULES)}"
-        bounds = require.get("parameters", [0, 1])
+    def own_options_problem(cls, options: dict[str, Any]) -> str | None:
+        bounds = options["require"].get("parameters", [0, 1])
         if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
             return "parameters must be [low, high]"
         return None
 
-    @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
-        """Nothing to compute: the rules are checked on what the driver observed."""
-        return []
-
-    def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
-        options = {**DEFAULTS, **prepared.check.options}
-        config = {k: options[k] for k in DEFAULTS}
-        step = Step("describe_model", [prepared.check.module, json.dumps(config), case.args[0]],
-                    module=DRIVER)
-        return context.session.run(DRIVER, [step], None, context.timeout_s)
-
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
-        options = {**DEFAULTS, **prepared.check.options}
+        options = self.options_of(prepared)
         try:
             seen = Observed(outputs, len(case.args[0]))
         except (ValueError, KeyError, TypeError) as exc:
             return Verdict(False, str(exc))
         broken = [problem for name, value in options["require"].items()
                   if (problem := RULES[name](seen, value, options["num_classes"]))]
-        met = 1 - len(broken) / len(options["require"])
-        details = {"parameters": seen.description["parameters"], "rules_met": round(met, 4),
-                   "layers": [layer["type"] for layer in seen.order]}
-        if not broken:
-            return Verdict(True, details=details)
-        return Verdict(False, "; ".join(broken), details, credit=met)
+        return self.verdict(broken, len(options["require"]), {
+            "parameters": seen.description["parameters"],
+            "layers": [layer["type"] for layer in seen.order]})
