@@ -93,7 +93,7 @@ def test_course_defaults():
 
 @pytest.mark.slow
 def test_reference_reaches_65_percent_on_15scene_through_the_harness(course_data, tmp_path):
-    """The answer key, graded as a submission: ≥ 65 % within the CPU budget (150 s of training)."""
+    """The answer key, graded as a submission: ≥ 65 % within the CPU budget (300 CPU-seconds of training)."""
     from grader import grading, submission
     from grader.prepare import prepare
     from grader.rubric import load_rubric

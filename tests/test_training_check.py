@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -147,12 +149,16 @@ def test_a_memory_error_from_the_driver_is_a_memory_result(tmp_path):
     assert "out of memory" in result.message
 
 
-def test_threads_never_outrun_the_cpu_time_limit(monkeypatch):
-    import resource
-
-    monkeypatch.setattr(resource, "getrlimit", lambda _: (100, 105))
-    monkeypatch.setattr(resource, "getrusage", lambda _: (10.0, 0.0))
-    assert devices.set_threads(budget_s=60, max_threads=64) == 1  # 90 s left, 90 s per thread
+def test_threads_follow_the_batch_share_and_the_cpu_clock_counts_every_thread(monkeypatch):
+    monkeypatch.setenv("GRADER_THREADS", "1")
+    assert devices.set_threads(max_threads=64) == 1
+    monkeypatch.setenv("GRADER_THREADS", "64")
+    assert devices.set_threads(max_threads=2) == min(2, len(os.sched_getaffinity(0)))
+    # the CPU budget's clock is the process's CPU time, not divided by the thread count
+    before = devices.clock(torch.device("cpu"))
+    torch.ones(300, 300) @ torch.ones(300, 300)
+    assert devices.clock(torch.device("cpu")) - before == pytest.approx(
+        time.process_time() - before, abs=0.05)
     torch.set_num_threads(1)
 
 

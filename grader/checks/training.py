@@ -13,7 +13,7 @@ Cases name ``train_images``, ``train_labels``, ``test_images`` (sent) and
 ``test_labels`` (never sent). Options::
 
     curve: [[0.2, 0], [0.75, 1]]        # accuracy → fraction of the points (required)
-    time_budget_s: {cpu: 150, cuda: 60}  # training seconds per device (required)
+    time_budget_s: {cpu: 300, cuda: 60}  # CPU-seconds (all threads) / GPU seconds of training (required)
     model: SimpleNet                     # class (or function) called as model(num_classes, **model_kwargs)
     trainer: custom_part1_trainer        # or null for the course defaults
     model_kwargs: {}

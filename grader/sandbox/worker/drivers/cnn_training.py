@@ -86,7 +86,7 @@ def train_and_predict(module_name: str, config_json: str, train_images: np.ndarr
     config = json.loads(config_json)
     device = devices.pick_device(config["device"])
     budget = float(config["time_budget_s"][device.type])
-    threads = devices.set_threads(budget, int(config.get("max_threads", 16)))
+    threads = devices.set_threads(int(config.get("max_threads", 16)))
     student = load(module_name)
     generator = devices.seed_everything(int(config["seed"]))
     with devices.out_of_memory_as_memory_error(device):

@@ -11,15 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import resource
 import time
 
 import numpy as np
 import torch
-
-# Seconds of CPU time per thread kept free for importing, converting and predicting.
-_CPU_RESERVE_S = 30.0
-
 
 def pick_device(policy: str) -> torch.device:
     """``cuda`` if ``policy`` is ``"cuda"`` or ``"any"`` and a GPU is visible, else ``cpu``."""
@@ -36,11 +31,11 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def set_threads(budget_s: float, max_threads: int) -> int:
-    """Use as many CPU threads as are available, but never enough to hit the CPU-time rlimit.
+def set_threads(max_threads: int) -> int:
+    """Use the CPU threads this worker may (its batch share ``GRADER_THREADS``), at most ``max_threads``.
 
-    The sandbox sets ``RLIMIT_CPU`` for the whole worker process (all threads
-    together): ``threads × budget_s`` must fit in what is left of it.
+    The thread count does not change how much training a student gets: the
+    CPU budget counts the CPU time of all threads together (:func:`clock`).
     """
     try:
         available = len(os.sched_getaffinity(0))
@@ -48,27 +43,24 @@ def set_threads(budget_s: float, max_threads: int) -> int:
         available = os.cpu_count() or 1
     available = min(available, int(os.environ.get("GRADER_THREADS", available)))  # batch share
     threads = max(1, min(available, max_threads))
-    soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
-    if soft != resource.RLIM_INFINITY:
-        used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-        threads = max(1, min(threads, int((soft - used) // (budget_s + _CPU_RESERVE_S))))
     torch.set_num_threads(threads)
     return threads
 
 
 def clock(device: torch.device) -> float:
-    """Seconds of training time: GPU wall time after a synchronise, or CPU time per thread.
+    """Seconds of training time: GPU wall time after a synchronise, or CPU time of all threads.
 
     On a GPU the clock is the wall clock, read once the device has finished its
-    queued work. On the CPU it is this process's CPU time divided by its
-    threads: the wall time the work takes on an otherwise idle machine, which
-    other processes (parallel grading workers, other users) cannot eat into,
-    so a budget buys every student the same amount of computation.
+    queued work. On the CPU it is this process's CPU time, all threads
+    together: other processes (parallel grading workers, other users) cannot
+    eat into it, and a worker given one thread in a parallel batch trains as
+    much as one given every core alone, so a budget buys every student the
+    same amount of computation.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         return time.perf_counter()
-    return time.process_time() / torch.get_num_threads()
+    return time.process_time()
 
 
 def describe(device: torch.device) -> str:
