@@ -24,7 +24,7 @@ from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
 from grader.prepare import prepare
-from grader.sandbox.launcher import THREADS_ENV
+from grader.sandbox.launcher import share_cores
 from grader.progress import BatchProgress
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
@@ -52,7 +52,7 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
     # each of the parallel workers gets its share of the cores for multi-threaded checks
-    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // options.workers)))
+    share_cores(options.workers)
     executor = make_executor(options.workers, options.cluster)
     try:
         tasks = _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,

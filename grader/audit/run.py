@@ -46,6 +46,7 @@ from grader.prepare import PreparedCheck, prepare
 from grader.results import Status
 from grader.rubric import Rubric, load_rubric
 from grader.sandbox import SandboxSession
+from grader.sandbox.launcher import share_cores
 
 DEFAULT_CHECK_TIMEOUT_S = 20.0
 
@@ -101,6 +102,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     references = {m: targets.reference_source(s) for m, s in target.modules.items()}
     options = replace(options, check_timeout_s=options.check_timeout_s or target.check_timeout_s
                       or DEFAULT_CHECK_TIMEOUT_S)
+    share_cores(options.workers)
     root = workdirs.make("grader-submission-")
     try:
         common = dict(rubric_file=str(rubric_file), needs_gpu=any(c.device == "cuda" for c in rubric.checks),

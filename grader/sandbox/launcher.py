@@ -203,3 +203,13 @@ def _tasks_of_user() -> int:
             except OSError:
                 continue
     return count
+
+
+def share_cores(workers: int) -> None:
+    """Give each of ``workers`` sandboxes running at once its share of the cores (unless set).
+
+    Without it, parallel sandboxes each start one thread per core; the
+    oversubscribed threads spin, which burns the CPU-time budgets of training
+    checks without training.
+    """
+    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // workers)))
