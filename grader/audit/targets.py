@@ -41,7 +41,7 @@ class AuditTarget:
 TARGETS: dict[str, AuditTarget] = {
     "proj1_filtering": AuditTarget({"student_code": "filtering"}),
     "proj2_features": AuditTarget({"student_harris": "harris", "student_sift": "sift",
-                                   "student_feature_matching": "matching"}, max_mutants=80),
+                                   "student_feature_matching": "matching"}),
     "proj3_backprop": AuditTarget({"layers": "layers"}),
     "proj4_cnn": AuditTarget(
         {"student_code": "cnn", "conv_arithmetic": "conv_arithmetic"}, max_mutants=20,
