@@ -46,8 +46,8 @@ TARGETS: dict[str, AuditTarget] = {
     "proj4_cnn": AuditTarget(
         {"student_code": "cnn", "conv_arithmetic": "conv_arithmetic"}, max_mutants=20,
         provided=frozenset({"get_mean_std"}),  # the course's utils.py
-        left_out={"train_15scene": "150 s of training per mutant; train_glyphs trains the same "
-                                   "code on synthetic digits in 30 s"},
+        left_out={"train_15scene": "300 CPU-seconds of training per mutant; train_glyphs trains "
+                                   "the same code on synthetic digits in 60"},
         check_timeout_s=120.0),
 }
 
