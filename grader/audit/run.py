@@ -186,9 +186,7 @@ def record_outputs(loaded, rubric: Rubric, prepared: list[PreparedCheck], path: 
                     outcome = kind.invoke(case, item, context)
                 key = f"{check.id}/{number}"
                 arrays[f"{key}/status"] = np.array(f"{outcome.status} {outcome.error}")
-                # a training run's losses and log carry timings: only its predictions compare
-                outputs = outcome.outputs[:1] if kind.name == "training" else outcome.outputs
-                for index, value in enumerate(outputs):
+                for index, value in enumerate(kind.reproducible_outputs(outcome.outputs)):
                     arrays[f"{key}/{index}"] = _as_array(value)
     np.savez(path, **arrays)
 

@@ -74,6 +74,14 @@ class CheckKind:
 
         return as_outputs(getattr(module, function)(*args))
 
+    @classmethod
+    def reproducible_outputs(cls, outputs: list[Any]) -> list[Any]:
+        """The outputs that two runs of the same code return identically (all, by default).
+
+        The mutation audit compares these to tell an equivalent mutant from a survivor.
+        """
+        return outputs
+
     def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
         verdicts: list[Verdict] = []
         stdout, seconds = [], 0.0
