@@ -32,7 +32,8 @@ def _run(check: dict) -> dict:
 
 def test_correct_submission_passes_everything_it_can_run_here(graded):
     alice = graded["alice_correct"]
-    for check_id in ["simplenet_output", "simplenet_batchnorm", "simplenet_dropout", *ARITHMETIC]:
+    for check_id in ["simplenet_output", "simplenet_batchnorm", "simplenet_init", "simplenet_dropout",
+                     *ARITHMETIC]:
         assert alice[check_id]["status"] == "passed", alice[check_id]["message"]
     training = alice["train_glyphs"]
     assert _run(training)["accuracy"] >= 0.5, training["message"]

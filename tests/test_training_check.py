@@ -60,9 +60,47 @@ def test_architecture_rules_name_what_is_wrong():
     assert bob["simplenet_dropout"].status == Status.PASSED
     batchnorm = bob["simplenet_batchnorm"]
     assert "no batch normalisation after features.1" in batchnorm.message
-    assert batchnorm.score == pytest.approx(2.0)  # two of three rules met
+    assert batchnorm.score == pytest.approx(1.0)  # one of two rules met
     carol = _grade("carol_constant", ["simplenet_dropout"])["simplenet_dropout"]
     assert "dropout is not active" in carol.message
+
+
+@pytest.mark.parametrize("change, problem", [
+    ("", None),
+    ("m.weight.data.mul_(1e-2)", "std"),  # left at N(0, 1)
+    ("m.weight.data.normal_(0, 1)\n        m.weight.data.mul_(1e-2)", "std"),  # PyTorch's default uniform
+    ("nn.init.constant_(m.bias.data, 0)", "a bias"),  # default biases
+])
+def test_initialisation_rule_names_the_layers_drawn_otherwise(tmp_path, change, problem):
+    source = (EXAMPLES / "alice_correct" / "student_code.py").read_text()
+    assert not change or change in source
+    (tmp_path / "student_code.py").write_text(source.replace(change, "pass") if change else source)
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id == "simplenet_init"]
+    with submission.load(tmp_path, rubric.modules) as loaded:
+        (check,) = grading.grade(loaded, rubric, rubric_hash, prepared).checks
+    if problem is None:
+        assert check.status == Status.PASSED, check.message
+    else:
+        assert check.score == pytest.approx(1.0)  # batch norm is still initialised right
+        assert f"features.0 ({problem}" in check.message and "classifier (" in check.message
+
+
+@pytest.mark.parametrize("count", [27, 72, 144, 1152, 73728])
+def test_initialisation_tolerance_passes_every_fair_draw_and_no_doubled_scale(count):
+    from grader.checks.architecture import _init_problem
+
+    rng = np.random.default_rng(count)
+    for _ in range(300):
+        weights = rng.normal(0.0, 0.01, count)
+        layer = {"init_weight_count": count, "init_weight_mean": weights.mean(),
+                 "init_weight_std": weights.std(ddof=1), "init_bias_max_abs": 0.0}
+        assert _init_problem(layer, 0.01) is None
+        if count >= 72:  # a layer of 8 3×3 filters on one channel, or larger
+            assert _init_problem({**layer, "init_weight_std": 2 * layer["init_weight_std"]}, 0.01)
+    assert _init_problem({**layer, "init_weight_std": 0.02}, 0.01).startswith("std")
+    assert _init_problem({**layer, "init_weight_mean": 0.5}, 0.01).startswith("mean")
+    assert _init_problem({**layer, "init_bias_max_abs": 0.1}, 0.01).startswith("a bias")
 
 
 def test_a_model_that_cannot_run_is_an_error_not_a_crash():

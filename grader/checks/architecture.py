@@ -17,6 +17,7 @@ trusted parent checks the rules the rubric names::
         min_conv_layers: 3                  # at least this many Conv2d
         batchnorm_after_conv: true          # BN after every conv/linear except the last layer
         batchnorm_init: true                # BN weight 1, bias 0 at construction
+        weight_init: 0.01                   # conv/linear weights N(0, 0.01²), zero biases at construction
         dropout: true                       # a Dropout layer with p > 0 runs in forward
         eval_disables_dropout: true         # eval() outputs repeat; train() outputs differ
 
@@ -100,6 +101,34 @@ def _batchnorm_init(seen: Observed, _value: Any, _num_classes: int) -> str | Non
     return None if not wrong else f"batch norm not initialised to weight 1, bias 0: {', '.join(wrong)}"
 
 
+def _weight_init(seen: Observed, std: float, _num_classes: int) -> str | None:
+    """Each conv/linear layer's initial weights look like N(0, std²) draws; its biases are zero.
+
+    The tolerances are four standard errors of the sample's mean and standard
+    deviation (at least 25 % on the latter), so a layer of any size drawn as
+    asked passes and one drawn from another scale (PyTorch's default uniform
+    initialisation, twice the std) does not.
+    """
+    layers = [layer for layer in seen.description["layers"] if "init_weight_std" in layer]
+    if not layers:
+        return "no convolution or linear layer to check the initialisation of"
+    wrong = [f"{layer['name']} ({problem})" for layer in layers if (problem := _init_problem(layer, std))]
+    return None if not wrong else \
+        f"weights not initialised N(0, {std:g}²) with zero biases: {'; '.join(wrong)}"
+
+
+def _init_problem(layer: dict, std: float) -> str | None:
+    count = layer["init_weight_count"]
+    std_tolerance = max(0.25, 4 / np.sqrt(2 * count)) * std
+    if abs(layer["init_weight_std"] - std) > std_tolerance:
+        return f"std {layer['init_weight_std']:.3g}"
+    if abs(layer["init_weight_mean"]) > 4 * std / np.sqrt(count):
+        return f"mean {layer['init_weight_mean']:.3g}"
+    if layer["init_bias_max_abs"] > 1e-6:
+        return f"a bias of {layer['init_bias_max_abs']:.3g}"
+    return None
+
+
 def _dropout(seen: Observed, _value: Any, _num_classes: int) -> str | None:
     live = [layer for layer in seen.of_type("Dropout", "Dropout2d", "_DropoutNd") if layer.get("p", 0) > 0]
     return None if live else "no dropout layer (with p > 0) ran in forward"
@@ -120,6 +149,7 @@ RULES: dict[str, Callable[[Observed, Any, int], str | None]] = {
     "min_conv_layers": _min_conv_layers,
     "batchnorm_after_conv": _batchnorm_after_conv,
     "batchnorm_init": _batchnorm_init,
+    "weight_init": _weight_init,
     "dropout": _dropout,
     "eval_disables_dropout": _eval_disables_dropout,
 }
@@ -135,6 +165,9 @@ class ArchitectureCheck(DriverRulesCheck):
         bounds = options["require"].get("parameters", [0, 1])
         if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
             return "parameters must be [low, high]"
+        std = options["require"].get("weight_init", 1.0)
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or std <= 0:
+            return "weight_init must be the standard deviation of the initial weights, e.g. 0.01"
         return None
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,

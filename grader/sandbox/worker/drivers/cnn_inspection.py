@@ -9,7 +9,8 @@ Called by the ``architecture`` check (``grader/checks/architecture.py``)::
 worker's limit on returned text): every leaf module with its type, its
 parameter count and the attributes the course's rules talk about
 (channels, kernel, stride, padding, dropout probability, batch-norm initial
-weight and bias), the order in which a forward pass *ran* them (recorded by
+weight and bias, the mean and standard deviation of each convolution's and
+linear layer's initial weights and its largest initial bias), the order in which a forward pass *ran* them (recorded by
 forward hooks, so it is right however ``forward`` is written), and the
 parameter totals. The four outputs are the scores for ``images`` twice in
 ``eval()`` mode and twice in ``train()`` mode: dropout must make the latter
@@ -30,6 +31,7 @@ from drivers.student import load
 
 _ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
                "in_features", "out_features", "num_features", "p")
+_WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
 def describe_model(module_name: str, config_json: str, images: np.ndarray):
@@ -85,8 +87,18 @@ def _layers(model: nn.Module) -> list[dict]:
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
             entry["init_weight_one"] = bool(torch.all(module.weight == 1))
             entry["init_bias_zero"] = bool(torch.all(module.bias == 0))
+        elif isinstance(module, _WEIGHTED) and module.weight.numel() > 1:
+            entry.update(_initial_weights(module))
         layers.append(entry)
     return layers
+
+
+def _initial_weights(module: nn.Module) -> dict:
+    """Mean, standard deviation and count of a layer's weights; its largest absolute bias (0 if none)."""
+    weight = module.weight.detach().double()
+    bias = module.bias.detach().abs().max().item() if module.bias is not None else 0.0
+    return {"init_weight_mean": weight.mean().item(), "init_weight_std": weight.std().item(),
+            "init_weight_count": weight.numel(), "init_bias_max_abs": bias}
 
 
 def _forward_order(model: nn.Module, batch: torch.Tensor) -> list[str]:
