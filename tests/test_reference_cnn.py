@@ -32,6 +32,23 @@ def test_simplenet_scores_a_batch_and_follows_the_course_recipe():
     assert all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in norms)
 
 
+@pytest.mark.parametrize("kernel, padding, side", [(3, 1, 4), (2, 1, 4), (4, 1, 3), (3, 0, 2), (5, 2, 4)])
+def test_the_classifier_covers_the_map_whatever_the_kernel_and_padding(monkeypatch, kernel, padding, side):
+    monkeypatch.setattr(cnn, "KERNEL", kernel)
+    monkeypatch.setattr(cnn, "PADDING", padding)
+    model = cnn.SimpleNet(15).eval()
+    assert model.classifier.kernel_size == (side, side)
+    assert model(torch.zeros(2, 1, 64, 64)).shape == (2, 15)
+
+
+def test_weights_start_as_the_course_draws_them():
+    torch.manual_seed(0)
+    weighted = [m for m in cnn.SimpleNet(15).modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    weights = torch.cat([m.weight.flatten() for m in weighted])
+    assert abs(weights.std().item() - 0.01) < 2e-4 and abs(weights.mean().item()) < 1e-4
+    assert all(torch.all(m.bias == 0) for m in weighted)
+
+
 def test_eval_turns_dropout_off():
     torch.manual_seed(0)
     model, x = cnn.SimpleNet(15), torch.randn(4, 1, 64, 64)
@@ -92,8 +109,8 @@ def test_course_defaults():
 
 
 @pytest.mark.slow
-def test_reference_reaches_65_percent_on_15scene_through_the_harness(course_data, tmp_path):
-    """The answer key, graded as a submission: ≥ 65 % within the CPU budget (300 CPU-seconds of training)."""
+def test_reference_clears_the_course_bar_on_15scene_through_the_harness(course_data, tmp_path):
+    """The answer key, graded as a submission: well above the course's 55 % (68 % measured) in its 15 epochs."""
     from grader import grading, submission
     from grader.prepare import prepare
     from grader.rubric import load_rubric
@@ -108,6 +125,6 @@ def test_reference_reaches_65_percent_on_15scene_through_the_harness(course_data
         checks = {c.id: c for c in grading.grade(loaded, rubric, rubric_hash, prepared).checks}
     scenes = checks["train_15scene"]
     (run,) = scenes.details["per_case"]
-    assert run["accuracy"] >= 0.65, scenes.message
+    assert run["accuracy"] >= 0.62, scenes.message
     assert scenes.score == scenes.max_score
-    assert run["train_seconds"] <= 180
+    assert run["stopped_by"] == "epochs" and run["train_seconds"] <= 180
