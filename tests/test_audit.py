@@ -97,23 +97,31 @@ def test_an_unknown_operator_in_a_free_mark_is_refused():
 
 
 def test_class_targets_mutate_their_methods_and_bases_but_not_provided_helpers():
-    mutants, free, _ = generate("proj4_cnn")
-    functions = {m.function for m in mutants + free}
-    assert {"SimpleNet.__init__", "_BlockNet.__init__", "_block", "_course_init",
+    generated = generate("proj4_cnn")
+    functions = {m.function for m in generated.scored + generated.free}
+    assert {"SimpleNet.__init__", "_BlockNet.__init__", "_feature_side", "_course_init",
             "custom_part1_trainer", "create_datasets", "conv_output_size"} <= functions
     assert "get_mean_std" not in functions  # the kit's utils.py gives students its code
 
 
 def test_mutants_are_deterministic_and_sampling_is_seeded():
-    first, exempt, total = generate("proj1_filtering")
-    again, _, _ = generate("proj1_filtering")
-    assert [(m.id, m.source) for m in first] == [(m.id, m.source) for m in again]
-    assert total == len(first) + len(exempt) and len(first) > 50
-    sample_a, _, _ = generate("proj1_filtering", max_mutants=20, seed=7)
-    sample_b, _, _ = generate("proj1_filtering", max_mutants=20, seed=7)
-    sample_c, _, _ = generate("proj1_filtering", max_mutants=20, seed=8)
+    first, again = generate("proj1_filtering"), generate("proj1_filtering")
+    assert [(m.id, m.source) for m in first.scored] == [(m.id, m.source) for m in again.scored]
+    assert first.scored_total == len(first.scored) > 50
+    sample_a, sample_b, sample_c = (generate("proj1_filtering", max_mutants=20, seed=seed).scored
+                                    for seed in (7, 7, 8))
     assert [m.id for m in sample_a] == [m.id for m in sample_b] != [m.id for m in sample_c]
     assert len(sample_a) == 20
+
+
+def test_a_sample_grades_one_free_mutant_per_free_line():
+    everything = generate("proj4_cnn", all_mutants=True)
+    sample = generate("proj4_cnn", max_mutants=10, seed=3)
+    free_lines = {(m.module, m.line) for m in everything.free}
+    assert len(everything.free) == everything.free_total > len(free_lines)
+    assert sorted((m.module, m.line) for m in sample.free) == sorted(free_lines)
+    assert {m.id for m in sample.free} <= {m.id for m in everything.free}
+    assert [m.id for m in sample.free] == [m.id for m in generate("proj4_cnn", max_mutants=10, seed=3).free]
 
 
 def test_grading_can_stop_at_the_first_check_that_loses_a_point():
@@ -183,12 +191,13 @@ def test_a_free_mark_on_wrong_code_is_reported_as_a_false_failure(monkeypatch):
     monkeypatch.setattr(targets, "reference_source", lambda stem: marked)
     report = run_audit("proj1_filtering", AuditOptions(workers=2, max_mutants=4, seed=0,
                                                        variants=False))
-    assert report.tally.free >= 2 and report.tally.mutants == 4
+    assert report.tally.mutants == 4  # a sample: one mutant of the marked line, of its six
+    assert report.tally.free == 1 < report.free_generated == 6
     assert report.free_lost and not report.passed
     assert all(o.free == "pretend" and "lost points" in o.detail for o in report.free_lost)
     data = report.to_dict()
     assert data["free"] == report.tally.free and data["free_lines"][0]["lost_points"] >= 1
-    assert "free choices:" in report.summary()
+    assert "free choices: 0/1 with full marks (one per free line, of 6)" in report.summary()
 
 
 def test_cli_json_schema_and_backprop_variants(tmp_path):

@@ -172,14 +172,24 @@ def _free_reason(node: ast.AST, operator: str, free: dict[int, FreeLine]) -> str
 
 
 def sample(mutants: list[Mutant], limit: int | None, seed: int) -> list[Mutant]:
-    """At most ``limit`` mutants chosen with ``random.Random(seed)``, kept in their order.
-
-    The audit samples the mutants it scores; the free ones are all graded.
-    """
+    """At most ``limit`` mutants chosen with ``random.Random(seed)``, kept in their order."""
     if limit is None or len(mutants) <= limit:
         return list(mutants)
     chosen = sorted(random.Random(seed).sample(range(len(mutants)), limit))
     return [mutants[i] for i in chosen]
+
+
+def one_per_line(mutants: list[Mutant], seed: int) -> list[Mutant]:
+    """One mutant of each (module, line), chosen with ``random.Random(seed)``, kept in their order.
+
+    A sampled audit grades the free choices this way: every free line is still
+    shown to keep full marks under one of its rewrites.
+    """
+    lines: dict[tuple[str, int], list[int]] = {}
+    for index, mutant in enumerate(mutants):
+        lines.setdefault((mutant.module, mutant.line), []).append(index)
+    rng = random.Random(seed)
+    return [mutants[i] for i in sorted(rng.choice(group) for group in lines.values())]
 
 
 # -- which code is mutated ---------------------------------------------------

@@ -12,7 +12,8 @@ Mutants on lines the reference marks ``# audit: free`` (choices the
 assignment leaves to students) are correct programs, not faults: they are in
 neither ``mutants`` nor the score, and like the variants they should keep
 full marks; ``free_lost`` lists those that did not (the rubric would fail a
-correct student).
+correct student). ``generated`` and ``free_generated`` count the scored and
+free mutants that exist; a sampled audit grades fewer of either.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class Tally:
 class AuditReport:
     assignment: str
     rubric_hash: str
-    generated: int
+    generated: int  # scored mutants that exist (a sample grades fewer)
+    free_generated: int  # free mutants that exist (a sample grades one per free line)
     seed: int
     sampled: bool
     check_timeout_s: float
@@ -169,7 +171,8 @@ class AuditReport:
 
         return {
             "assignment": self.assignment, "rubric_hash": self.rubric_hash,
-            "mutants": tally.mutants, "generated": self.generated, "sampled": self.sampled,
+            "mutants": tally.mutants, "generated": self.generated,
+            "free_generated": self.free_generated, "sampled": self.sampled,
             "seed": self.seed, "killed": tally.killed, "survived": tally.survived,
             "equivalent": tally.equivalent, "equivalent_up_to_rounding": tally.rounding,
             "timeouts": tally.timeouts, "errors": tally.errors,
@@ -237,9 +240,11 @@ class AuditReport:
     def summary(self) -> str:
         tally = self.tally
         sample = (f"a seeded sample (seed {self.seed}) of {tally.mutants} of "
-                  f"{self.generated - tally.free} mutants" if self.sampled
+                  f"{self.generated} mutants" if self.sampled
                   else f"all {tally.mutants} mutants")
-        free = (f"; free choices: {tally.free - tally.free_lost}/{tally.free} with full marks"
+        per_line = (f" (one per free line, of {self.free_generated})"
+                    if tally.free < self.free_generated else "")
+        free = (f"; free choices: {tally.free - tally.free_lost}/{tally.free} with full marks{per_line}"
                 if tally.free else "")
         errors = f", {tally.errors} could not be graded" if tally.errors else ""
         left_out = "".join(f"; check {check} left out ({why})" for check, why in self.left_out.items())

@@ -77,17 +77,34 @@ class AuditTask(Task):
     stop_at_first_loss: bool = False
 
 
+@dataclass(frozen=True)
+class Generated:
+    """The mutants an audit grades: those it scores and the free ones, and how many of each exist."""
+
+    scored: list[mutate.Mutant]
+    free: list[mutate.Mutant]
+    scored_total: int
+    free_total: int
+
+
 def generate(assignment: str, max_mutants: int | None = None, seed: int = 0,
-             all_mutants: bool = False) -> tuple[list[mutate.Mutant], list[mutate.Mutant], int]:
-    """The (sampled) mutants to score, the free ones (all of them) and how many exist in all."""
+             all_mutants: bool = False) -> Generated:
+    """All mutants of ``assignment``'s reference, or a seeded sample.
+
+    A sample (``max_mutants``, or the assignment's default) takes that many of
+    the scored mutants and one free mutant per free line; ``all_mutants``
+    grades everything.
+    """
     target = targets.target_for(assignment)
     found: list[mutate.Mutant] = []
     for module, stem in target.modules.items():
         found += mutate.mutants_of(targets.reference_source(stem), module,
                                    targets.graded_functions(assignment, module), target.provided)
     limit = None if all_mutants else (max_mutants or target.max_mutants)
-    scored = mutate.sample([m for m in found if not m.free], limit, seed)
-    return scored, [m for m in found if m.free], len(found)
+    scored, free = [m for m in found if not m.free], [m for m in found if m.free]
+    return Generated(mutate.sample(scored, limit, seed),
+                     free if limit is None else mutate.one_per_line(free, seed),
+                     len(scored), len(free))
 
 
 def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
@@ -97,8 +114,8 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     target = targets.target_for(assignment)
     rubric, rubric_hash = load_rubric(rubric_file)
     prepare(rubric, rubric_hash)  # fill the expected-output cache before any worker reads it
-    mutants, free, generated = generate(assignment, options.max_mutants, options.seed,
-                                          options.all_mutants)
+    generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
+    mutants, free = generated.scored, generated.free
     references = {m: targets.reference_source(s) for m, s in target.modules.items()}
     options = replace(options, check_timeout_s=options.check_timeout_s or target.check_timeout_s
                       or DEFAULT_CHECK_TIMEOUT_S)
@@ -126,8 +143,10 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return AuditReport(
-        assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated,
-        seed=options.seed, sampled=len(mutants) < generated - len(free), check_timeout_s=options.check_timeout_s,
+        assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated.scored_total,
+        free_generated=generated.free_total, seed=options.seed,
+        sampled=len(mutants) < generated.scored_total or len(free) < generated.free_total,
+        check_timeout_s=options.check_timeout_s,
         outcomes=outcomes, variants=variants, runtime_s=time.perf_counter() - started,
         workers=options.workers, reference_modules=dict(target.modules), left_out=dict(target.left_out),
     )
