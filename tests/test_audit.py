@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+import yaml
 
 from conftest import REPO, run_grader
 from grader import grading, submission
@@ -211,6 +212,10 @@ def test_cli_json_schema_and_backprop_variants(tmp_path):
     assert data["assignment"] == "proj3_backprop" and data["mutants"] == 12
     assert data["killed"] + data["survived"] + data["equivalent"] + data["errors"] == 12
     assert 0.0 <= data["score"] <= 1.0
+    assert all(row["seconds"] >= 0 for row in data["results"]) and sum(data["check_seconds"].values()) > 0
+    assert set(data["check_seconds"]) <= {row["id"] for row in yaml.safe_load(
+        (REPO / "rubrics" / "proj3_backprop.yaml").read_text())["checks"]}
+    assert list(data["check_seconds"].values()) == sorted(data["check_seconds"].values(), reverse=True)
     assert {v["name"] for v in data["variants"]} >= {"naive_loops", "im2col_matrix"}
     for variant in data["variants"]:
         assert {"name", "score", "max_score"} <= variant.keys()
@@ -226,3 +231,14 @@ def test_unknown_assignment_is_one_sentence():
 
 def test_a_kit_never_ships_variants():
     assert not any((REPO / "assignments").glob("*/variants"))
+
+
+def test_the_cnn_variant_keeps_full_marks_outside_the_15scene_run():
+    """A network other than the reference (5×5 kernels, Adam, its own statistics) loses nothing."""
+    rubric, digest = load_rubric(REPO / "rubrics" / "proj4_cnn.yaml")
+    prepared = [p for p in prepare(rubric, digest) if p.check.id != "train_15scene"]
+    (variant,) = targets.variant_folders("proj4_cnn")
+    with submission.load(variant, rubric.modules) as loaded:
+        result = grading.grade(loaded, rubric, digest, prepared)
+    lost = [f"{c.id}: {c.message}" for c in result.checks if c.score < c.max_score]
+    assert not lost and len(result.checks) == len(prepared)

@@ -49,6 +49,7 @@ class MutantOutcome:
     detail: str = ""
     rounding: bool = False  # equivalent only up to float rounding
     free: str = ""  # the reason, for a mutant on a line marked ``# audit: free``
+    check_seconds: dict[str, float] = field(default_factory=dict)  # check id → seconds grading it
 
 
 @dataclass
@@ -160,6 +161,15 @@ class AuditReport:
         return all(v.passed for v in self.variants) and not self.free_lost
 
     @property
+    def check_seconds(self) -> dict[str, float]:
+        """Seconds spent grading each check, summed over the mutants, most first: where the time goes."""
+        totals: dict[str, float] = defaultdict(float)
+        for outcome in self.outcomes:
+            for check, seconds in outcome.check_seconds.items():
+                totals[check] += seconds
+        return {check: round(seconds, 2) for check, seconds in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+    @property
     def variants_passed(self) -> int:
         return sum(v.passed for v in self.variants)
 
@@ -189,7 +199,9 @@ class AuditReport:
                             "lines": sorted({o.line for o in group}), "mutants": len(group),
                             "lost_points": sum(o.status != "free" for o in group)}
                            for reason, group in self.free_reasons.items()],
-            "results": [{k: v for k, v in asdict(o).items() if k != "diff"} for o in self.outcomes],
+            "check_seconds": self.check_seconds,
+            "results": [{**{k: v for k, v in asdict(o).items() if k not in ("diff", "check_seconds")},
+                         "seconds": round(sum(o.check_seconds.values()), 3)} for o in self.outcomes],
             "variants": [{**asdict(v), "passed": v.passed} for v in self.variants],
             "variants_passed": self.variants_passed,
         }

@@ -310,6 +310,7 @@ def _classify(mutant: mutate.Mutant, outcome: dict | BaseException, reference: P
     if isinstance(outcome, BaseException):
         return MutantOutcome(**base, status="error", score=0.0, max_score=0.0,
                              detail=f"{type(outcome).__name__}: {outcome}")
+    base["check_seconds"] = {c["id"]: round(c["duration_s"] or 0.0, 3) for c in outcome["checks"]}
     lost = [c for c in outcome["checks"] if c["score"] < c["max_score"] - 1e-9]
     how = ""
     if mutant.free:  # a correct program written differently: it should keep full marks
