@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import os
 import platform
+from collections.abc import Callable
 from importlib import metadata
 from dataclasses import replace
 
@@ -22,18 +23,20 @@ from grader.checks.base import CheckContext
 from grader.prepare import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import SandboxSession
+from grader.sandbox import CallOutcome, SandboxSession
 from grader.sandbox.launcher import Limits
 from grader.submission import Submission
 
 
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
-          prepared: list[PreparedCheck], stop_at_first_loss: bool = False) -> SubmissionResult:
+          prepared: list[PreparedCheck], stop_at_first_loss: bool = False,
+          observe: Callable[[str, int, CallOutcome], None] | None = None) -> SubmissionResult:
     """Run every prepared check on ``submission`` and return the scored result.
 
     With ``stop_at_first_loss`` (the mutation audit, which only asks *whether*
     a check catches the submission) the checks after the first one short of
-    full marks are not run and are left out of the result.
+    full marks are not run and are left out of the result. ``observe`` is told
+    every case's outcome (see :class:`~grader.checks.base.CheckContext`).
     """
     started = now()
     session = SandboxSession(
@@ -44,7 +47,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     results: dict[str, CheckResult] = {}
     with session:
         for item in prepared:
-            result = results[item.check.id] = _run_check(item, rubric, session, results)
+            result = results[item.check.id] = _run_check(item, rubric, session, results, observe)
             if stop_at_first_loss and result.score < result.max_score - 1e-9:
                 break
     checks = _apply_source_rules(list(results.values()), submission, rubric)
@@ -81,7 +84,8 @@ def _device(checks: list[CheckResult]) -> str:
 
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
-               done: dict[str, CheckResult]) -> CheckResult:
+               done: dict[str, CheckResult],
+               observe: Callable[[str, int, CallOutcome], None] | None = None) -> CheckResult:
     check = item.check
     unmet = [r for r in check.requires if done.get(r) is None or done[r].status != Status.PASSED]
     reason = item.unavailable or (f"requires {', '.join(unmet)} to pass first" if unmet else None)
@@ -91,7 +95,7 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
         max_score = 0.0 if item.unavailable else check.points
         return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
                            max_score, reason, visibility=check.visibility)
-    context = CheckContext(session, rubric.timeout_for(check))
+    context = CheckContext(session, rubric.timeout_for(check), observe)
     return KINDS[check.kind]().run(item, context)
 
 

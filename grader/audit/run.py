@@ -2,10 +2,10 @@
 
 Each mutant is a submission folder (the reference modules, one of them
 mutated) graded by :func:`grader.grading.grade` inside the executors of
-:mod:`grader.executors`. A mutant that keeps full marks is then run once more
-through the same sandbox, case by case, with each check kind's own
-invocation; everything it returned is compared with the
-reference's. Equal outputs (exactly, or up to float rounding: a different but
+:mod:`grader.executors`, which hands every case's outcome to an
+:class:`OutputRecorder` as it comes back. When a mutant keeps full marks,
+everything it returned is compared with the reference's (no second run:
+a training check is not trained twice). Equal outputs (exactly, or up to float rounding: a different but
 exact summation order) mean an *equivalent-looking* survivor: no case of
 the rubric can tell it from the reference, so it is left out of the score.
 
@@ -38,14 +38,12 @@ from grader import assignments, grading, submission, workdirs
 from grader.audit import mutate, targets
 from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
 from grader.checks import KINDS
-from grader.checks.base import CheckContext
 from grader.datapath import course_data_dir
 from grader.errors import GraderError
 from grader.executors import Task, make_executor
-from grader.prepare import PreparedCheck, prepare
+from grader.prepare import prepare
 from grader.results import Status
 from grader.rubric import Rubric, load_rubric
-from grader.sandbox import SandboxSession
 from grader.sandbox.launcher import share_cores
 
 DEFAULT_CHECK_TIMEOUT_S = 20.0
@@ -168,46 +166,42 @@ def grade_mutant(task: AuditTask) -> dict[str, Any]:
         student=task.student, root=Path(task.root), content_hash=task.content_hash,
         module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
         missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes))
+    recorder = OutputRecorder(rubric) if task.record_outputs else None
     result = grading.grade(loaded, rubric, rubric_hash, prepared,
-                           stop_at_first_loss=task.stop_at_first_loss)
+                           stop_at_first_loss=task.stop_at_first_loss, observe=recorder)
     summary = {
         "score": result.score, "max_score": result.max_score, "outputs": None,
         "checks": [{"id": c.id, "status": c.status.value, "score": c.score, "max_score": c.max_score,
                     "target": c.target, "duration_s": c.duration_s} for c in result.checks],
     }
-    if task.record_outputs and result.score >= result.max_score - 1e-9:
+    if recorder and result.score >= result.max_score - 1e-9:
         path = Path(task.root).with_suffix(".outputs.npz")
-        record_outputs(loaded, rubric, prepared, path)
+        recorder.save(path)
         summary["outputs"] = str(path)
     return summary
 
 
-def record_outputs(loaded, rubric: Rubric, prepared: list[PreparedCheck], path: Path) -> None:
-    """Save every value the submission returns on every case, called as each check calls it.
+class OutputRecorder:
+    """Keeps every value a submission returns, case by case, as grading calls it.
 
-    Written by the trusted side as ``.npz`` (no pickle): one entry per output,
-    keyed ``check/case/index``, plus the call's status.
+    Passed to :func:`grading.grade` as ``observe``; :meth:`save` writes them
+    from the trusted side as ``.npz`` (no pickle): one entry per output, keyed
+    ``check/case/index``, plus each call's status. Only the outputs the check's
+    kind calls reproducible are kept (a training run's timings are not).
     """
-    arrays: dict[str, np.ndarray] = {}
-    session = SandboxSession(loaded.root, loaded.module_dir, limits=grading._limits(rubric, prepared),
-                             numpy_aliases=rubric.compat.numpy_aliases,
-                             import_timeout_s=rubric.defaults.import_timeout_s)
-    with session:
-        for item in prepared:
-            if item.unavailable:
-                continue
-            kind, check = KINDS[item.check.kind](), item.check
-            context = CheckContext(session, rubric.timeout_for(check))
-            for number, case in enumerate(item.cases):
-                if kind.name == "timing":  # its invoke repeats the call to time it
-                    outcome = session.call(check.module, check.function, case.args, context.timeout_s)
-                else:
-                    outcome = kind.invoke(case, item, context)
-                key = f"{check.id}/{number}"
-                arrays[f"{key}/status"] = np.array(f"{outcome.status} {outcome.error}")
-                for index, value in enumerate(kind.reproducible_outputs(outcome.outputs)):
-                    arrays[f"{key}/{index}"] = _as_array(value)
-    np.savez(path, **arrays)
+
+    def __init__(self, rubric: Rubric):
+        self.kinds = {check.id: KINDS[check.kind]() for check in rubric.checks}
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, check_id: str, number: int, outcome) -> None:
+        key = f"{check_id}/{number}"
+        self.arrays[f"{key}/status"] = np.array(f"{outcome.status} {outcome.error}")
+        for index, value in enumerate(self.kinds[check_id].reproducible_outputs(outcome.outputs)):
+            self.arrays[f"{key}/{index}"] = _as_array(value)
+
+    def save(self, path: Path) -> None:
+        np.savez(path, **self.arrays)
 
 
 def cheapest_first(checks: list[dict], rubric: Rubric) -> tuple[str, ...]:

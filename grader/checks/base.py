@@ -8,6 +8,7 @@ every kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -38,10 +39,15 @@ class Verdict:
 
 @dataclass
 class CheckContext:
-    """What a check needs besides its own data: the sandbox and the time limit."""
+    """What a check needs besides its own data: the sandbox and the time limit.
+
+    ``observe``, if given, is told every case's outcome as it comes back
+    (check id, case number, outcome): the mutation audit records outputs that way.
+    """
 
     session: SandboxSession
     timeout_s: float
+    observe: Callable[[str, int, CallOutcome], None] | None = None
 
 
 class CheckKind:
@@ -85,8 +91,10 @@ class CheckKind:
     def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
         verdicts: list[Verdict] = []
         stdout, seconds = [], 0.0
-        for case in prepared.cases:
+        for number, case in enumerate(prepared.cases):
             outcome = self.invoke(case, prepared, context)
+            if context.observe:
+                context.observe(prepared.check.id, number, outcome)
             seconds += outcome.seconds
             if outcome.stdout:
                 stdout.append(outcome.stdout)
