@@ -101,6 +101,8 @@ def test_initialisation_tolerance_passes_every_fair_draw_and_no_doubled_scale(co
     assert _init_problem({**layer, "init_weight_std": 0.02}, 0.01).startswith("std")
     assert _init_problem({**layer, "init_weight_mean": 0.5}, 0.01).startswith("mean")
     assert _init_problem({**layer, "init_bias_max_abs": 0.1}, 0.01).startswith("a bias")
+    for field in ("init_weight_std", "init_weight_mean", "init_bias_max_abs"):  # NaN weights, or a lie
+        assert _init_problem({**layer, field: float("nan")}, 0.01) is not None
 
 
 def test_a_model_that_cannot_run_is_an_error_not_a_crash():

@@ -118,13 +118,14 @@ def _weight_init(seen: Observed, std: float, _num_classes: int) -> str | None:
 
 
 def _init_problem(layer: dict, std: float) -> str | None:
-    count = layer["init_weight_count"]
+    """What is off in one layer's initial weights, or ``None``; written so that NaN is off."""
+    count = max(float(layer["init_weight_count"]), 1.0)
     std_tolerance = max(0.25, 4 / np.sqrt(2 * count)) * std
-    if abs(layer["init_weight_std"] - std) > std_tolerance:
+    if not abs(layer["init_weight_std"] - std) <= std_tolerance:
         return f"std {layer['init_weight_std']:.3g}"
-    if abs(layer["init_weight_mean"]) > 4 * std / np.sqrt(count):
+    if not abs(layer["init_weight_mean"]) <= 4 * std / np.sqrt(count):
         return f"mean {layer['init_weight_mean']:.3g}"
-    if layer["init_bias_max_abs"] > 1e-6:
+    if not layer["init_bias_max_abs"] <= 1e-6:
         return f"a bias of {layer['init_bias_max_abs']:.3g}"
     return None
 
