@@ -36,7 +36,7 @@ class Submission:
         return path.read_text(encoding="utf-8", errors="replace") if path else None
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        workdirs.remove(self.root)
 
     def __enter__(self) -> Submission:
         return self
@@ -82,7 +82,7 @@ def load(path: Path, modules: list[str], student: str | None = None) -> Submissi
             notes=_layout_notes(root, located, module_dir),
         )
     except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
+        workdirs.remove(root)
         raise
 
 

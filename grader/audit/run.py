@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -139,7 +138,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
         outcomes = [_classify(m, graded[m.id], Path(reference["outputs"])) for m in everything]
         variants = _grade_variants(assignment, rubric, common, options) if options.variants else []
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        workdirs.remove(root)
     return AuditReport(
         assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated.scored_total,
         free_generated=generated.free_total, seed=options.seed,

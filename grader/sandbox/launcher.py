@@ -1,33 +1,45 @@
-"""Build the sandboxed worker's command line and resource limits.
+"""Build the sandboxed worker's command line, environment and launch spec.
 
-On Linux with a working ``bwrap`` (bubblewrap), the worker runs in fresh
-namespaces: no network, its own PID namespace (killing it kills every
-descendant), a read-only view of the system and of the Python installation
-only, the submission read-only at ``/submission``, the worker code at
-``/harness`` and a writable scratch folder at ``/scratch`` — and nothing else:
-not the repository, ``reference/``, rubrics, hidden data, other submissions
-or the gradebook. Where bubblewrap is missing or cannot create namespaces
-(macOS, Windows, some containers) the worker is a plain subprocess in its own
-session with the same rlimits, and the harness says so once.
+The worker is ``python -I worker/main.py SPEC``: a supervisor that forks the worker proper,
+which applies the isolation layers of :mod:`grader.sandbox.isolation` to itself before any
+student code. With a working ``bwrap`` (bubblewrap) the whole tree also runs in fresh
+namespaces: no network, its own PID namespace, a read-only view of the system, of the parts
+of ``/etc`` Python needs and of the Python installation only, the submission read-only at
+``/submission``, the worker code at ``/harness`` and size-capped tmpfs folders at
+``/scratch``, ``/tmp`` and ``/dev/shm`` — and nothing else: not the repository,
+``reference/``, rubrics, hidden data, other submissions or the gradebook. Without
+bubblewrap, Landlock grants the same paths and nothing else.
 """
 
 from __future__ import annotations
 
-import functools
 import glob
+import json
 import os
-import shutil
-import subprocess
 import sys
 import sysconfig
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKER_DIR = Path(__file__).resolve().parent / "worker"
-DISABLE_ENV = "GRADER_NO_BWRAP"
+from grader import datapath
+from grader.sandbox import isolation
+from grader.sandbox.isolation import WORKER_DIR
+
 THREADS_ENV = "GRADER_THREADS"  # CPU threads one worker may use (cores / parallel workers)
 MARKER_ENV = "GRADER_SANDBOX_ID"  # inherited by everything the worker starts; found again at kill time
+DISABLE_ENV = isolation.NO_BWRAP_ENV
+
+SYSTEM = ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
+# What Python, numpy, torch, OpenCV and matplotlib read in /etc; the rest (shadow, ssh
+# keys, the machine's configuration) stays out of the sandbox.
+ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives",
+       "fonts", "mime.types", "os-release", "lsb-release", "nsswitch.conf", "passwd", "group",
+       "locale.alias", "matplotlibrc"]
+PROC = ["/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"]
+SYS = ["/sys/devices/system/cpu"]
+GPU_READ = ["/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia"]
+DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
+HIDDEN_PACKAGES = ("reference", "grader", "rubrics", "assignments")
 
 
 @dataclass(frozen=True)
@@ -41,87 +53,121 @@ class Limits:
     scratch_mb: int = 128  # the writable home folder (a RAM tmpfs under bubblewrap)
     tmp_mb: int = 64  # /tmp and /dev/shm, each
     # RLIMIT_AS caps virtual memory, which CUDA reserves by the tens of GiB: workers that may
-    # use a GPU are held to memory_mb of resident memory by the parent's watchdog instead.
+    # use a GPU are held to memory_mb of resident memory by the parent's watchdog alone.
     address_space_limit: bool = True
 
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """What to exec, where the submission and scratch are as the worker sees them."""
+    """What to exec, and the isolation it asks for."""
 
     argv: list[str]
     env: dict[str, str]
     isolation: str  # "bubblewrap" or "subprocess"
+    layers: tuple[str, ...]  # the layers asked for, confirmed by the worker's ready message
 
 
-def plan(submission_dir: Path, module_dir: str, scratch: Path, pass_fds: tuple[int, int],
-         numpy_aliases: bool, limits: Limits, marker: str) -> LaunchPlan:
-    """The command that starts a worker for ``submission_dir``, with scratch at ``scratch``.
+@dataclass(frozen=True)
+class Fds:
+    """The worker's ends of its pipes: requests in, replies out, and the supervisor's control."""
 
-    ``module_dir`` is the folder of the student's modules, relative to the submission;
-    ``marker`` is a unique id put in the worker's environment, so that processes it
-    starts can be found and killed even after they leave its process tree.
+    request: int
+    reply: int
+    control: int
+
+
+def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_aliases: bool,
+         limits: Limits, marker: str, lease=None, cgroup_dir: Path | None = None) -> LaunchPlan:
+    """The command that starts a worker for the read-only copy ``submission``.
+
+    ``lease`` is the sandbox's own uid (:mod:`grader.sandbox.uids`) when the grader is root;
+    ``marker`` is a unique id put in the worker's environment, a last-resort way to find
+    processes it starts.
     """
-    use_bwrap = bubblewrap_available()
-    inside_sub = str(Path("/submission" if use_bwrap else submission_dir) / module_dir)
-    inside_scratch = "/scratch" if use_bwrap else str(scratch)
-    worker = ("/harness" if use_bwrap else str(WORKER_DIR)) + "/main.py"
-    python = sys.executable
-    argv = [python, "-I", worker, str(pass_fds[0]), str(pass_fds[1]), inside_sub]
-    argv += limit_arguments(limits)
-    if numpy_aliases:
-        argv.append("--numpy-aliases")
-    env = {**_environment(inside_scratch), MARKER_ENV: marker}
+    have = isolation.available()
+    use_bwrap = have.has("bubblewrap")
+    wanted = {layer for layer in ("landlock", "seccomp") if have.has(layer)}
+    wanted |= {"uid"} if lease is not None else set()
     if use_bwrap:
-        argv = _bwrap_prefix(submission_dir, limits) + argv
-        return LaunchPlan(argv, env, "bubblewrap")
-    return LaunchPlan(argv, env, "subprocess")
+        inside_sub, inside_scratch, worker = "/submission", "/scratch", "/harness"
+        write = ["/scratch", "/tmp", "/dev/shm"]
+    else:
+        inside_sub, inside_scratch, worker = str(submission), str(scratch), str(WORKER_DIR)
+        write = [str(scratch)]
+    confine = confinement(wanted, lease, read=system_paths() + [worker, inside_sub], write=write,
+                          protect=[] if use_bwrap else [os.getpid()])
+    spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
+            "module_dir": str(Path(inside_sub) / module_dir), "limits": limit_values(limits, lease),
+            "numpy_aliases": numpy_aliases, "confine": confine,
+            "subreaper": have.has("subreaper"),
+            "cgroup": str(cgroup_dir) if cgroup_dir and not use_bwrap else None,
+            "chown": write if use_bwrap else []}
+    argv = [sys.executable, "-I", f"{worker}/main.py", json.dumps(spec)]
+    env = {**_environment(inside_scratch), MARKER_ENV: marker}
+    layers = sorted(wanted | ({"subreaper"} if spec["subreaper"] else set())
+                    | ({"cgroup"} if spec["cgroup"] else set()))
+    if use_bwrap:
+        argv = _bwrap_prefix(submission, limits, keep_root=lease is not None) + argv
+        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers))
+    return LaunchPlan(argv, env, "subprocess", tuple(layers))
 
 
-def limit_arguments(limits: Limits) -> list[str]:
-    """The worker's ``--limits`` argument: rlimits it applies to itself before any student code.
+def confinement(wanted: set[str], lease, read: list[str], write: list[str],
+                protect: list[int]) -> dict:
+    """The ``confine`` part of a launch spec (see ``worker/confine``)."""
+    # a root worker without a uid of its own at least gives up its capabilities (part of the
+    # uid layer: with every layer turned off, nothing is dropped)
+    spec: dict = {"identity": {"uid": lease.uid, "gid": lease.gid} if "uid" in wanted else None,
+                  "drop_capabilities": "uid" not in isolation.disabled()}
+    if "landlock" in wanted:
+        spec["landlock"] = {"read": read, "read_trees": _python_roots(), "hidden": hidden_paths(),
+                            "write": write, "devices": DEVICES + gpu_devices()}
+    if "seccomp" in wanted:
+        spec["seccomp"] = {"protect_pids": protect}
+    return spec
 
-    Applying them in the worker (not in a ``preexec_fn``) keeps process
-    creation safe from threaded parents such as Dask workers.
+
+def system_paths() -> list[str]:
+    """What every worker may read besides Python: the system, parts of /etc, /proc, /sys."""
+    paths = SYSTEM + [f"/etc/{name}" for name in ETC] + PROC + SYS
+    return paths + (GPU_READ if gpu_devices() else [])
+
+
+def gpu_devices() -> list[str]:
+    return sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+
+
+def hidden_paths() -> list[str]:
+    """What must stay unreadable even where it lies inside a granted tree: installed copies
+    of the answer key and the harness, the repository, and the grader's state folders."""
+    hidden = [str(Path(root) / name) for root in _python_roots() for name in HIDDEN_PACKAGES]
+    for root in _python_roots():
+        hidden += glob.glob(os.path.join(root, "__editable__*cv_course_grader*"))
+        hidden += glob.glob(os.path.join(root, "cv_course_grader*.dist-info"))
+    hidden += [str(datapath.REPO_ROOT), str(datapath.state_root())]
+    data = datapath.course_data_dir()
+    return hidden + ([str(data)] if data else [])
+
+
+def limit_values(limits: Limits, lease=None) -> dict[str, int]:
+    """The rlimits the worker applies to itself before any student code.
+
+    Applying them in the worker (not in a ``preexec_fn``) keeps process creation safe from
+    threaded parents such as Dask workers.
     """
     mib = 1 << 20
-    values = {
-        "CPU": limits.cpu_s,
-        "FSIZE": limits.file_size_mb * mib,
-        "NOFILE": limits.open_files,
-        "CORE": 0,
-    }
+    values = {"CPU": limits.cpu_s, "FSIZE": limits.file_size_mb * mib,
+              "NOFILE": limits.open_files, "CORE": 0}
     if limits.address_space_limit:
         values["AS"] = limits.memory_mb * mib
-    if os.getuid() != 0:  # root is exempt from RLIMIT_NPROC, and it counts all of a user's tasks
-        values["NPROC"] = _tasks_of_user() + 256
-    return ["--limits", ",".join(f"{name}={value}" for name, value in values.items())]
+    # RLIMIT_NPROC counts every task of the worker's real uid: a sandbox uid has none yet
+    values["NPROC"] = 256 + (0 if lease is not None else _tasks_of_user(os.getuid()))
+    return values
 
 
-@functools.cache
 def bubblewrap_available() -> bool:
-    """Whether bubblewrap exists and can create the namespaces (probed once per process)."""
-    if os.environ.get(DISABLE_ENV) or sys.platform != "linux" or not shutil.which("bwrap"):
-        _say_fallback("bubblewrap is not installed" if not os.environ.get(DISABLE_ENV)
-                      else f"{DISABLE_ENV} is set")
-        return False
-    probe = subprocess.run(  # --size needs bubblewrap 0.7 or newer
-        ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-         "--size", "1048576", "--tmpfs", "/tmp", "true"],
-        capture_output=True, timeout=30,
-    )
-    if probe.returncode != 0:
-        _say_fallback(f"bubblewrap cannot create namespaces here ({probe.stderr.decode().strip()})")
-        return False
-    return True
-
-
-def _say_fallback(reason: str) -> None:
-    warnings.warn(
-        f"sandbox: {reason}; student code runs as a plain subprocess with resource limits "
-        "only (no filesystem or network isolation)",
-        RuntimeWarning, stacklevel=3,
-    )
+    """Whether bubblewrap can create namespaces here (probed once per process)."""
+    return isolation.available().has("bubblewrap")
 
 
 def _environment(scratch: str) -> dict[str, str]:
@@ -155,46 +201,53 @@ def _python_roots() -> list[str]:
 
 
 def _hidden_packages() -> list[str]:
-    """Installed copies of the answer key and the harness, masked inside the sandbox."""
-    hidden = []
-    for root in _python_roots():
-        for name in ("reference", "grader", "rubrics", "assignments"):
-            path = Path(root) / name
-            if path.is_dir():
-                hidden.append(str(path))
-    return hidden
+    """Installed copies of the answer key and the harness, masked inside bubblewrap."""
+    return [p for p in (str(Path(root) / name) for root in _python_roots()
+                        for name in HIDDEN_PACKAGES) if Path(p).is_dir()]
 
 
-def _bwrap_prefix(submission_dir: Path, limits: Limits) -> list[str]:
+def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool) -> list[str]:
     """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
     not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
-    and the root is remounted read-only at the end."""
+    and the root is remounted read-only at the end. With ``keep_root`` the supervisor keeps
+    root inside (to hand the worker its own uid), else every capability is dropped."""
     mib = 1 << 20
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--hostname", "sandbox",
-            # the tmpfs mounts come first: a Python installation under /tmp (a venv there)
-            # is bound on top of them below, instead of being hidden by them
-            "--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp",
-            "--size", str(limits.scratch_mb * mib), "--tmpfs", "/scratch",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
-    for device in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*")):
+    # a root supervisor needs the real uids to hand one over: no user namespace then
+    unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try"] if keep_root else ["--unshare-all", "--cap-drop", "ALL"])
+    args = ["bwrap", *unshare, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # the tmpfs mounts come first: a Python installation under /tmp (a venv there)
+    # is bound on top of them below, instead of being hidden by them
+    args += ["--size", str(limits.tmp_mb * mib), "--tmpfs", "/tmp",
+             "--size", str(limits.scratch_mb * mib), "--tmpfs", "/scratch",
+             "--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
+    # folders bwrap makes on the way to a bind are 0700: a sandbox uid could not pass them
+    for folder in _ancestors(["/etc/x", *_python_roots(), "/scratch"]):
+        args += ["--perms", "0755", "--dir", folder]
+    for device in gpu_devices():
         args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
-    for system in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"):
-        if Path(system).exists():
+    for system in SYSTEM + [f"/etc/{name}" for name in ETC]:
+        if os.path.lexists(system):
             args += ["--ro-bind", system, system]
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
         args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
-    args += ["--ro-bind", str(submission_dir), "/submission",
+    args += ["--ro-bind", str(submission), "/submission",
              "--ro-bind", str(WORKER_DIR), "/harness",
              "--chdir", "/scratch", "--remount-ro", "/"]
     return args
 
 
-def _tasks_of_user() -> int:
-    uid, count = os.getuid(), 0
+def _ancestors(paths: list[str]) -> list[str]:
+    """Every folder above ``paths`` (``/a``, ``/a/b`` for ``/a/b/c``), parents first."""
+    found = {str(parent) for path in paths for parent in Path(path).parents if str(parent) != "/"}
+    return sorted(found, key=lambda folder: (folder.count("/"), folder))
+
+
+def _tasks_of_user(uid: int) -> int:
+    count = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:

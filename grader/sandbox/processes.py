@@ -27,13 +27,22 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_tree(pid: int, marker: bytes | None = None) -> None:
-    """SIGKILL ``pid``, its process group, every descendant, and every process whose
-    environment holds ``marker`` (which finds daemons that double-forked away from the tree)."""
-    family = descendants(pid) + (marked(marker) if marker else [])
-    for target in family:
-        _quietly(os.kill, target, signal.SIGKILL)
+    """SIGKILL every descendant of ``pid`` until none is left, then ``pid`` and its process
+    group, and every process whose environment holds ``marker``.
+
+    ``pid`` is the sandbox's supervisor, a child subreaper: while it lives, the orphans of
+    killed processes come back under it, so the sweeps find what a fork races to start.
+    """
+    for _ in range(100):
+        family = descendants(pid)
+        if not family:
+            break
+        for target in family:
+            _quietly(os.kill, target, signal.SIGKILL)
     _quietly(os.killpg, pid, signal.SIGKILL)
     _quietly(os.kill, pid, signal.SIGKILL)
+    for target in marked(marker) if marker else []:
+        _quietly(os.kill, target, signal.SIGKILL)
 
 
 def marked(marker: bytes) -> list[int]:
@@ -48,6 +57,46 @@ def marked(marker: bytes) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def tree_memory_mib(pid: int) -> float:
+    """Memory of ``pid`` and all its descendants in MiB: the sum of their proportional set
+    sizes (pages shared by forked children counted once), or resident sizes where the
+    kernel does not show a process's PSS to this user."""
+    return sum(proportional_kib(p) for p in [pid, *descendants(pid)]) / 1024
+
+
+def proportional_kib(pid: int) -> int:
+    """PSS of ``pid`` in KiB from ``/proc/PID/smaps_rollup``; its RSS when that is unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resident_kib(pid)
+
+
+def folder_usage(folder, max_files: int) -> tuple[int, int]:
+    """Bytes and number of files under ``folder`` (counting stops at ``max_files``)."""
+    size = files = 0
+    stack = [str(folder)]
+    while stack and files < max_files:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            files += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    size += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return size, files
 
 
 def resident_kib(pid: int) -> int:

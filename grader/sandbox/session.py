@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -21,11 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from grader import workdirs
-from grader.sandbox import launcher
+from grader.errors import GraderError
+from grader.sandbox import cgroup, isolation, launcher, uids, workspace
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import descendants, kill_tree, resident_kib
+from grader.sandbox.processes import folder_usage, kill_tree, tree_memory_mib
 from grader.sandbox.worker import protocol
+
+WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch while it waits
+MAX_SCRATCH_FILES = 10_000
 
 
 @dataclass
@@ -91,6 +93,10 @@ def _encode_arg(arg: Any, arrays: list[np.ndarray]) -> dict:
     return {"value": arg.item() if isinstance(arg, np.generic) else arg}
 
 
+class SandboxError(GraderError):
+    """The sandbox itself could not run here: a failure of the harness, not of the student."""
+
+
 class _Deadline(Exception):
     pass
 
@@ -107,7 +113,9 @@ class SandboxSession:
     """A reusable worker for one submission; restarted after a timeout or crash.
 
     Use as a context manager; :meth:`close` kills the worker's whole process
-    tree and removes its scratch folder.
+    tree and removes its workspace. ``layers`` lists the isolation layers the
+    running (or last) worker enforced, as it reported them before any student
+    code ran.
     """
 
     def __init__(self, submission_dir: Path, module_dir: str = ".", *,
@@ -123,13 +131,21 @@ class SandboxSession:
         self._imported: set[str] = set()
         self._import_failures: dict[str, CallOutcome] = {}
         self._import_stdout = ""
+        self._workspace: workspace.Workspace | None = None
+        self._lease: uids.Lease | None = None
         self.isolation = ""
+        self.layers: tuple[str, ...] = ()
 
     def __enter__(self) -> SandboxSession:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def source_root(self) -> Path:
+        """The read-only copy of the submission that the worker imports (made on first use)."""
+        return self._ensure_workspace().submission
 
     def call(self, module: str, function: str, args: list[Any], timeout_s: float) -> CallOutcome:
         """Call ``module.function(*args)`` in the worker; ``args`` are arrays or JSON scalars."""
@@ -161,8 +177,14 @@ class SandboxSession:
         return outcome
 
     def close(self) -> None:
-        """Kill the worker and everything it started; remove its scratch folder."""
+        """Kill the worker and everything it started; remove its workspace."""
         self._stop()
+        if self._workspace is not None:
+            self._workspace.remove()
+            self._workspace = None
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     # -- worker lifecycle -------------------------------------------------
 
@@ -182,58 +204,103 @@ class SandboxSession:
         self._import_failures[module] = outcome
         return outcome
 
-    def _start(self) -> None:
-        self._scratch = workdirs.make("grader-scratch-")
+    def _ensure_workspace(self) -> workspace.Workspace:
+        if self._workspace is None:
+            if os.geteuid() == 0 and isolation.available().has("uid"):
+                self._lease = uids.acquire()
+            owner = (self._lease.uid, self._lease.gid) if self._lease else None
+            self._workspace = workspace.create(self._submission, owner)
+        return self._workspace
+
+    def _start(self, deadline: float, capture: Capture) -> None:
+        space = self._ensure_workspace()
+        if self._lease is not None:
+            uids.kill_processes_of(self._lease.uid)  # a restart: nothing of the last worker lives on
         request_r, self._request_w = os.pipe()
         self._reply_r, reply_w = os.pipe()
         self._out_r, out_w = os.pipe()
+        control_r, self._control_w = os.pipe()
         self._marker = secrets.token_hex(8)
-        plan = launcher.plan(self._submission, self._module_dir, self._scratch,
-                             (request_r, reply_w), self._aliases, self._limits, self._marker)
+        self._cgroup = cgroup.create(self._limits.memory_mb, 1024) \
+            if isolation.available().has("cgroup") else None
+        plan = launcher.plan(space.submission, space.scratch, self._module_dir,
+                             launcher.Fds(request_r, reply_w, control_r), self._aliases,
+                             self._limits, self._marker, self._lease, self._cgroup)
         self.isolation = plan.isolation
         self._proc = subprocess.Popen(
             plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            pass_fds=(request_r, reply_w), start_new_session=True, cwd=self._scratch,
+            pass_fds=(request_r, reply_w, control_r), start_new_session=True, cwd=space.scratch,
         )
-        for fd in (request_r, reply_w, out_w):
+        for fd in (request_r, reply_w, out_w, control_r):
             os.close(fd)
         for fd in (self._reply_r, self._out_r):
             os.set_blocking(fd, False)
         self._out_open = True
         self._imported = set()
+        header, _ = self._receive(deadline, capture)
+        if not header.get("ready"):
+            raise protocol.ProtocolError("the worker's first message was not 'ready'")
+        if header.get("unreachable"):
+            self._stop()
+            raise SandboxError(f"the sandbox cannot reach its workspace "
+                               f"({', '.join(map(str, header['unreachable']))}): a folder above "
+                               "it is closed to the sandbox's uid; set TMPDIR to a folder under "
+                               "/tmp")
+        self._confirm_layers(plan, header)
+
+    def _confirm_layers(self, plan: launcher.LaunchPlan, header: dict) -> None:
+        """Keep the layers the worker says it enforced, of those asked for; warn about the rest.
+
+        The worker reports before any student code has run, so the report can be believed.
+        """
+        asked = set(plan.layers) | {"no"}  # "no-capabilities" comes with a root worker
+        kept = {str(item) for item in header.get("layers", []) if str(item).split("-")[0] in asked}
+        kept.discard("no-new-privileges")
+        if plan.isolation == "bubblewrap":
+            kept.add("bubblewrap")
+        self.layers = tuple(sorted(kept))
+        for problem in header.get("problems", []):
+            isolation.say_once(f"sandbox: a layer could not be applied ({problem})")
 
     def _stop(self) -> None:
         if self._proc is not None:
+            os.close(self._control_w)  # the supervisor kills its tree and exits
+            if self._cgroup is not None:
+                cgroup.kill(self._cgroup)
             kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
+            if self._lease is not None:
+                uids.kill_processes_of(self._lease.uid)
             self._proc.wait()
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
             self._proc = None
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            if self._cgroup is not None:
+                cgroup.remove(self._cgroup)
+            if self._workspace is not None:
+                self._workspace.clear_scratch()
         self._imported = set()
 
     # -- one request / reply ---------------------------------------------
 
     def _exchange(self, request: dict, arrays: list[np.ndarray], timeout_s: float) -> CallOutcome:
-        if self._proc is None:
-            self._start()
         capture = Capture()
         started = time.perf_counter()
         deadline = started + timeout_s
         try:
+            if self._proc is None:
+                self._start(deadline, capture)
             self._send(protocol.encode(request, arrays), deadline, capture)
             header, out_arrays = self._receive(deadline, capture)
         except _Deadline:
             self._stop()
             return CallOutcome("timeout", seconds=timeout_s, stdout=capture.text(),
-                               error=f"did not finish within {timeout_s:g} s")
+                               error=f"did not finish within {timeout_s:.3g} s")
         except _WorkerGone:
             return self._crashed(time.perf_counter() - started, capture)
-        except _OverMemory:
+        except _OverMemory as exc:
             self._stop()
             return CallOutcome("memory", seconds=time.perf_counter() - started,
-                               stdout=capture.text(),
-                               error=f"resident memory above {self._limits.memory_mb} MiB")
+                               stdout=capture.text(), error=str(exc))
         except protocol.ProtocolError as exc:
             self._stop()
             return CallOutcome("protocol", error=str(exc), stdout=capture.text(),
@@ -282,7 +349,7 @@ class SandboxSession:
             if remaining <= 0:
                 raise _Deadline
             readers = [self._reply_r] + ([self._out_r] if self._out_open else [])
-            readable, writable, _ = select.select(readers, writers, [], min(remaining, 0.5))
+            readable, writable, _ = select.select(readers, writers, [], min(remaining, WATCH_S))
             if self._out_r in readable:
                 chunk = _read_some(self._out_r)
                 if chunk:
@@ -293,12 +360,19 @@ class SandboxSession:
                 return writable
             if self._proc is not None and self._proc.poll() is not None:
                 raise _WorkerGone
-            if not self._limits.address_space_limit and self._resident_mb() > self._limits.memory_mb:
-                raise _OverMemory
+            self._watch()
 
-    def _resident_mb(self) -> float:
-        """Resident memory of the worker's whole process tree, in MiB (Linux)."""
-        return sum(resident_kib(pid) for pid in [self._proc.pid, *descendants(self._proc.pid)]) / 1024
+    def _watch(self) -> None:
+        """The parent's own measurements: memory of the whole tree, the scratch folder's size."""
+        used = tree_memory_mib(self._proc.pid)
+        if used > self._limits.memory_mb or (self._cgroup and cgroup.out_of_memory(self._cgroup)):
+            raise _OverMemory(f"the process tree used {used:.0f} MiB of memory, more than the "
+                              f"{self._limits.memory_mb} MiB allowed")
+        if self.isolation != "bubblewrap" and self._workspace is not None:
+            size, files = folder_usage(self._workspace.scratch, MAX_SCRATCH_FILES)
+            if size > self._limits.scratch_mb << 20 or files >= MAX_SCRATCH_FILES:
+                raise _OverMemory(f"wrote more than {self._limits.scratch_mb} MiB or "
+                                  f"{MAX_SCRATCH_FILES} files to its scratch folder")
 
     def _drain(self, capture: Capture) -> None:
         while self._proc is not None and (chunk := _read_some(self._out_r)):
@@ -308,8 +382,8 @@ class SandboxSession:
         self._drain(capture)
         code = self._proc.wait() if self._proc else None
         self._stop()
-        if code is not None and self.isolation == "bubblewrap" and code > 128:
-            code = 128 - code  # bwrap exits with 128 + the signal that killed its child
+        if code is not None and code > 128:
+            code = 128 - code  # the supervisor (and bwrap) exit with 128 + the worker's signal
         text = capture.text()
         if self.isolation == "bubblewrap" and text.startswith("bwrap:"):
             return CallOutcome("crashed", seconds=seconds, stdout=text,

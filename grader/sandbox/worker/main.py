@@ -1,212 +1,103 @@
-"""The sandboxed worker: import student modules and call their functions on request.
+"""The sandbox's first process: supervise, confine, then serve the student's calls.
 
-Started by :mod:`grader.sandbox.launcher` as
-``python -I main.py REQUEST_FD REPLY_FD SUBMISSION_DIR [--numpy-aliases]``.
-Standard output and error are the parent's capture pipe; requests and replies
-travel on two dedicated file descriptors. The worker only *reports* what the
+Started by :mod:`grader.sandbox.launcher` as ``python -I main.py SPEC`` (``SPEC`` is JSON:
+the file descriptors, the submission's module folder, rlimits, and the isolation layers
+to apply). The process starts as the :mod:`supervisor` of the sandbox and forks the
+worker, which applies the layers (:mod:`confine`) and its rlimits, says which layers it
+enforced in a first ``ready`` message, and only then imports numpy and, on request, the
+student's modules. Standard output and error are the parent's capture pipe; requests and
+replies travel on two dedicated file descriptors. The worker only *reports* what the
 student's code returned or raised; the parent decides every score.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
 import sys
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
-
-import compat  # noqa: E402
-import drivers  # noqa: E402,F401 - bound before the submission folder joins sys.path, so a
-import protocol  # noqa: E402      # student folder named "drivers" cannot replace them
-
-MAX_TEXT = 2000
+import confine  # noqa: E402 - standard library only: applied before numpy is imported
+import supervisor  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    request_fd, reply_fd, module_dir = int(argv[1]), int(argv[2]), argv[3]
-    if "--limits" in argv:
-        _apply_limits(argv[argv.index("--limits") + 1])
-    notes = compat.restore_numpy_aliases() if "--numpy-aliases" in argv else []
-    sys.path.insert(0, module_dir)
-    os.chdir(os.environ.get("HOME", "/"))  # the writable scratch folder
-    modules: dict[str, object] = {}
-    while True:
-        try:
-            header, arrays = _read(request_fd)
-        except EOFError:
-            return 0
-        reply, out_arrays = _handle(header, arrays, modules, notes)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        protocol.write_all(reply_fd, _encode(reply, out_arrays, header.get("max_bytes")))
+    if argv[1] == "--probe":
+        return probe(json.loads(argv[2]))
+    spec = json.loads(argv[1])
+    fds = spec["fds"]
+    layers, problems = _supervisor_layers(spec)
+    who = spec["confine"].get("identity")
+    for path in spec.get("chown", []) if who else []:
+        os.chown(path, who["uid"], who["gid"])  # bubblewrap's tmpfs folders, made for root
+    worker = os.fork()
+    if worker == 0:
+        os.close(fds["control"])
+        os.setpgid(0, 0)  # kill(0) from student code reaches its own processes only
+        enforced, failed = confine.apply(spec["confine"])
+        _apply_limits(spec["limits"])
+        import server  # numpy and the request loop, only once confined
+
+        return server.serve(spec, layers + enforced, problems + failed)
+    os.close(fds["request"])
+    os.close(fds["reply"])
+    return supervisor.supervise(worker, fds["control"])
 
 
-def _encode(reply: dict, arrays: list, max_bytes: int | None) -> bytes:
-    """The reply's bytes; a result too large to send, or to encode, becomes a failure reply."""
-    size = sum(np.asarray(a).nbytes for a in arrays)
-    if max_bytes and size > max_bytes:
-        return protocol.encode({"ok": False, "category": "exception",
-                                "error": f"returned {size / 2**20:.0f} MiB of arrays, more than "
-                                         f"the {max_bytes / 2**20:.0f} MiB allowed"})
+def probe(confinement: dict) -> int:
+    """Apply ``confinement`` here, import numpy as a worker would, print what held as JSON."""
+    import sysconfig
+
+    packages = sysconfig.get_path("purelib")
+    enforced, problems = confine.apply(confinement)
     try:
-        return protocol.encode(reply, arrays)
-    except MemoryError:
-        return protocol.encode({"ok": False, "category": "memory",
-                                "error": "out of memory while sending the result back"})
+        import numpy  # noqa: F401 - can this uid, under these rules, still read Python?
+    except (ImportError, OSError) as exc:
+        layer = "uid" if "uid" in enforced else "landlock"
+        problems.append(f"{layer}: {_unreachable(packages, exc)}")
+        enforced = [name for name in enforced if not name.startswith(layer)]
+    print(json.dumps({"enforced": enforced, "problems": problems,
+                      "abi": confine.landlock.abi()}))
+    return 0
 
 
-def _apply_limits(spec: str) -> None:
-    """Lower hard and soft rlimits (``AS=bytes,CPU=seconds,...``) before any student code runs."""
+def _unreachable(target: str, exc: BaseException) -> str:
+    """Why this process cannot import numpy: the first folder on the way it may not enter."""
+    parts = target.split(os.sep)
+    for depth in range(2, len(parts) + 1):
+        folder = os.sep.join(parts[:depth])
+        if not os.access(folder, os.X_OK):
+            return (f"uid {os.getuid()} cannot enter {folder}, on the way to the Python "
+                    f"installation {target} (make it searchable: chmod o+x {folder}; or "
+                    "install Python outside it)")
+    return f"the sandbox cannot import numpy ({exc})"
+
+
+def _supervisor_layers(spec: dict) -> tuple[list[str], list[str]]:
+    layers, problems = [], []
+    if spec.get("subreaper"):
+        if supervisor.become_subreaper():
+            layers.append("subreaper")
+        else:
+            problems.append("subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed")
+    if spec.get("cgroup"):
+        try:
+            supervisor.join_cgroup(spec["cgroup"])
+            layers.append("cgroup")
+        except OSError as exc:
+            problems.append(f"cgroup: {exc}")
+    return layers, problems
+
+
+def _apply_limits(limits: dict[str, int]) -> None:
+    """Lower hard and soft rlimits (``{"AS": bytes, "CPU": seconds, ...}``) before any student code."""
     import resource
 
-    for item in spec.split(","):
-        name, value = item.split("=")
+    for name, value in limits.items():
         soft = int(value)
         hard = soft + 5 if name == "CPU" else soft  # SIGXCPU at soft, SIGKILL at hard
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (soft, hard))
-
-
-def _read(fd: int) -> tuple[dict, list[np.ndarray]]:
-    head_len, payload_len = protocol.split_prefix(protocol.read_exact(fd, protocol.PREFIX_BYTES), 1 << 40)
-    return protocol.decode(protocol.read_exact(fd, head_len), protocol.read_exact(fd, payload_len))
-
-
-def _handle(header: dict, arrays: list, modules: dict, notes: list[str]) -> tuple[dict, list]:
-    op = header.get("op")
-    if op == "import":
-        return _import(header["module"], modules, notes), []
-    if op == "run":
-        return _run(header, arrays, modules)
-    return {"ok": False, "category": "protocol", "error": f"unknown op {op!r}"}, []
-
-
-def _import(name: str, modules: dict, notes: list[str]) -> dict:
-    started = time.perf_counter()
-    try:
-        modules[name] = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        category = "missing_module" if exc.name == name else "exception"
-        return _failure(category, exc, started)
-    except BaseException as exc:  # SystemExit, KeyboardInterrupt at import count too
-        return _failure("import", exc, started)
-    return {"ok": True, "seconds": time.perf_counter() - started, "compat": notes}
-
-
-def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
-    """Run the request's steps in order; later steps may use earlier results (e.g. a cache).
-
-    A step whose argument is marked ``each`` is called once per slice of that
-    array along axis 0 (e.g. a forward pass on every perturbed input of a
-    numerical gradient).
-    """
-    results: list = []
-    started = time.perf_counter()
-    for index, step in enumerate(header["steps"]):
-        name = step.get("module", header["module"])
-        module = modules.get(name)
-        function = getattr(module, step["function"], None) if module is not None else None
-        if not callable(function):
-            return {"ok": False, "category": "missing_function", "step": index,
-                    "error": f"{name}.py defines no function {step['function']!r}"}, []
-        try:
-            results.append(_call_step(function, step["args"], arrays, results))
-        except BaseException as exc:  # the student's exception, whatever it is
-            return {**_failure("exception", exc, started), "step": index}, []
-    seconds = time.perf_counter() - started
-    try:
-        if header.get("return") is None:
-            items, out_arrays = _describe(results[-1])
-        else:
-            items, out_arrays = _describe([_lookup(ref, results, header["steps"])
-                                           for ref in header["return"]])
-    except BaseException as exc:
-        return _failure("exception", exc, started), []
-    return {"ok": True, "seconds": seconds, "outputs": items,
-            "tuple": isinstance(results[-1], (tuple, list))}, out_arrays
-
-
-def _call_step(function, specs: list[dict], arrays: list, results: list):
-    each = [i for i, spec in enumerate(specs) if spec.get("each")]
-    if not each:
-        return function(*[_argument(spec, arrays, results) for spec in specs])
-    count = len(arrays[specs[each[0]]["array"]])
-    outputs = []
-    for item in range(count):
-        args = [np.array(arrays[spec["array"]][item]) if spec.get("each")
-                else _argument(spec, arrays, results) for spec in specs]
-        outputs.append(function(*args))
-    return outputs
-
-
-def _argument(spec: dict, arrays: list, results: list):
-    """A fresh copy of a sent array (the student may modify it), a JSON value, or an earlier result."""
-    if "array" in spec:
-        return np.array(arrays[spec["array"]])
-    if "ref" in spec:
-        step, index = spec["ref"]
-        return results[step] if index is None else results[step][index]
-    return spec["value"]
-
-
-def _lookup(ref: list, results: list, steps: list):
-    """Value ``index`` of step ``step``'s result (all of it for ``None``).
-
-    A returned tuple or list shorter than ``index`` reads as ``None`` there,
-    as if the missing values were ``None`` (the trusted side judges that).
-    """
-    step, index = ref
-    value = results[step]
-    if any(spec.get("each") for spec in steps[step]["args"]):
-        return np.stack([np.asarray(r if index is None else r[index]) for r in value])
-    if index is not None and isinstance(value, (tuple, list)) and not -len(value) <= index < len(value):
-        return None
-    return value if index is None else value[index]
-
-
-def _describe(result) -> tuple[list[dict], list[np.ndarray]]:
-    """Turn the return value into plain items: arrays, JSON scalars, None, or a type name."""
-    values = list(result) if isinstance(result, (tuple, list)) else [result]
-    items, out_arrays = [], []
-    for value in values:
-        item, array = _plain(value)
-        if array is not None:
-            item["array"] = len(out_arrays)
-            out_arrays.append(array)
-        items.append(item)
-    return items, out_arrays
-
-
-def _plain(value) -> tuple[dict, np.ndarray | None]:
-    if value is None:
-        return {"kind": "none"}, None
-    if isinstance(value, (bool, int, float)) and type(value) in (bool, int, float):
-        return {"kind": "scalar", "value": value}, None
-    if isinstance(value, str):
-        return {"kind": "text", "value": value[:MAX_TEXT]}, None
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    try:
-        array = np.array(value, copy=True)
-    except MemoryError:
-        raise  # reported as a memory outcome by the caller
-    except BaseException:
-        return {"kind": "unsupported", "type": type(value).__name__}, None
-    if array.dtype.kind not in "biufc":
-        return {"kind": "unsupported", "type": f"{type(value).__name__} of {array.dtype}"}, None
-    return {"kind": "array", "type": type(value).__name__}, np.asarray(array).view(np.ndarray)
-
-
-def _failure(category: str, exc: BaseException, started: float) -> dict:
-    if isinstance(exc, MemoryError):
-        category = "memory"
-    text = f"{type(exc).__name__}: {exc}"[:MAX_TEXT]
-    trace = "".join(traceback.format_exception(exc))[-4 * MAX_TEXT:]
-    return {"ok": False, "category": category, "error": text, "traceback": trace,
-            "seconds": time.perf_counter() - started}
 
 
 if __name__ == "__main__":
