@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 ENV_VAR = "GRADER_DATA"
+CACHE_ENV = "GRADER_CACHE"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _DEFAULT = REPO_ROOT.parent / "shared" / "data"
 
@@ -55,3 +56,22 @@ def course_file(relative: str) -> Path:
             "that holds the course data (see README, 'Course data')"
         )
     return path
+
+
+def state_root() -> Path:
+    """The grader's private state folder (``GRADER_CACHE``, else ``~/.cache/cv-course-grader``).
+
+    Created with mode 0700, and made so if it is this user's and open to others: it holds
+    the expected outputs (the answers to hidden checks) and the key that seals them.
+    """
+    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "cv-course-grader")
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = base.stat()
+    if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        base.chmod(0o700)
+    return base
+
+
+def cache_dir() -> Path:
+    """Where prepared expected outputs are cached (``<state_root>/prepared``)."""
+    return state_root() / "prepared"

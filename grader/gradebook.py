@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -47,6 +48,8 @@ class Gradebook:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # grades are private: the grader's user alone
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.path, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -94,8 +97,12 @@ class Gradebook:
         return SubmissionResult.from_dict(json.loads(row[0])) if row else None
 
     def latest(self, assignment: str | None = None) -> list[SubmissionResult]:
-        """The most recently graded result of each (student, assignment), sorted by student."""
-        query = ("SELECT result_json FROM results r WHERE graded_at = (SELECT MAX(graded_at) "
+        """The most recently recorded result of each (student, assignment), sorted by student.
+
+        "Most recent" is the order in which this gradebook recorded them (SQLite's rowid),
+        not a time stored inside a result.
+        """
+        query = ("SELECT result_json FROM results r WHERE rowid = (SELECT MAX(rowid) "
                  "FROM results s WHERE s.student = r.student AND s.assignment = r.assignment)")
         params: tuple = ()
         if assignment:

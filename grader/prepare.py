@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import io
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader import datapath, inputs
+from grader import datapath, inputs, sealed
 from grader.array_refs import ArrayRefs, decode
 from grader.datapath import CourseDataMissing
 from grader.rubric import Check, Rubric
@@ -48,12 +47,6 @@ class PreparedCheck:
     cases: list[PreparedCase]
     unavailable: str | None = None
     uses_course_data: bool = False
-
-
-def cache_dir() -> Path:
-    """Where prepared expected outputs are cached (``GRADER_CACHE`` or ``~/.cache``)."""
-    base = os.environ.get("GRADER_CACHE") or Path.home() / ".cache" / "cv-course-grader"
-    return Path(base) / "prepared"
 
 
 def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> list[PreparedCheck]:
@@ -153,31 +146,33 @@ def _cache_key(rubric_hash: str, check: Check, module, arguments: list[dict]) ->
 
 
 def _store_expected(key: str, cached: list) -> None:
-    """Write ``[(expected, diagnoses), ...]`` as JSON + ``.npz`` (no pickle)."""
+    """Write ``[(expected, diagnoses), ...]`` as sealed JSON + ``.npz`` (no pickle)."""
     refs = ArrayRefs()
     manifest = [{"expected": [refs.encode(v) for v in expected],
                  "diagnoses": [[msg, [refs.encode(v) for v in values]] for msg, values in diagnoses]}
                 for expected, diagnoses in cached]
-    folder = cache_dir()
+    arrays = io.BytesIO()
+    np.savez(arrays, **refs.named)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{key}.{os.getpid()}.npz"
-        np.savez(temporary, **refs.named)
-        (folder / f"{key}.json").write_text(json.dumps(manifest))
-        temporary.replace(folder / f"{key}.npz")
+        folder = datapath.cache_dir()
+        sealed.write(folder / f"{key}.npz", arrays.getvalue())
+        sealed.write(folder / f"{key}.json", json.dumps(manifest).encode())
     except OSError:
         pass  # a read-only cache only costs recomputation
 
 
 def _load_expected(key: str):
-    folder = cache_dir()
-    try:
-        manifest = json.loads((folder / f"{key}.json").read_text())
-        with np.load(folder / f"{key}.npz", allow_pickle=False) as bundle:
-            arrays = {name: bundle[name] for name in bundle.files}
-    except (OSError, ValueError):
+    """The cached expected outputs of ``key``; ``None`` when absent or not sealed by this grader."""
+    folder = datapath.cache_dir()
+    manifest_bytes, array_bytes = sealed.read(folder / f"{key}.json"), sealed.read(folder / f"{key}.npz")
+    if manifest_bytes is None or array_bytes is None:
         return None
-
+    try:
+        manifest = json.loads(manifest_bytes)
+        with np.load(io.BytesIO(array_bytes), allow_pickle=False) as bundle:
+            arrays = {name: bundle[name] for name in bundle.files}
+    except ValueError:
+        return None
     return [([decode(v, arrays) for v in case["expected"]],
              [(msg, [decode(v, arrays) for v in values]) for msg, values in case["diagnoses"]])
             for case in manifest]

@@ -11,12 +11,13 @@ an ``.npz`` under the grader cache folder (``GRADER_CACHE`` or
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grader import datapath, sealed
 from grader.datapath import course_file
 
 __all__ = ["CLASSES", "SPLITS", "SceneSplit", "load_scenes", "resize_and_crop"]
@@ -58,8 +59,9 @@ def load_scenes(split: str, size: int = 64) -> SceneSplit:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = course_file(RELATIVE)
     cached = _cache_path(root, split, size)
-    if cached.is_file():
-        with np.load(cached, allow_pickle=False) as bundle:
+    stored = sealed.read(cached)
+    if stored is not None:
+        with np.load(io.BytesIO(stored), allow_pickle=False) as bundle:
             return SceneSplit(bundle["images"], bundle["labels"])
     images, labels = _decode_split(root / split, size)
     _store(cached, images, labels)
@@ -99,19 +101,16 @@ def _decode_split(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _cache_path(root: Path, split: str, size: int) -> Path:
     """The cache file, keyed by the data folder's listing (names and sizes) so new data re-decodes."""
-    from grader.prepare import cache_dir
-
     digest = hashlib.sha256()
     for path in sorted((root / split).glob("*/*.jpg")):
         digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
-    return cache_dir().parent / "datasets" / f"15scene-{split}-{size}-{digest.hexdigest()[:12]}.npz"
+    return datapath.state_root() / "datasets" / f"15scene-{split}-{size}-{digest.hexdigest()[:12]}.npz"
 
 
 def _store(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.stem}.{os.getpid()}.npz")
-        np.savez(temporary, images=images, labels=labels)
-        temporary.replace(path)
+        sealed.write(path, buffer.getvalue())
     except OSError:
         pass  # a read-only cache only costs decoding again
