@@ -24,6 +24,7 @@ from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
 from grader.prepare import prepare
+from grader.sandbox import isolation
 from grader.sandbox.launcher import share_cores
 from grader.progress import BatchProgress
 from grader.results import CheckResult, Status, SubmissionResult
@@ -47,6 +48,9 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
                 book: Gradebook, options: BatchOptions,
                 progress: BatchProgress) -> list[SubmissionResult]:
     """Grade ``paths``; return one result per path, in the order given."""
+    isolation.available()  # probe (and say what is missing) once, before any worker starts
+    if rubric.isolation == "strict":  # refuse before anything is recorded
+        isolation.require_all_guarantees(rubric.assignment)
     workdirs.sweep_orphans()  # folders of earlier runs killed before they could clean up
     prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
     results: dict[Path, SubmissionResult] = {}

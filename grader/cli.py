@@ -216,6 +216,19 @@ def export(db: Path, fmt: str, out: Path, assignment: str | None, student: str |
     console().print(f"exported {len(results)} result(s) as {fmt} to {out}")
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 unless every guarantee holds (what isolation: strict demands).")
+def doctor(as_json: bool, strict: bool) -> None:
+    """Say which isolation layers work here, what each one stops, and what nothing stops."""
+    from grader import doctor as checkup
+
+    data = checkup.report()
+    click.echo(json.dumps(data, indent=2) if as_json else checkup.render(data))
+    sys.exit(1 if strict and not all(g["holds"] for g in data["guarantees"].values()) else 0)
+
+
 @cli.command("prepare")
 @click.argument("assignment")
 def prepare_command(assignment: str) -> None:
@@ -274,19 +287,28 @@ def audit(assignment: str, workers: int, cluster: str | None, max_mutants: int |
 
 
 @cli.command("gradescope")
-@click.argument("assignment")
+@click.argument("assignment", required=False)
+@click.option("--bundle", "bundle_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Grade with the prepared checks of an autograder bundle (no answer key needed).")
 @click.option("--submission", "submission_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("/autograder/submission"), show_default=True)
 @click.option("--results", "results_file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("/autograder/results/results.json"), show_default=True)
-def gradescope_command(assignment: str, submission_dir: Path, results_file: Path) -> None:
+def gradescope_command(assignment: str | None, bundle_dir: Path | None, submission_dir: Path,
+                       results_file: Path) -> None:
     """Grade one submission inside Gradescope's autograder and write results.json."""
     from grader import gradescope
 
-    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    if bundle_dir is not None:
+        rubric, rubric_hash, prepared = gradescope.load_bundle(bundle_dir)
+    elif assignment:
+        rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+        prepared = prepare(rubric, rubric_hash)
+    else:
+        raise GraderError("name the ASSIGNMENT, or the --bundle of a packaged autograder")
     if not submission_dir.is_dir():
         raise GraderError(f"--submission {submission_dir}: no such folder")
-    data = gradescope.run(rubric, rubric_hash, submission_dir, results_file)
+    data = gradescope.run(rubric, rubric_hash, prepared, submission_dir, results_file)
     console().print(f"score {data['score']:g}; wrote {results_file}")
 
 
@@ -294,14 +316,21 @@ def gradescope_command(assignment: str, submission_dir: Path, results_file: Path
 @click.argument("assignment")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("autograder.zip"), show_default=True)
-def package_gradescope(assignment: str, out: Path) -> None:
-    """Build the autograder.zip (setup.sh, run_autograder, harness wheel, rubric) for Gradescope."""
+@click.option("--with-course-data", is_flag=True,
+              help="Ship the prepared inputs of checks fed by the course's own data (their "
+                   "rights are unclear: keep the bundle within your course).")
+def package_gradescope(assignment: str, out: Path, with_course_data: bool) -> None:
+    """Build autograder.zip for Gradescope: setup.sh, run_autograder, the harness wheel without
+    the answer key, and every check's expected outputs prepared here, as data."""
     from grader import gradescope
 
-    path = assignments.rubric_path(assignment)
-    load_rubric(path)
-    names = gradescope.package(path, out)
-    console().print(f"wrote {out}: {', '.join(names)}")
+    rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
+    names, left_out = gradescope.package(rubric, rubric_hash, out, with_course_data)
+    console().print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {', '.join(names)}")
+    if left_out:
+        console().print(f"{len(left_out)} check(s) need the course's own data and will be "
+                        f"skipped on Gradescope ({', '.join(left_out)}); add --with-course-data "
+                        "to ship their inputs")
 
 
 def _ci_summary(result) -> None:

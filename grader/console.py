@@ -33,7 +33,7 @@ def print_result(result: SubmissionResult, out: Console, show_output: bool = Tru
                       f"{check.score:g}/{check.max_score:g}", _escape(check.message))
     out.print(table)
     out.print(f"[bold]total {result.score:g}/{result.max_score:g}[/]  "
-              f"(sandbox: {result.sandbox})")
+              f"(sandbox: {result.sandbox}; {result.protection})")
     for note in result.notes:
         out.print(f"note: {_escape(note)}")
     if show_output:

@@ -1,82 +1,106 @@
 """Running inside Gradescope's autograder, and packaging the autograder bundle.
 
-Gradescope unpacks ``autograder.zip`` into ``/autograder/source``, runs
-``setup.sh`` once when the image is built, then ``run_autograder`` for each
-submission, which must leave ``/autograder/results/results.json``. The bundle
-holds the harness as a wheel, the rubric, and those two scripts.
+Gradescope unpacks ``autograder.zip`` into ``/autograder/source``, runs ``setup.sh`` once
+when the image is built, then ``run_autograder`` for each submission, which must leave
+``/autograder/results/results.json``. The container runs as root, in Docker, where
+bubblewrap cannot create namespaces: student code runs there under a uid of its own,
+Landlock, seccomp and the subreaper (``grader doctor`` prints them in the build log).
+
+The bundle never holds the answer key. The expected outputs of every check, hidden ones
+included, are prepared here on the instructor's machine and shipped as data
+(``grader_bundle/``: ``kit.json`` + ``arrays.npz``, as student kits ship their visible
+checks); the harness goes in as the kit wheel (no ``reference/``, no audit). Checks fed by
+the course's own data ship its prepared inputs only with ``--with-course-data``; without
+it they are skipped there, and packaging says so.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
+import os
 import tempfile
 import zipfile
 from pathlib import Path
 
 from grader import grading, submission
-from grader.datapath import REPO_ROOT
-from grader.errors import GraderError
 from grader.export.gradescope import results_json
-from grader.prepare import prepare
+from grader.kit import bundle, manifest, wheel
+from grader.prepare import PreparedCheck, prepare
 from grader.rubric import Rubric
+from grader.sandbox import isolation
 
-SUBMISSION_DIR = Path("/autograder/submission")
-RESULTS_FILE = Path("/autograder/results/results.json")
+BUNDLE_DIR = "grader_bundle"
+NOT_SHIPPED = ("needs the course's own data, which this autograder bundle does not ship "
+               "(package it with --with-course-data)")
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope image setup: Python, bubblewrap (used when the container allows namespaces), the harness.
+# Gradescope image setup: Python, bubblewrap and libseccomp (isolation layers), the harness
+# without the answer key, and what the course's code imports.
 set -euo pipefail
+AUTOGRADER="${{AUTOGRADER:-/autograder}}"
 apt-get update -qq
-apt-get install -y -qq python3 python3-pip python3-venv bubblewrap
+apt-get install -y -qq python3 python3-pip python3-venv bubblewrap libseccomp2
 python3 -m venv /opt/grader
-/opt/grader/bin/pip install -q /autograder/source/{wheel}[course]
-/opt/grader/bin/grader prepare /autograder/source/{rubric}
+/opt/grader/bin/pip install -q "$AUTOGRADER/source/{wheel}" {requirements}
+# The bundle holds every check's expected outputs: root only. Student code runs under uids of
+# its own (64000-64255, no account uses them: GRADER_SANDBOX_UIDS) with no access to it.
+chmod -R go= "$AUTOGRADER/source"
+/opt/grader/bin/grader doctor
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-exec /opt/grader/bin/grader gradescope /autograder/source/{rubric}
+AUTOGRADER="${AUTOGRADER:-/autograder}"
+mkdir -p "$AUTOGRADER/results" && chmod go= "$AUTOGRADER/results"
+exec ${GRADER:-/opt/grader/bin/grader} gradescope --bundle "$AUTOGRADER/source/grader_bundle" \\
+    --submission "$AUTOGRADER/submission" --results "$AUTOGRADER/results/results.json"
 """
 
 
-def run(rubric: Rubric, rubric_hash: str, submission_dir: Path, results_file: Path) -> dict:
-    """Grade the submission in ``submission_dir``; write and return Gradescope's results."""
-    prepared = prepare(rubric, rubric_hash)
+def run(rubric: Rubric, rubric_hash: str, prepared: list[PreparedCheck], submission_dir: Path,
+        results_file: Path) -> dict:
+    """Grade the submission in ``submission_dir``; write ``results_file`` once; return it."""
+    if rubric.isolation == "strict":
+        isolation.require_all_guarantees(rubric.assignment)
     with submission.load(submission_dir, rubric.modules, student="submission") as loaded:
         result = grading.grade(loaded, rubric, rubric_hash, prepared)
     data = results_json(result, rubric.leaderboard)
     results_file.parent.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    temporary = results_file.with_name(f".{results_file.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    temporary.replace(results_file)  # appears whole, once
     return data
 
 
-def package(rubric_file: Path, out: Path) -> list[str]:
-    """Write ``autograder.zip`` for ``rubric_file``; return the names it holds."""
+def load_bundle(folder: Path) -> tuple[Rubric, str, list[PreparedCheck]]:
+    """The rubric, its hash and the prepared checks shipped in ``folder``."""
+    info, rubric, prepared = bundle.load(folder)
+    return rubric, info["rubric_hash"], prepared
+
+
+def package(rubric: Rubric, rubric_hash: str, out: Path,
+            with_course_data: bool = False) -> tuple[list[str], list[str]]:
+    """Write ``autograder.zip``; return (the names it holds, checks left out for want of data)."""
+    prepared = prepare(rubric, rubric_hash)
+    left_out = [p.check.id for p in prepared if p.uses_course_data and not with_course_data]
+    shipped = [PreparedCheck(p.check, [], unavailable=NOT_SHIPPED) if p.check.id in left_out
+               else p for p in prepared]
     with tempfile.TemporaryDirectory() as scratch:
-        wheel = _build_wheel(Path(scratch))
-        names = {
-            wheel.name: wheel.read_bytes(),
-            rubric_file.name: rubric_file.read_bytes(),
-            "setup.sh": SETUP_SH.format(wheel=wheel.name, rubric=rubric_file.name).encode(),
-            "run_autograder": RUN_AUTOGRADER.format(rubric=rubric_file.name).encode(),
-        }
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-            for name, data in sorted(names.items()):
-                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-                info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
-                bundle.writestr(info, data, zipfile.ZIP_DEFLATED)
-    return sorted(names)
+        folder = Path(scratch)
+        bundle.save(folder / BUNDLE_DIR, manifest(rubric, rubric_hash, visible_only=False),
+                    shipped)
+        built = wheel.build(folder / "wheels")
+        files = {f"{BUNDLE_DIR}/{p.name}": p.read_bytes() for p in (folder / BUNDLE_DIR).iterdir()}
+        files[built.name] = built.read_bytes()
+        requirements = " ".join(f"'{r}'" for r in rubric.requirements)
+        files["setup.sh"] = SETUP_SH.format(wheel=built.name, requirements=requirements).encode()
+        files["run_autograder"] = RUN_AUTOGRADER.encode()
+        _zip(files, out)
+    return sorted(files), left_out
 
 
-def _build_wheel(folder: Path) -> Path:
-    if not (REPO_ROOT / "pyproject.toml").is_file():
-        raise GraderError("package-gradescope needs the harness source tree (pyproject.toml)")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(folder), str(REPO_ROOT)], capture_output=True, text=True)
-    wheels = list(folder.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise GraderError(f"building the harness wheel failed: {proc.stderr.strip()[-300:]}")
-    shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)
-    return wheels[0]
+def _zip(files: dict[str, bytes], out: Path) -> None:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            archive.writestr(info, data, zipfile.ZIP_DEFLATED)

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import os
 import platform
+import time
 from collections.abc import Callable
 from importlib import metadata
 from dataclasses import replace
@@ -44,20 +45,62 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         numpy_aliases=rubric.compat.numpy_aliases,
         import_timeout_s=rubric.defaults.import_timeout_s,
     )
+    budget = Budget(rubric.defaults.submission_timeout_s)
     results: dict[str, CheckResult] = {}
     with session:
         for item in prepared:
-            result = results[item.check.id] = _run_check(item, rubric, session, results, observe)
+            result = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
+                _run_check(item, rubric, session, results, observe, budget.cap))
             if stop_at_first_loss and result.score < result.max_score - 1e-9:
                 break
-    checks = _apply_source_rules(list(results.values()), submission, rubric)
+        sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
+    checks = _apply_source_rules(list(results.values()), sources, rubric)
     return SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
         versions=dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
-        started_at=started, finished_at=now(),
-        notes=submission.notes + _compat_notes(submission, rubric),
+        isolation=list(session.layers), started_at=started, finished_at=now(),
+        notes=submission.notes + _compat_notes(sources, rubric),
     )
+
+
+class Budget:
+    """A submission's wall-clock budget (``submission_timeout_s``; ``None``: unlimited)."""
+
+    def __init__(self, seconds: float | None):
+        self._seconds = seconds
+        self._ends = None if seconds is None else time.monotonic() + seconds
+
+    def cap(self, timeout_s: float) -> float:
+        """``timeout_s`` shortened to what is left of the budget."""
+        return timeout_s if self._ends is None else max(0.05, min(timeout_s, self._left()))
+
+    def spent_result(self, check) -> CheckResult | None:
+        """A ``timeout`` result for ``check`` once the budget is spent; ``None`` before."""
+        if self._ends is None or self._left() > 0:
+            return None
+        return CheckResult(check.id, check.name, check.function, Status.TIMEOUT, 0.0,
+                           check.points, f"not run: the submission's time budget "
+                           f"({self._seconds:g} s) is spent", visibility=check.visibility)
+
+    def blame(self, result: CheckResult) -> CheckResult:
+        """``result``, saying so when its timeout came from the budget running out."""
+        if self._ends is None or result.status != Status.TIMEOUT or self._left() > 0:
+            return result
+        return replace(result, message=f"{result.message}; the submission's time budget "
+                                       f"({self._seconds:g} s) ran out")
+
+    def _left(self) -> float:
+        return self._ends - time.monotonic()
+
+
+def _read(root, submission: Submission, module: str) -> str | None:
+    """The source of ``module`` from the sandbox's read-only copy (what was imported)."""
+    path = submission.modules.get(module)
+    if path is None:
+        return None
+    return (root / path.relative_to(submission.root)).read_text(encoding="utf-8",
+                                                                 errors="replace")
 
 
 @functools.cache
@@ -85,7 +128,8 @@ def _device(checks: list[CheckResult]) -> str:
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
                done: dict[str, CheckResult],
-               observe: Callable[[str, int, CallOutcome], None] | None = None) -> CheckResult:
+               observe: Callable[[str, int, CallOutcome], None] | None = None,
+               cap: Callable[[float], float] = lambda seconds: seconds) -> CheckResult:
     check = item.check
     unmet = [r for r in check.requires if done.get(r) is None or done[r].status != Status.PASSED]
     reason = item.unavailable or (f"requires {', '.join(unmet)} to pass first" if unmet else None)
@@ -95,7 +139,7 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
         max_score = 0.0 if item.unavailable else check.points
         return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
                            max_score, reason, visibility=check.visibility)
-    context = CheckContext(session, rubric.timeout_for(check), observe)
+    context = CheckContext(session, rubric.timeout_for(check), observe, cap)
     return KINDS[check.kind]().run(item, context)
 
 
@@ -110,12 +154,12 @@ def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
     return Limits(memory_mb=memory, cpu_s=int(cpu) + 10, address_space_limit=not gpu)
 
 
-def _apply_source_rules(results: list[CheckResult], submission: Submission,
+def _apply_source_rules(results: list[CheckResult], sources: dict[str, str | None],
                         rubric: Rubric) -> list[CheckResult]:
     by_target = {c.id: c.module for c in rubric.checks}
     penalised = []
     for result in results:
-        source = submission.source_of(by_target[result.id])
+        source = sources.get(by_target[result.id])
         for rule in rubric.forbidden_calls:
             if result.target != rule.function or source is None:
                 continue
@@ -136,10 +180,10 @@ def _penalise(result: CheckResult, function: str, sites, penalty: float, reason:
                    message=f"{result.message}; {note}", details=details)
 
 
-def _compat_notes(submission: Submission, rubric: Rubric) -> list[str]:
+def _compat_notes(sources: dict[str, str | None], rubric: Rubric) -> list[str]:
     notes = []
-    for module in submission.modules:
-        sites = _unique(source_rules.removed_numpy_aliases(submission.source_of(module) or ""))
+    for module, source in sources.items():
+        sites = _unique(source_rules.removed_numpy_aliases(source or ""))
         if sites:
             names = ", ".join(f"np.{s.name.split('.', 1)[1]} (line {s.line})" for s in sites)
             fix = ("restored by the rubric's compatibility option, graded on its merits"

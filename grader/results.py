@@ -78,6 +78,7 @@ class SubmissionResult:
     versions: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     sandbox: str = ""
+    isolation: list[str] = field(default_factory=list)  # the layers that held (grader doctor)
     started_at: str = ""
     finished_at: str = ""
     notes: list[str] = field(default_factory=list)
@@ -94,6 +95,13 @@ class SubmissionResult:
     def score(self) -> float:
         """The grade: the checks' points minus the late penalty."""
         return round(self.raw_score * (1.0 - self.late_penalty), 6)
+
+    @property
+    def protection(self) -> str:
+        """The isolation layers that held, in words (for reports)."""
+        if self.sandbox in ("", "not started"):
+            return "no student code ran"
+        return ", ".join(self.isolation) or "resource limits only"
 
     @property
     def max_score(self) -> float:

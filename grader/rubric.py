@@ -116,6 +116,9 @@ class Defaults(_Strict):
     timeout_s: float = Field(30.0, gt=0)
     memory_mb: int = Field(2048, gt=0)
     import_timeout_s: float = Field(60.0, gt=0)
+    submission_timeout_s: float | None = Field(
+        None, gt=0, description="wall-clock budget of one submission's grading: the checks "
+        "left when it is spent are not run (timeout), and what was earned is kept")
 
 
 class LatePolicy(_Strict):
@@ -141,6 +144,9 @@ class Rubric(_Strict):
     reference: str
     defaults: Defaults = Defaults()
     compat: Compat = Compat()
+    isolation: Literal["strict", "best_effort"] = Field(
+        "best_effort", description="strict: grade only where every isolation guarantee holds "
+        "(grader doctor says which do)")
     requirements: list[str] = []
     forbidden_calls: list[ForbiddenCalls] = []
     late: LatePolicy | None = None

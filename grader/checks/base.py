@@ -41,13 +41,21 @@ class Verdict:
 class CheckContext:
     """What a check needs besides its own data: the sandbox and the time limit.
 
+    ``cap`` shortens the limit to what is left of the submission's time budget.
+
     ``observe``, if given, is told every case's outcome as it comes back
     (check id, case number, outcome): the mutation audit records outputs that way.
     """
 
     session: SandboxSession
-    timeout_s: float
+    limit_s: float
     observe: Callable[[str, int, CallOutcome], None] | None = None
+    cap: Callable[[float], float] = field(default=lambda seconds: seconds)
+
+    @property
+    def timeout_s(self) -> float:
+        """The check's time limit, shortened to what is left of the submission's budget."""
+        return self.cap(self.limit_s)
 
 
 class CheckKind:

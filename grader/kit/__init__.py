@@ -84,7 +84,7 @@ def export(assignment: str, out: Path, zip_file: Path | None = None) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     _copy_stubs(source, out)
     prepared = [_shippable(p) for p in prepare(rubric, rubric_hash, visible_only=True)]
-    bundle.save(out / KIT_DIR, _manifest(rubric, rubric_hash), prepared)
+    bundle.save(out / KIT_DIR, manifest(rubric, rubric_hash), prepared)
     built = wheel.build(out / "wheels")
     requirements = [f"./wheels/{built.name}", *rubric.requirements]
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
@@ -101,16 +101,19 @@ def _shippable(item: PreparedCheck) -> PreparedCheck:
     return item
 
 
-def _manifest(rubric: Rubric, rubric_hash: str) -> dict:
-    visible = rubric.model_dump(mode="json", exclude_defaults=True)
-    visible["checks"] = [c for c in visible["checks"] if c.get("visibility", "visible") == "visible"]
-    shipped = {c["id"] for c in visible["checks"]}
-    for check in visible["checks"]:  # a prerequisite that is hidden is not named either
+def manifest(rubric: Rubric, rubric_hash: str, visible_only: bool = True) -> dict:
+    """The bundle's manifest: the rubric without its reference (and, for a kit, without the
+    hidden checks, whose names and prerequisites are not even named)."""
+    shown = rubric.model_dump(mode="json", exclude_defaults=True)
+    if visible_only:
+        shown["checks"] = [c for c in shown["checks"] if c.get("visibility", "visible") == "visible"]
+    shipped = {c["id"] for c in shown["checks"]}
+    for check in shown["checks"]:  # a prerequisite that is hidden is not named either
         if "requires" in check:
             check["requires"] = [r for r in check["requires"] if r in shipped]
-    visible["reference"] = "not shipped"
+    shown["reference"] = "not shipped"
     return {"format": 1, "assignment": rubric.assignment, "title": rubric.title,
-            "rubric_hash": rubric_hash, "harness": grader.__version__, "rubric": visible}
+            "rubric_hash": rubric_hash, "harness": grader.__version__, "rubric": shown}
 
 
 def _copy_stubs(source: Path, out: Path) -> None:

@@ -1,0 +1,57 @@
+"""``grader doctor``: which isolation layers work here, what each stops, what nothing stops."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from grader.sandbox import isolation, uids
+
+BLOCKS = {
+    "bubblewrap": "namespaces: no network, its own PID space, only the bound folders visible",
+    "landlock": "reads outside the system, Python and the submission; writes outside scratch",
+    "seccomp": "sockets, ptrace, process_vm_*, mounts, namespaces, bpf, io_uring, kernel modules",
+    "uid": "a root grader's sandboxes run as unprivileged uids of their own",
+    "subreaper": "double-forked daemons stay in the sandbox's tree and die with it",
+    "cgroup": "one kill for every process of a sandbox (and memory/pids caps where enabled)",
+}
+
+
+def report() -> dict:
+    """The probe as data: layers (with why missing), guarantees, and the machine."""
+    found = isolation.available()
+    fine = isolation.fine_layers(found)
+    layers = {}
+    for layer in isolation.LAYERS:
+        detail = BLOCKS[layer]
+        if layer == "landlock" and found.has(layer):
+            detail += f"; ABI {found.landlock_abi}: " + ", ".join(
+                name.split("-", 1)[1] for name in fine if name.startswith("landlock-"))
+        if layer == "uid" and found.has(layer):
+            first, last = uids.uid_range()
+            detail += f" ({first}-{last}, {uids.RANGE_ENV})"
+        layers[layer] = {"available": found.has(layer), "blocks": detail,
+                         "missing": found.missing.get(layer)}
+    guarantees = {name: {"holds": name in isolation.enforced_guarantees(fine),
+                         "cannot": isolation.EXPLAINED[name]} for name in isolation.GUARANTEES}
+    return {"machine": f"{platform.system()} {platform.release()}, "
+                       f"{'root' if os.geteuid() == 0 else 'uid ' + str(os.geteuid())}, "
+                       f"Python {platform.python_version()} ({sys.executable})",
+            "layers": layers, "guarantees": guarantees}
+
+
+def render(data: dict) -> str:
+    """The report as text, one line per layer and per guarantee."""
+    lines = [f"Isolation of student code on this machine ({data['machine']}):", ""]
+    for name, layer in data["layers"].items():
+        mark = "yes" if layer["available"] else "no "
+        why = "" if layer["available"] else f"  [{layer['missing']}]"
+        lines.append(f"  {name:<11} {mark}  {layer['blocks']}{why}")
+    lines += ["", "Always: resource limits (memory, CPU, processes, files), and the grader's own "
+              "watchdog (wall clock, memory of the whole process tree, scratch size).", "",
+              "A submission cannot:"]
+    for guarantee in data["guarantees"].values():
+        lines.append(f"  {'✓' if guarantee['holds'] else '✗ (NOT ensured here)'} "
+                     f"{guarantee['cannot']}")
+    return "\n".join(lines)
