@@ -48,12 +48,13 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     budget = Budget(rubric.defaults.submission_timeout_s)
     results: dict[str, CheckResult] = {}
     with session:
+        # read before any student code runs: what the sandbox imports, not what it left behind
+        sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
         for item in prepared:
             result = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
                 _run_check(item, rubric, session, results, observe, budget.cap))
             if stop_at_first_loss and result.score < result.max_score - 1e-9:
                 break
-        sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
     checks = _apply_source_rules(list(results.values()), sources, rubric)
     return SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,
