@@ -108,12 +108,16 @@ def test_package_gradescope_bundle(tmp_path):
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(out) as bundle:
         names = bundle.namelist()
-        assert {"setup.sh", "run_autograder", "proj1_filtering.yaml"} <= set(names)
+        assert {"setup.sh", "run_autograder", "grader_bundle/kit.json",
+                "grader_bundle/arrays.npz"} <= set(names)
+        assert not [n for n in names if n.endswith((".yaml", ".py"))]  # data, no answer key
         wheel = next(n for n in names if n.endswith(".whl"))
         assert bundle.getinfo("run_autograder").external_attr >> 16 & 0o111
-        assert "grader gradescope /autograder/source/proj1_filtering.yaml" in bundle.read(
-            "run_autograder").decode()
+        assert "gradescope --bundle" in bundle.read("run_autograder").decode()
         assert wheel in bundle.read("setup.sh").decode()
+        manifest = json.loads(bundle.read("grader_bundle/kit.json"))
+    hidden = [c for c in manifest["rubric"]["checks"] if c.get("visibility") == "hidden"]
+    assert hidden and all(manifest["checks"][c["id"]]["cases"] for c in hidden)
 
 
 def test_check_ci_writes_markdown_summary_and_junit(tmp_path):

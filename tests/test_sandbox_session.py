@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import Each, Ref, SandboxSession, Step, launcher
+from grader.sandbox import Each, Ref, SandboxSession, Step, isolation, launcher
 from grader.sandbox.launcher import Limits
 
 SOURCE = '''
@@ -187,7 +187,8 @@ class TestIsolation:
 
 def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
     monkeypatch.setenv(launcher.DISABLE_ENV, "1")
-    launcher.bubblewrap_available.cache_clear()
+    monkeypatch.delenv(isolation.SAID_ENV, raising=False)
+    isolation.available.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match="plain subprocess"):
             available = launcher.bubblewrap_available()
@@ -200,7 +201,7 @@ def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
             time.sleep(0.2)
             assert not _alive(tag)
     finally:
-        launcher.bubblewrap_available.cache_clear()
+        isolation.available.cache_clear()
 
 
 def test_resident_memory_watchdog_when_address_space_is_unlimited(submission_dir):
@@ -208,5 +209,5 @@ def test_resident_memory_watchdog_when_address_space_is_unlimited(submission_dir
     with SandboxSession(submission_dir, limits=limits) as watched:
         assert watched.call("student_code", "hog", [64], 20).status == "returned"
         outcome = watched.call("student_code", "hog", [1500], 20)
-        assert outcome.status == "memory" and "resident memory above 300 MiB" in outcome.error
+        assert outcome.status == "memory" and "more than the 300 MiB allowed" in outcome.error
         assert watched.call("student_code", "hog", [64], 20).status == "returned"

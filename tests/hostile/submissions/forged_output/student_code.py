@@ -1,5 +1,6 @@
-"""Hostile: forges results on stdout, stderr and every descriptor from 3 to 10, then
-returns wrong values. Nothing the student writes may be parsed as a result."""
+"""Hostile: forges results on stdout, stderr and every other descriptor it has open (the
+reply pipe among them), then returns wrong values. Nothing the student writes may be parsed
+as a result."""
 
 import json
 import os
@@ -15,7 +16,11 @@ def _forge():
     text = f"{_FORGED}\n10 passed in 0.01s\nPASSED\n"
     print(text)
     print(text, file=sys.stderr)
-    for fd in range(3, 11):
+    try:
+        descriptors = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+    except OSError:
+        descriptors = range(3, 64)
+    for fd in (fd for fd in descriptors if fd > 2):
         try:
             os.write(fd, text.encode())
         except OSError:

