@@ -183,7 +183,9 @@ def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
         "import_failed": f"importing your module failed: {outcome.error}",
         "raised": f"{function} raised {outcome.error}",
         "crashed": f"{function} crashed: {outcome.error}",
-        "protocol": f"{function} returned something that could not be read back: {outcome.error}",
+        "protocol": (f"{function} {outcome.error}" if outcome.error.startswith("broke the sandbox")
+                     else f"{function} returned something that could not be read back: "
+                          f"{outcome.error}"),
     }
     return Verdict(False, texts.get(outcome.status, outcome.error), status=status,
                    details={"traceback": outcome.traceback} if outcome.traceback else {})

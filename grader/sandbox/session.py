@@ -23,7 +23,7 @@ import numpy as np
 from grader.errors import GraderError
 from grader.sandbox import cgroup, isolation, launcher, uids, workspace
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import folder_usage, kill_tree, tree_memory_mib
+from grader.sandbox.processes import folder_usage, kill_tree, tree_cpu_seconds, tree_memory_mib
 from grader.sandbox.worker import protocol
 
 WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch while it waits
@@ -51,6 +51,7 @@ class CallOutcome:
     stdout: str = ""
     step: int | None = None
     during_import: bool = False
+    cpu_s: float | None = None  # CPU-seconds of the worker's tree during the call (parent-measured)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,26 @@ class _OverMemory(Exception):
     pass
 
 
+class _OverCpu(Exception):
+    pass
+
+
+class _CpuMeter:
+    """CPU-seconds the worker's process tree used since this request began, read from /proc."""
+
+    def __init__(self, pid: int, limit_s: float | None):
+        self._pid, self._limit = pid, limit_s
+        self._start = tree_cpu_seconds(pid)
+
+    def used(self) -> float:
+        return round(max(0.0, tree_cpu_seconds(self._pid) - self._start), 3)
+
+    def check(self) -> None:
+        if self._limit is not None and self.used() > self._limit:
+            raise _OverCpu(f"used more than {self._limit:.3g} CPU-seconds (its budget, as the "
+                           "grader measured it)")
+
+
 class SandboxSession:
     """A reusable worker for one submission; restarted after a timeout or crash.
 
@@ -133,6 +154,7 @@ class SandboxSession:
         self._import_stdout = ""
         self._workspace: workspace.Workspace | None = None
         self._lease: uids.Lease | None = None
+        self._cpu: _CpuMeter | None = None  # the CPU budget of the request in flight, if any
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
 
@@ -152,7 +174,7 @@ class SandboxSession:
         return self.run(module, [Step(function, args)], None, timeout_s)
 
     def run(self, module: str, steps: list[Step], returns: list[Ref] | None,
-            timeout_s: float) -> CallOutcome:
+            timeout_s: float, cpu_limit_s: float | None = None) -> CallOutcome:
         """Run ``steps`` in one request, within one deadline; return the values ``returns`` names.
 
         Every module the steps use is imported first (an import failure is the outcome).
@@ -160,6 +182,11 @@ class SandboxSession:
         With ``returns=None`` the outputs are the last step's return value
         (unpacked if it is a tuple). Objects such as a layer's ``cache`` stay in
         the worker: a later step refers to them with :class:`Ref`.
+
+        ``cpu_limit_s`` caps the CPU-seconds the whole process tree may use for this request,
+        as this process measures them (``/proc``): a budget the student's interpreter cannot
+        misreport. Over it, the request is a ``timeout``; ``outcome.cpu_s`` is what it used
+        (measured only for requests with a limit).
         """
         for name in dict.fromkeys([module] + [s.module for s in steps if s.module]):
             if name in self._import_failures:
@@ -172,9 +199,13 @@ class SandboxSession:
                     "args": [_encode_arg(a, arrays) for a in step.args]} for step in steps]
         request = {"op": "run", "module": module, "steps": encoded, "max_bytes": self._max_payload,
                    "return": None if returns is None else [[r.step, r.index] for r in returns]}
-        outcome = self._exchange(request, arrays, timeout_s)
+        outcome = self._exchange(request, arrays, timeout_s, cpu_limit_s)
         outcome.stdout, self._import_stdout = self._import_stdout + outcome.stdout, ""
         return outcome
+
+    def stop(self) -> None:
+        """Kill the worker and everything it started; the next call starts a fresh one."""
+        self._stop()
 
     def close(self) -> None:
         """Kill the worker and everything it started; remove its workspace."""
@@ -214,8 +245,6 @@ class SandboxSession:
 
     def _start(self, deadline: float, capture: Capture) -> None:
         space = self._ensure_workspace()
-        if self._lease is not None:
-            uids.kill_processes_of(self._lease.uid)  # a restart: nothing of the last worker lives on
         request_r, self._request_w = os.pipe()
         self._reply_r, reply_w = os.pipe()
         self._out_r, out_w = os.pipe()
@@ -233,7 +262,7 @@ class SandboxSession:
         )
         for fd in (request_r, reply_w, out_w, control_r):
             os.close(fd)
-        for fd in (self._reply_r, self._out_r):
+        for fd in (self._request_w, self._reply_r, self._out_r):
             os.set_blocking(fd, False)
         self._out_open = True
         self._imported = set()
@@ -282,19 +311,26 @@ class SandboxSession:
 
     # -- one request / reply ---------------------------------------------
 
-    def _exchange(self, request: dict, arrays: list[np.ndarray], timeout_s: float) -> CallOutcome:
+    def _exchange(self, request: dict, arrays: list[np.ndarray], timeout_s: float,
+                  cpu_limit_s: float | None = None) -> CallOutcome:
         capture = Capture()
         started = time.perf_counter()
         deadline = started + timeout_s
         try:
             if self._proc is None:
                 self._start(deadline, capture)
-            self._send(protocol.encode(request, arrays), deadline, capture)
-            header, out_arrays = self._receive(deadline, capture)
+            self._cpu = _CpuMeter(self._proc.pid, cpu_limit_s) if cpu_limit_s else None
+            request_id = secrets.token_hex(8)  # unguessable: no answer before the question
+            self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
+            header, out_arrays = self._receive(deadline, capture, request_id)
         except _Deadline:
             self._stop()
             return CallOutcome("timeout", seconds=timeout_s, stdout=capture.text(),
                                error=f"did not finish within {timeout_s:.3g} s")
+        except _OverCpu as exc:
+            self._stop()
+            return CallOutcome("timeout", seconds=time.perf_counter() - started,
+                               stdout=capture.text(), error=str(exc))
         except _WorkerGone:
             return self._crashed(time.perf_counter() - started, capture)
         except _OverMemory as exc:
@@ -302,14 +338,18 @@ class SandboxSession:
             return CallOutcome("memory", seconds=time.perf_counter() - started,
                                stdout=capture.text(), error=str(exc))
         except protocol.ProtocolError as exc:
-            self._stop()
-            return CallOutcome("protocol", error=str(exc), stdout=capture.text(),
-                               seconds=time.perf_counter() - started)
+            self._stop()  # whatever it meant, this worker is not talked to again
+            return CallOutcome("protocol", error=f"broke the sandbox protocol: {exc}",
+                               stdout=capture.text(), seconds=time.perf_counter() - started)
         seconds = time.perf_counter() - started
         self._drain(capture)
-        return _outcome(header, out_arrays, seconds, capture.text())
+        outcome = _outcome(header, out_arrays, seconds, capture.text())
+        outcome.cpu_s = self._cpu.used() if self._cpu else None
+        return outcome
 
     def _send(self, data: bytes, deadline: float, capture: Capture) -> None:
+        """Write ``data`` without ever blocking: a worker that stops reading (or shrinks the
+        pipe) runs into the deadline; one that writes before it has read is a violation."""
         view = memoryview(data)
         while view:
             if not self._wait([self._request_w], deadline, capture):
@@ -321,26 +361,34 @@ class SandboxSession:
                 continue
             try:
                 view = view[os.write(self._request_w, view):]
+            except BlockingIOError:
+                continue
             except BrokenPipeError:
                 raise _WorkerGone from None
 
-    def _receive(self, deadline: float, capture: Capture) -> tuple[dict, list[np.ndarray]]:
+    def _receive(self, deadline: float, capture: Capture,
+                 request_id: str | None = None) -> tuple[dict, list[np.ndarray]]:
+        """Read exactly one reply, within the caps; it must answer ``request_id`` and be alone."""
         buffer = bytearray()
         needed = protocol.PREFIX_BYTES
-        head_len = payload_len = None
-        while len(buffer) < needed or head_len is None:
-            if len(buffer) >= protocol.PREFIX_BYTES and head_len is None:
-                head_len, payload_len = protocol.split_prefix(
-                    bytes(buffer[: protocol.PREFIX_BYTES]), self._max_payload)
-                needed = protocol.PREFIX_BYTES + head_len + payload_len
-                continue
+        head_len = None
+        while len(buffer) < needed:
             self._wait([], deadline, capture)
-            chunk = _read_some(self._reply_r)
+            chunk = _read_some(self._reply_r, needed - len(buffer))
             if chunk == b"":
                 raise _WorkerGone
             buffer += chunk or b""
+            if head_len is None and len(buffer) >= protocol.PREFIX_BYTES:
+                head_len, payload_len = protocol.split_prefix(
+                    bytes(buffer[: protocol.PREFIX_BYTES]), self._max_payload)
+                needed = protocol.PREFIX_BYTES + head_len + payload_len
+        if _read_some(self._reply_r, 1):
+            raise protocol.ProtocolError("the worker sent more than one reply")
         body = bytes(buffer[protocol.PREFIX_BYTES:needed])
-        return protocol.decode(body[:head_len], body[head_len:])
+        header, arrays = protocol.decode(body[:head_len], body[head_len:])
+        if request_id is not None and header.get("id") != request_id:
+            raise protocol.ProtocolError("the worker answered a request it was not sent")
+        return header, arrays
 
     def _wait(self, writers: list[int], deadline: float, capture: Capture) -> list[int]:
         """Block until the reply pipe is readable or ``writers`` writable; drain output meanwhile."""
@@ -363,7 +411,10 @@ class SandboxSession:
             self._watch()
 
     def _watch(self) -> None:
-        """The parent's own measurements: memory of the whole tree, the scratch folder's size."""
+        """The parent's own measurements: memory of the whole tree, the scratch folder's size,
+        and the CPU time of a request with a CPU limit."""
+        if self._cpu is not None:
+            self._cpu.check()
         used = tree_memory_mib(self._proc.pid)
         if used > self._limits.memory_mb or (self._cgroup and cgroup.out_of_memory(self._cgroup)):
             raise _OverMemory(f"the process tree used {used:.0f} MiB of memory, more than the "
@@ -399,10 +450,11 @@ class SandboxSession:
         return CallOutcome("crashed", seconds=seconds, stdout=capture.text(), error=error)
 
 
-def _read_some(fd: int) -> bytes | None:
-    """Up to 1 MiB from a non-blocking pipe: bytes, ``b""`` at end of stream, ``None`` if empty."""
+def _read_some(fd: int, most: int = 1 << 20) -> bytes | None:
+    """Up to ``most`` bytes (1 MiB at most) from a non-blocking pipe: bytes, ``b""`` at end of
+    stream, ``None`` if nothing is there yet."""
     try:
-        return os.read(fd, 1 << 20)
+        return os.read(fd, min(most, 1 << 20))
     except BlockingIOError:
         return None
 

@@ -47,6 +47,7 @@ def serve(spec: dict, layers: list[str], problems: list[str]) -> int:
         reply, out_arrays = _handle(header, arrays, modules, notes)
         sys.stdout.flush()
         sys.stderr.flush()
+        reply = {**reply, "id": header.get("id")}  # the parent accepts only the answer to its request
         protocol.write_all(reply_fd, _encode(reply, out_arrays, header.get("max_bytes")))
 
 
@@ -54,13 +55,13 @@ def _encode(reply: dict, arrays: list, max_bytes: int | None) -> bytes:
     """The reply's bytes; a result too large to send, or to encode, becomes a failure reply."""
     size = sum(np.asarray(a).nbytes for a in arrays)
     if max_bytes and size > max_bytes:
-        return protocol.encode({"ok": False, "category": "exception",
+        return protocol.encode({"ok": False, "category": "exception", "id": reply["id"],
                                 "error": f"returned {size / 2**20:.0f} MiB of arrays, more than "
                                          f"the {max_bytes / 2**20:.0f} MiB allowed"})
     try:
         return protocol.encode(reply, arrays)
     except MemoryError:
-        return protocol.encode({"ok": False, "category": "memory",
+        return protocol.encode({"ok": False, "category": "memory", "id": reply["id"],
                                 "error": "out of memory while sending the result back"})
 
 
