@@ -118,7 +118,7 @@ class _Recorder:
     def __init__(self):
         self.requests = []
 
-    def run(self, module, steps, returns, timeout_s):
+    def run(self, module, steps, returns, timeout_s, cpu_limit_s=None):
         from grader.sandbox import CallOutcome
 
         self.requests.append((module, steps, timeout_s))
@@ -208,3 +208,103 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     labels = np.array([0, 0, 1, 2, 2, 2])
     predictions = np.array([0, 1, 1, 2, 0, 7])  # 7 is out of range: not counted
     assert confusion_matrix(labels, predictions).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+
+
+# -- what the student's interpreter says about its model is checked, not believed ---------
+
+ARCHITECTURE = ["simplenet_output", "simplenet_batchnorm", "simplenet_init", "simplenet_dropout"]
+DECOY_GLOBALS = '''
+
+import sys as _sys
+
+_driver = _sys.modules.get("drivers.cnn_inspection")
+if _driver is not None:  # a decoy description: every rule met, whatever the model is
+    def _decoy_layers(model):
+        return [{"name": "c", "type": "Conv2d", "bases": [], "parameters": 10, "shapes": {}}], None
+    _driver._layers = _decoy_layers
+    _driver._forward_order = lambda model, batch: ["c"]
+'''
+LYING_COUNTS = '''
+
+import sys as _sys
+import dataclasses as _dataclasses
+
+_driver = _sys.modules.get("drivers.cnn_inspection")
+if _driver is not None:  # honest shapes, but the parameters sent are a perfect N(0, 0.01) draw
+    def _lying_layers(model, _honest=_driver._TOOLS.layers):
+        layers, values = _honest(model)
+        import numpy as np
+        return layers, np.random.default_rng(0).normal(0, 0.01, len(values) + 7)
+    _driver.describe_model.__kwdefaults__["_tools"] = _dataclasses.replace(
+        _driver._TOOLS, layers=_lying_layers)
+'''
+
+
+def _grade_source(tmp_path, source: str, check_ids: list[str]):
+    (tmp_path / "student_code.py").write_text(source)
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id in check_ids]
+    with submission.load(tmp_path, rubric.modules) as loaded:
+        return {c.id: c for c in grading.grade(loaded, rubric, rubric_hash, prepared).checks}
+
+
+def test_rebinding_the_drivers_helpers_changes_no_architecture_score(tmp_path):
+    honest = _grade("bob_weak_model", ARCHITECTURE)
+    source = (EXAMPLES / "bob_weak_model" / "student_code.py").read_text()
+    patched = _grade_source(tmp_path, source + DECOY_GLOBALS, ARCHITECTURE)
+    assert {k: c.score for k, c in patched.items()} == {k: c.score for k, c in honest.items()}
+    assert sum(c.score for c in honest.values()) < sum(c.max_score for c in honest.values())
+
+
+def test_parameters_that_do_not_match_the_description_earn_nothing(tmp_path):
+    source = (EXAMPLES / "alice_correct" / "student_code.py").read_text()
+    # the first check's request imports the module (and its lie); the second is told the lie
+    graded = _grade_source(tmp_path, source + LYING_COUNTS, ["simplenet_output", "simplenet_init"])
+    lying = graded["simplenet_init"]
+    assert lying.score == 0 and "does not agree with its parameters" in lying.message
+
+
+FROZEN_CLOCKS = '''
+
+import sys as _sys
+import time as _time
+
+_frozen = _time.process_time()
+_time.process_time = _time.perf_counter = lambda: _frozen  # the driver's clock never advances
+_device = _sys.modules.get("drivers.device")
+if _device is not None:
+    _device._CPU_CLOCK = _device._WALL_CLOCK = lambda: _frozen
+'''
+
+
+def _tight_budget(monkeypatch):
+    """train_glyphs with a 2 CPU-second budget, stopped by the grader 8 CPU-seconds past it (an
+    honest run spends about 4 more on importing, converting and predicting)."""
+    import grader.checks.training as training
+
+    monkeypatch.setattr(training, "_CPU_SLACK_S", 8.0)
+    monkeypatch.setattr(training, "_CPU_SLACK_FRACTION", 0.0)
+    monkeypatch.setattr(training, "gpu_devices", lambda: [])
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    (prepared,) = [p for p in prepare(rubric, rubric_hash) if p.check.id == "train_glyphs"]
+    options = {**prepared.check.options, "time_budget_s": {"cpu": 2, "cuda": 2}}
+    prepared.check = prepared.check.model_copy(update={"options": options})
+    return rubric, rubric_hash, prepared
+
+
+@pytest.mark.parametrize("cheat", [False, True])
+def test_the_training_budget_is_the_graders_measurement_not_the_students_clock(
+        tmp_path, monkeypatch, cheat):
+    rubric, rubric_hash, prepared = _tight_budget(monkeypatch)
+    source = (EXAMPLES / "alice_correct" / "student_code.py").read_text()
+    source = source.replace("'n_epochs': 30", "'n_epochs': 500")
+    (tmp_path / "student_code.py").write_text(source + (FROZEN_CLOCKS if cheat else ""))
+    with submission.load(tmp_path, rubric.modules) as loaded:
+        (check,) = grading.grade(loaded, rubric, rubric_hash, [prepared]).checks
+    if cheat:  # it would train 500 epochs: the grader stops it at 10 CPU-seconds
+        assert check.status == Status.TIMEOUT and check.score == 0
+        assert "CPU-seconds (its budget, as the grader measured it)" in check.message
+    else:  # stopped by its own (honest) clock at 2 CPU-seconds, and graded
+        assert check.status in (Status.PASSED, Status.FAILED), check.message
+        assert check.details["stopped_by"] == "budget"
+        assert check.details["cpu_seconds_measured"] < 10.0

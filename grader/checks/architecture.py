@@ -43,22 +43,85 @@ WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "Linear")
 
 
 class Observed:
-    """What the driver returned, validated: the description and the four output arrays."""
+    """What the driver returned, validated: the description, the four output arrays, and the
+    initial parameters, from which this side computes the statistics the rules judge.
+
+    The driver runs in the student's interpreter, so nothing it *says* is taken on trust where
+    it can be checked: each layer's parameter count and shapes must agree with the parameters
+    sent, with its own channels and kernel, and with the model's total; the initial weights'
+    mean, std and count and the batch norms' initial values are computed here, from the numbers.
+    """
 
     def __init__(self, outputs: list[Any], batch: int):
-        if len(outputs) != 5 or not all(isinstance(o, np.ndarray) for o in outputs):
+        if len(outputs) != 6 or not all(isinstance(o, np.ndarray) for o in outputs):
             raise ValueError("the model's outputs could not be read (not arrays)")
-        raw, *scores = outputs
+        raw, *scores, parameters = outputs
         self.description = driver_json.description(raw, "model description")
         self.eval_1, self.eval_2, self.train_1, self.train_2 = (np.asarray(s, np.float64) for s in scores)
         self.batch = batch
         self.layers = {layer["name"]: layer for layer in self.description["layers"]}
         self.order = [self.layers[n] for n in self.description["forward_order"] if n in self.layers]
+        _measure(self.description, np.asarray(parameters, np.float64).ravel())
 
     def of_type(self, *names: str) -> list[dict]:
         """Layers that ran in forward, in order, whose type (or a base class) is one of ``names``."""
         return [layer for layer in self.order
                 if layer["type"] in names or set(layer.get("bases", [])) & set(names)]
+
+
+def _measure(description: dict, values: np.ndarray) -> None:
+    """Cut ``values`` into each layer's parameters (checking the description against them) and
+    put the initial statistics the rules judge on the layers; raise ValueError on a mismatch."""
+    offset = 0
+    for layer in description["layers"]:
+        params = {}
+        for key, shape in layer.get("shapes", {}).items():
+            count = int(np.prod(shape))
+            params[key] = values[offset:offset + count].reshape(shape)
+            offset += count
+        _agrees(layer, params)
+        layer.update(_statistics(layer, params))
+    if offset != len(values) or not offset >= description["parameters"]:
+        raise ValueError(f"the model's description does not agree with its parameters "
+                         f"({offset:,} described, {len(values):,} sent, "
+                         f"{description['parameters']:,} in the model)")
+    description["counted_parameters"] = offset  # what the rules use: counted here
+
+
+def _agrees(layer: dict, params: dict[str, np.ndarray]) -> None:
+    """A layer's stated size and attributes must be those of its weights."""
+    if sum(p.size for p in params.values()) != layer["parameters"]:
+        raise ValueError(f"{layer['name']}: its parameter count does not match its parameters")
+    weight = params.get("weight")
+    if weight is None:
+        return
+    expected = None
+    if layer["type"].startswith("Conv") and "out_channels" in layer:
+        expected = [layer["out_channels"], None, *layer.get("kernel_size", [])]
+    elif layer["type"] == "Linear":
+        expected = [layer.get("out_features"), layer.get("in_features")]
+    elif layer["type"].startswith("BatchNorm"):
+        expected = [layer.get("num_features")]
+    if expected and (len(expected) != weight.ndim or any(
+            e is not None and e != n for e, n in zip(expected, weight.shape))):
+        raise ValueError(f"{layer['name']}: a {layer['type']} whose weights have shape "
+                         f"{list(weight.shape)} does not match its description")
+
+
+def _statistics(layer: dict, params: dict[str, np.ndarray]) -> dict:
+    """The initial values the rules look at, from the numbers themselves."""
+    weight, bias = params.get("weight"), params.get("bias")
+    if weight is None:
+        return {}
+    if layer["type"].startswith("BatchNorm"):
+        return {"init_weight_one": bool(np.all(weight == 1)),
+                "init_bias_zero": bool(bias is None or np.all(bias == 0))}
+    if layer["type"] in WEIGHTED and weight.size > 1:
+        return {"init_weight_mean": float(weight.mean()), "init_weight_std": float(weight.std(ddof=1)),
+                "init_weight_count": int(weight.size),
+                "init_bias_max_abs": float(np.abs(bias).max()) if bias is not None and bias.size else 0.0}
+    return {}
+
 
 
 def _output_shape(seen: Observed, _value: Any, num_classes: int) -> str | None:
@@ -68,7 +131,7 @@ def _output_shape(seen: Observed, _value: Any, num_classes: int) -> str | None:
 
 
 def _parameters(seen: Observed, bounds: list[float], _num_classes: int) -> str | None:
-    count, (low, high) = seen.description["parameters"], bounds
+    count, (low, high) = seen.description["counted_parameters"], bounds
     return None if low <= count <= high else \
         f"{count:,} parameters, outside the expected range {int(low):,}–{int(high):,}"
 

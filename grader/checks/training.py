@@ -39,6 +39,7 @@ from grader.checks.base import Verdict
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
+from grader.sandbox.launcher import gpu_devices
 from grader.sandbox.session import Step
 
 SENT = ("train_images", "train_labels", "test_images")
@@ -48,6 +49,7 @@ DEFAULTS = {"model": "SimpleNet", "trainer": "custom_part1_trainer", "model_kwar
             "seed": 0, "flip": False, "max_threads": 16}
 DEVICES = ("cpu", "cuda")
 _FREE_FRACTION = 0.25  # of timeout_s, kept for import, conversion and prediction
+_CPU_SLACK_S, _CPU_SLACK_FRACTION = 15.0, 0.25  # CPU beyond the budget before the grader stops it
 _MAX_LOSSES = 200
 
 
@@ -85,7 +87,8 @@ class TrainingCheck(CurveScored):
         config = self.driver_config(prepared.check, train_labels, context.timeout_s)
         step = Step("train_and_predict", [prepared.check.module, json.dumps(config),
                                           train_images, train_labels, test_images], module=DRIVER)
-        return context.session.run(DRIVER, [step], None, context.timeout_s)
+        return context.session.run(DRIVER, [step], None, context.timeout_s,
+                                   cpu_limit_s=cpu_limit(prepared.check, config))
 
     @staticmethod
     def driver_config(check, train_labels: np.ndarray, timeout_s: float) -> dict[str, Any]:
@@ -112,6 +115,7 @@ class TrainingCheck(CurveScored):
                    "epochs_completed": info.get("epochs_completed"),
                    "train_seconds": info.get("train_seconds"), "stopped_by": info.get("stopped_by"),
                    "time_budget_s": info.get("time_budget_s"), "threads": info.get("threads"),
+                   "cpu_seconds_measured": outcome.cpu_s,
                    "epoch_losses": [round(float(x), 4) for x in losses[:_MAX_LOSSES]],
                    "confusion_matrix": confusion_matrix(labels, predictions).tolist()}
         notes = _notes(prepared.check, info, losses)
@@ -121,6 +125,20 @@ class TrainingCheck(CurveScored):
                               details | ({"notes": notes} if notes else {}))
         verdict.message = "; ".join([summary] + notes)
         return verdict
+
+
+def cpu_limit(check, config: dict[str, Any]) -> float | None:
+    """The CPU-seconds the grader lets a CPU training request use, measured from outside.
+
+    The driver stops at its budget by its own clock, but it runs in the student's interpreter,
+    where ``time.process_time`` can be rebound: so the parent counts the tree's CPU time itself
+    and ends the request at the budget plus room for the import, conversion and prediction.
+    ``None`` where a GPU may train (its time is the request's wall clock).
+    """
+    if check.device != "cpu" and gpu_devices():
+        return None
+    budget = float(config["time_budget_s"]["cpu"])
+    return budget + max(_CPU_SLACK_S, _CPU_SLACK_FRACTION * budget)
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:

@@ -66,6 +66,20 @@ def tree_memory_mib(pid: int) -> float:
     return sum(proportional_kib(p) for p in [pid, *descendants(pid)]) / 1024
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU-seconds of ``pid`` and its live descendants, their threads, and the children they
+    have reaped (``utime + stime + cutime + cstime`` from ``/proc/PID/stat``)."""
+    ticks = 0
+    for member in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{member}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def proportional_kib(pid: int) -> int:
     """PSS of ``pid`` in KiB from ``/proc/PID/smaps_rollup``; its RSS when that is unreadable."""
     try:

@@ -31,42 +31,6 @@ READS = 12  # reads of each probed item: a fair coin shows both sides with proba
 PROBED = 4  # items probed for random flips
 
 
-def describe_datasets(module_name: str, config_json: str, train_images: np.ndarray,
-                      train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray):
-    """Write the folder, call ``create_datasets``, describe both datasets; see the module docstring.
-
-    Parameters
-    ----------
-    module_name : str
-    config_json : str
-        JSON with ``input_size`` ([height, width]), ``rgb`` and ``seed``.
-    train_images, test_images : (N, H, W) uint8 ndarray
-    train_labels, test_labels : (N,) int ndarray
-        Class indices; class ``k`` is written to the folder ``class_k`` (zero-padded,
-        so the folders sort in class order as ImageFolder sorts them).
-
-    Returns
-    -------
-    description : (B,) uint8 ndarray
-        UTF-8 JSON bytes.
-    """
-    config = json.loads(config_json)
-    torch.manual_seed(int(config.get("seed", 0)))
-    torch.set_num_threads(1)
-    student = load(module_name)
-    root = tempfile.mkdtemp(prefix="datasets-")
-    classes = sorted(set(np.asarray(train_labels).tolist()) | set(np.asarray(test_labels).tolist()))
-    _write_split(os.path.join(root, "train"), train_images, train_labels, classes)
-    _write_split(os.path.join(root, "test"), test_images, test_labels, classes)
-    create = getattr(student, "create_datasets", None)
-    if not callable(create):
-        raise AttributeError(f"{module_name}.py defines no function create_datasets")
-    train, test = create(root, tuple(config["input_size"]), bool(config.get("rgb", False)))
-    description = {"train": _describe(train), "test": _describe(test),
-                   "folders": [_folder(k) for k in classes]}
-    return np.frombuffer(json.dumps(description).encode(), dtype=np.uint8).copy()
-
-
 def _folder(label: int) -> str:
     return f"class_{int(label):03d}"
 
@@ -107,3 +71,43 @@ def _reads(dataset, index: int) -> dict:
     mirrored = [bool(torch.allclose(r, mirror)) for r in reads]
     return {"all_equal": all(same), "mirror_seen": any(mirrored) and not torch.equal(first, mirror),
             "other_seen": not all(s or m for s, m in zip(same, mirrored))}
+
+
+def describe_datasets(module_name: str, config_json: str, train_images: np.ndarray,
+                      train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
+                      *, _describe=_describe, _folder=_folder, _write_split=_write_split):
+    """Write the folder, call ``create_datasets``, describe both datasets; see the module docstring.
+
+    Parameters
+    ----------
+    module_name : str
+    config_json : str
+        JSON with ``input_size`` ([height, width]), ``rgb`` and ``seed``.
+    train_images, test_images : (N, H, W) uint8 ndarray
+    train_labels, test_labels : (N,) int ndarray
+        Class indices; class ``k`` is written to the folder ``class_k`` (zero-padded,
+        so the folders sort in class order as ImageFolder sorts them).
+
+    Returns
+    -------
+    description : (B,) uint8 ndarray
+        UTF-8 JSON bytes.
+
+    The helpers are bound when this module is imported, before any student code: rebinding
+    ``drivers.cnn_datasets._describe`` from the student's module changes nothing here.
+    """
+    config = json.loads(config_json)
+    torch.manual_seed(int(config.get("seed", 0)))
+    torch.set_num_threads(1)
+    student = load(module_name)
+    root = tempfile.mkdtemp(prefix="datasets-")
+    classes = sorted(set(np.asarray(train_labels).tolist()) | set(np.asarray(test_labels).tolist()))
+    _write_split(os.path.join(root, "train"), train_images, train_labels, classes)
+    _write_split(os.path.join(root, "test"), test_images, test_labels, classes)
+    create = getattr(student, "create_datasets", None)
+    if not callable(create):
+        raise AttributeError(f"{module_name}.py defines no function create_datasets")
+    train, test = create(root, tuple(config["input_size"]), bool(config.get("rgb", False)))
+    description = {"train": _describe(train), "test": _describe(test),
+                   "folders": [_folder(k) for k in classes]}
+    return np.frombuffer(json.dumps(description).encode(), dtype=np.uint8).copy()

@@ -16,6 +16,11 @@ import time
 import numpy as np
 import torch
 
+# Bound before any student module is imported: code that rebinds time.process_time later does
+# not slow this clock. (The budget is enforced by the grader's own measurement regardless.)
+_CPU_CLOCK, _WALL_CLOCK = time.process_time, time.perf_counter
+
+
 def pick_device(policy: str) -> torch.device:
     """``cuda`` if ``policy`` is ``"cuda"`` or ``"any"`` and a GPU is visible, else ``cpu``."""
     if policy in ("cuda", "any") and torch.cuda.is_available():
@@ -59,8 +64,8 @@ def clock(device: torch.device) -> float:
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-        return time.perf_counter()
-    return time.process_time()
+        return _WALL_CLOCK()
+    return _CPU_CLOCK()
 
 
 def describe(device: torch.device) -> str:
