@@ -17,6 +17,8 @@ from grader import archive, workdirs
 from grader.errors import SubmissionError
 
 IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "grader_kit", "wheels"}
+# files that run code without being a graded source: never materialised
+EXECUTABLE_SIDE_FILES = {".pyc", ".pyo", ".pth", ".so", ".pyd", ".dylib", ".dll"}
 
 
 @dataclass
@@ -73,17 +75,37 @@ def load(path: Path, modules: list[str], student: str | None = None) -> Submissi
     root = workdirs.make("grader-submission-")
     try:
         _materialise(path, root)
+        dropped = strip_unhashed(root)
         located = _locate(root, modules)
         module_dir = _module_dir(root, located)
         return Submission(
             student=student or student_id(path), root=root, content_hash=content_hash(root),
             module_dir=module_dir, modules=located,
             missing=[m for m in modules if m not in located],
-            notes=_layout_notes(root, located, module_dir),
+            notes=_dropped_note(dropped) + _layout_notes(root, located, module_dir),
         )
     except BaseException:
         workdirs.remove(root)
         raise
+
+
+def strip_unhashed(root: Path) -> list[str]:
+    """Remove what is not graded: caches, hidden entries, kit files, and every file that could
+    run without being the source graded — bytecode (``__pycache__/*.pyc``: Python imports it in
+    place of a matching source), ``.pth`` and compiled extensions. What stays is exactly what
+    :func:`content_hash` covers. Returns the relative paths of the files removed."""
+    dropped = []
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        unwanted = _ignored(path, root) or (path.is_file() and path.suffix in EXECUTABLE_SIDE_FILES)
+        if not unwanted:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            dropped += [p.relative_to(root).as_posix() for p in path.rglob("*") if p.is_file()]
+            workdirs.rmtree(path)
+        else:
+            dropped.append(path.relative_to(root).as_posix())
+            path.unlink()
+    return sorted(set(dropped))
 
 
 def content_hash(root: Path) -> str:
@@ -125,6 +147,14 @@ def _module_dir(root: Path, located: dict[str, Path]) -> str:
         return "."
     first = next(iter(located.values()))
     return first.parent.relative_to(root).as_posix() or "."
+
+
+def _dropped_note(dropped: list[str]) -> list[str]:
+    if not any(Path(p).suffix in EXECUTABLE_SIDE_FILES for p in dropped):
+        return []
+    shown = ", ".join(p for p in dropped if Path(p).suffix in EXECUTABLE_SIDE_FILES)
+    return [f"not graded: {shown[:300]} (bytecode, .pth or compiled files run code other than the "
+            "source; the sources are graded)"]
 
 
 def _layout_notes(root: Path, located: dict[str, Path], module_dir: str) -> list[str]:

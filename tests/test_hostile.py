@@ -164,6 +164,29 @@ def build_archives(corpus: Path) -> None:
     folder = corpus / "folder_symlink"
     folder.mkdir()
     (folder / "student_code.py").symlink_to(reference)
+    with zipfile.ZipFile(corpus / "pyc_smuggle.zip", "w") as bundle:
+        bundle.writestr("student_code.py", INNOCENT_CODE)
+        bundle.writestr(f"__pycache__/student_code.{sys.implementation.cache_tag}.pyc",
+                        unchecked_bytecode(SUBMISSIONS / "forbidden_call" / "student_code.py"))
+
+
+INNOCENT_CODE = (b"import numpy as np\n\n\ndef my_imfilter(image, filter):\n"
+                 b"    return np.zeros_like(image)\n\n\n"
+                 b"def create_hybrid_image(image1, image2, filter):\n"
+                 b"    zeros = np.zeros_like(image1)\n    return zeros, zeros, zeros\n")
+
+
+def unchecked_bytecode(source: Path) -> bytes:
+    """``source`` compiled to an unchecked-hash .pyc: Python imports it in place of any
+    ``student_code.py`` beside it, without looking at that file."""
+    import py_compile
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "out.pyc"
+        py_compile.compile(str(source), cfile=str(target), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        return target.read_bytes()
 
 
 # --- observers: network servers, a process scan, the grader's state ----------------
@@ -527,20 +550,8 @@ def test_printed_output_is_bounded_in_the_gradebook(graded: Run):
 @pytest.mark.parametrize("graded", ["limits"], indirect=True)
 def test_with_limits_only_the_attacks_get_through(graded: Run):
     assert forged_rows(graded.db), "gradebook_forge could not forge a row even without isolation"
-    assert graded.cache_after != graded.cache_before, "wreck_expected_cache changed nothing"
     assert {"tcp", "udp", "unix-path", "unix"} <= set(graded.connections)
     assert graded.leftovers, "daemon_escape and late_rewrite left nothing behind"
-
-
-@pytest.mark.parametrize("graded", ["limits"], indirect=True)
-def test_a_poisoned_cache_is_recomputed_not_believed(graded: Run):
-    """The cache was overwritten (no layer stopped it); its seal makes the grader recompute it."""
-    check = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "check", str(RUBRIC),
-         str(SUBMISSIONS / "control_correct"), "--json", str(graded.db.with_suffix(".check.json"))],
-        env=graded.env, capture_output=True, text=True, timeout=120)
-    result = json.loads(graded.db.with_suffix(".check.json").read_text())
-    assert result["score"] == FULL_MARKS, check.stdout + check.stderr
 
 
 # --- one verdict per submission ----------------------------------------------------
