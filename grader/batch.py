@@ -108,23 +108,14 @@ def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, open
 def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,
             options: BatchOptions) -> SubmissionResult:
     if isinstance(outcome, BaseException):
-        result = unloadable(task.student, path, rubric, rubric_hash,
-                            f"the grading task crashed ({type(outcome).__name__}: {outcome})",
+        reason = (f"the grader failed, not the submission: its worker died twice while grading "
+                  f"it ({type(outcome).__name__}: {outcome}); the next run grades it again")
+        result = unloadable(task.student, path, rubric, rubric_hash, reason,
                             content_hash=task.content_hash)
+        result.grader_failure = reason
     else:
         result = SubmissionResult.from_dict(outcome)
-    return apply_late_policy(result, path, rubric, options.submitted_at)
-
-
-def apply_late_policy(result: SubmissionResult, path: Path, rubric: Rubric,
-                      submitted_at: dict[str, dt.datetime]) -> SubmissionResult:
-    """Stamp the submission time and the rubric's late penalty on ``result``."""
-    moment = submitted_at.get(result.student) or late.submission_time(path)
-    result.submitted_at = moment.isoformat(timespec="seconds")
-    result.late_days, result.late_penalty = late.penalty(rubric.late, moment)
-    if result.late_days:
-        result.notes.append(f"submitted {result.late_days} day(s) late: −{result.late_penalty:.0%}")
-    return result
+    return late.apply_policy(result, path, rubric, options.submitted_at)
 
 
 def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reason: str,

@@ -156,6 +156,11 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
     out.print(f"graded {len(results)} submission(s) of {rubric.assignment} in "
               f"{time.perf_counter() - started:.1f} s; mean score "
               f"{mean:.2f}/{results[0].max_score:g}; gradebook {db}")
+    failed = [r.student for r in results if r.grader_failure]
+    if failed:
+        out.print(f"the grader failed on {len(failed)} submission(s) ({', '.join(failed[:10])}): "
+                  "they are recorded as errors, not grades, and the next run grades them again")
+        sys.exit(1)
 
 
 @cli.command()
@@ -164,7 +169,9 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write the reports into.")
 @click.option("--assignment", default=None, help="Only this assignment.")
-def report(db: Path, out: Path, assignment: str | None) -> None:
+@click.option("--instructor", is_flag=True, help="Also show what the code printed during hidden "
+              "checks (it can carry their inputs): for the course staff, not for students.")
+def report(db: Path, out: Path, assignment: str | None, instructor: bool) -> None:
     """Render each student's report (HTML with figures, and Markdown) and the class summary
     (index.html) from the gradebook."""
     from grader.report import SUMMARY_FILE, render_reports
@@ -175,7 +182,8 @@ def report(db: Path, out: Path, assignment: str | None) -> None:
         if not results:
             raise GraderError(f"{db}: the gradebook holds no results"
                               + (f" for {assignment}" if assignment else ""))
-        render_reports(results, out, artifacts=book.artifacts, facts=_rubric_facts(results))
+        render_reports(results, out, artifacts=book.artifacts, facts=_rubric_facts(results),
+                       instructor=instructor)
     console().print(f"wrote {len(results)} student report(s) (HTML and Markdown) and the class "
                     f"summary {out / SUMMARY_FILE} in {time.perf_counter() - started:.1f} s")
 
@@ -294,8 +302,11 @@ def audit(assignment: str, workers: int, cluster: str | None, max_mutants: int |
               default=Path("/autograder/submission"), show_default=True)
 @click.option("--results", "results_file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("/autograder/results/results.json"), show_default=True)
+@click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/autograder/submission_metadata.json"), show_default=True,
+              help="Gradescope's submission metadata: its created_at is the submission time.")
 def gradescope_command(assignment: str | None, bundle_dir: Path | None, submission_dir: Path,
-                       results_file: Path) -> None:
+                       results_file: Path, metadata: Path) -> None:
     """Grade one submission inside Gradescope's autograder and write results.json."""
     from grader import gradescope
 
@@ -308,7 +319,7 @@ def gradescope_command(assignment: str | None, bundle_dir: Path | None, submissi
         raise GraderError("name the ASSIGNMENT, or the --bundle of a packaged autograder")
     if not submission_dir.is_dir():
         raise GraderError(f"--submission {submission_dir}: no such folder")
-    data = gradescope.run(rubric, rubric_hash, prepared, submission_dir, results_file)
+    data = gradescope.run(rubric, rubric_hash, prepared, submission_dir, results_file, metadata)
     console().print(f"score {data['score']:g}; wrote {results_file}")
 
 

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from grader import grading, submission
+from grader import grading, late, submission
 from grader.export.gradescope import results_json
 from grader.kit import bundle, manifest, wheel
 from grader.prepare import PreparedCheck, prepare
@@ -52,17 +52,24 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 AUTOGRADER="${AUTOGRADER:-/autograder}"
 mkdir -p "$AUTOGRADER/results" && chmod go= "$AUTOGRADER/results"
 exec ${GRADER:-/opt/grader/bin/grader} gradescope --bundle "$AUTOGRADER/source/grader_bundle" \\
-    --submission "$AUTOGRADER/submission" --results "$AUTOGRADER/results/results.json"
+    --submission "$AUTOGRADER/submission" --results "$AUTOGRADER/results/results.json" \\
+    --metadata "$AUTOGRADER/submission_metadata.json"
 """
 
 
 def run(rubric: Rubric, rubric_hash: str, prepared: list[PreparedCheck], submission_dir: Path,
-        results_file: Path) -> dict:
-    """Grade the submission in ``submission_dir``; write ``results_file`` once; return it."""
+        results_file: Path, metadata: Path | None = None) -> dict:
+    """Grade the submission in ``submission_dir``; write ``results_file`` once; return it.
+
+    ``metadata`` is Gradescope's ``submission_metadata.json``: its ``created_at`` is the
+    submission time the rubric's late policy uses.
+    """
     if rubric.isolation == "strict":
         isolation.require_all_guarantees(rubric.assignment)
     with submission.load(submission_dir, rubric.modules, student="submission") as loaded:
         result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    moment = late.gradescope_time(metadata) if metadata else None
+    result = late.apply_policy(result, submission_dir, rubric, {"submission": moment} if moment else {})
     data = results_json(result, rubric.leaderboard)
     results_file.parent.mkdir(parents=True, exist_ok=True)
     temporary = results_file.with_name(f".{results_file.name}.{os.getpid()}")

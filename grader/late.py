@@ -1,14 +1,18 @@
 """Late policy: when a submission was made, and what lateness costs under the rubric's rule.
 
-The submission time comes, in order of preference, from a CSV the instructor
-provides (``student,submitted_at`` with ISO-8601 times), from the archive's
-own metadata (the newest member), or from the newest file modification time.
+The submission time comes from the platform, never from the student: a CSV the instructor
+exports from the LMS (``--submitted-at``, ``student,submitted_at`` in ISO 8601) or Gradescope's
+``submission_metadata.json`` (``created_at``). Timestamps inside an archive and file
+modification times are written by the student (a back-dated zip is one ``touch`` away); a
+rubric may still opt in to them (``late: {trust_file_times: true}``), and the result then says
+so. Without a platform time no penalty is applied, and the result says that too.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import math
 import tarfile
 import zipfile
@@ -16,7 +20,8 @@ from pathlib import Path
 
 from grader import archive
 from grader.errors import GraderError
-from grader.rubric import LatePolicy
+from grader.results import SubmissionResult
+from grader.rubric import LatePolicy, Rubric
 
 
 def read_times_csv(path: Path) -> dict[str, dt.datetime]:
@@ -36,8 +41,32 @@ def read_times_csv(path: Path) -> dict[str, dt.datetime]:
     return times
 
 
-def submission_time(path: Path) -> dt.datetime:
-    """When ``path`` was submitted, from archive metadata or file modification times (UTC)."""
+PLATFORM = "the platform's submission time"
+FILES = "the archive's and files' own timestamps (written by the student)"
+UNKNOWN = "unknown (no --submitted-at time): no late penalty applied"
+
+
+def submission_time(student: str, path: Path, policy: LatePolicy | None,
+                    platform: dict[str, dt.datetime]) -> tuple[dt.datetime | None, str]:
+    """When ``student`` submitted ``path``, and where that time comes from (a sentence)."""
+    if student in platform:
+        return platform[student], PLATFORM
+    if policy is not None and policy.trust_file_times:
+        return file_time(path), FILES
+    return None, UNKNOWN
+
+
+def gradescope_time(metadata: Path) -> dt.datetime | None:
+    """``created_at`` of Gradescope's ``submission_metadata.json``; ``None`` if absent or unreadable."""
+    try:
+        created = json.loads(metadata.read_text(encoding="utf-8"))["created_at"]
+        return _aware(dt.datetime.fromisoformat(str(created).replace("Z", "+00:00")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def file_time(path: Path) -> dt.datetime:
+    """The newest timestamp of ``path``: its archive members or its files' modification times."""
     stamps: list[float] = []
     if archive.is_archive(path):
         stamps = _archive_stamps(path)
@@ -75,3 +104,20 @@ def _archive_stamps(path: Path) -> list[float]:
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def apply_policy(result: SubmissionResult, path: Path, rubric: Rubric,
+                 platform: dict[str, dt.datetime]) -> SubmissionResult:
+    """Stamp on ``result`` the submission time, where it comes from, and the late penalty."""
+    moment, source = submission_time(result.student, path, rubric.late, platform)
+    result.submitted_at_source = source
+    result.submitted_at = moment.isoformat(timespec="seconds") if moment else ""
+    if moment is None:
+        if rubric.late is not None:
+            result.notes.append(f"submission time {source}")
+        return result
+    result.late_days, result.late_penalty = penalty(rubric.late, moment)
+    if result.late_days:
+        result.notes.append(f"submitted {result.late_days} day(s) late: −{result.late_penalty:.0%} "
+                            f"(time from {source})")
+    return result

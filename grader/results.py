@@ -79,10 +79,12 @@ class SubmissionResult:
     device: str = "cpu"
     sandbox: str = ""
     isolation: list[str] = field(default_factory=list)  # the layers that held (grader doctor)
+    grader_failure: str = ""  # set when the harness, not the student, failed: never reused
     started_at: str = ""
     finished_at: str = ""
     notes: list[str] = field(default_factory=list)
     submitted_at: str = ""
+    submitted_at_source: str = ""  # where submitted_at comes from (late.PLATFORM, FILES, UNKNOWN)
     late_days: int = 0
     late_penalty: float = 0.0
 

@@ -128,6 +128,8 @@ class LatePolicy(_Strict):
     grace_minutes: float = Field(0, ge=0)
     penalty_per_day: float = Field(0.1, ge=0, le=1)
     max_late_days: int | None = Field(None, ge=0, description="later than this scores zero")
+    trust_file_times: bool = Field(False, description="without a platform time, use the "
+                                   "archive's and files' timestamps (the student writes them)")
 
 
 class Compat(_Strict):

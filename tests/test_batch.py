@@ -80,6 +80,46 @@ def test_dask_local_cluster_gives_the_same_grades(batch, inline_scores, tmp_path
     assert len(_rows(tmp_path / "dask.sqlite")) == 6
 
 
+def test_the_pool_and_its_sandboxes_end_when_the_grader_alone_is_killed(tmp_path):
+    """``kill -9`` of the grader process only (not its group): the forkserver, the pool
+    workers and their sandboxes must not live on (they used to, blocked on a pipe, for hours)."""
+    from grader.sandbox.processes import descendants
+
+    batch = _make_batch(tmp_path / "slow", 4, slow_s=20)
+    command = [sys.executable, "-m", "grader.cli", "grade", RUBRIC, str(batch), "--db",
+               str(tmp_path / "db.sqlite"), "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        family: list[int] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(family) < 6:  # forkserver, 2 workers, sandboxes
+            family = descendants(proc.pid)
+            time.sleep(0.2)
+        assert len(family) >= 6, family
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for _ in range(50):
+            alive = [pid for pid in family if _running(pid)]
+            if not alive:
+                break
+            time.sleep(0.1)
+        assert alive == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_sigkill_mid_batch_resumes_without_loss_or_duplicates(tmp_path):
     batch = _make_batch(tmp_path / "slow", 6, slow_s=0.6)
     db = tmp_path / "resume.sqlite"
@@ -154,4 +194,79 @@ def test_archive_time_comes_from_its_members(tmp_path):
     with zipfile.ZipFile(path, "w") as bundle:
         info = zipfile.ZipInfo("student_code.py", date_time=(2026, 9, 19, 12, 0, 0))
         bundle.writestr(info, "x = 1\n")
-    assert late.submission_time(path) == dt.datetime(2026, 9, 19, 12, 0, tzinfo=dt.timezone.utc)
+    assert late.file_time(path) == dt.datetime(2026, 9, 19, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_back_dated_archive_is_late_unless_the_rubric_trusts_file_times(tmp_path):
+    """Archive timestamps are the student's: only a platform time (or an opt-in) counts."""
+    import zipfile
+
+    path = tmp_path / "backdated.zip"
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.writestr(zipfile.ZipInfo("student_code.py", date_time=(2026, 8, 1, 0, 0, 0)), "x = 1\n")
+    due = dt.datetime(2026, 9, 20, 23, 59, tzinfo=dt.timezone.utc)
+    policy = LatePolicy(due=due, penalty_per_day=0.1)
+    assert late.submission_time("ann", path, policy, {}) == (None, late.UNKNOWN)
+    platform = {"ann": due + dt.timedelta(days=2)}
+    assert late.submission_time("ann", path, policy, platform) == (platform["ann"], late.PLATFORM)
+    trusting = LatePolicy(due=due, penalty_per_day=0.1, trust_file_times=True)
+    moment, source = late.submission_time("ann", path, trusting, {})
+    assert moment.month == 8 and source == late.FILES
+
+
+def test_gradescope_metadata_gives_the_submission_time(tmp_path):
+    metadata = tmp_path / "submission_metadata.json"
+    metadata.write_text('{"created_at": "2026-09-22T08:00:00.000000-04:00", "users": []}')
+    assert late.gradescope_time(metadata) == dt.datetime(2026, 9, 22, 12, 0, tzinfo=dt.timezone.utc)
+    assert late.gradescope_time(tmp_path / "absent.json") is None
+
+
+# -- a failure of the grader is never a student's zero ------------------------------------
+
+def _crash_worker(task):
+    """A grading function whose worker process dies on the victim (once, or every time)."""
+    marker = Path(task.root) / f"crashed-{task.student}"
+    if task.student.startswith("victim") and (task.student == "victim_always" or not marker.exists()):
+        marker.write_text("the worker died here\n")
+        os._exit(1)
+    return {"student": task.student}
+
+
+def _crash_tasks(root: Path, victim: str):
+    from grader.executors import Task
+
+    return [Task(student=name, root=str(root), module_dir=".", modules={}, content_hash=name)
+            for name in ("ann", victim, "bob", "cat")]
+
+
+@pytest.mark.parametrize("victim", ["victim_once", "victim_always"])
+def test_a_dead_pool_worker_is_retried_in_a_fresh_one(tmp_path, victim):
+    from grader.executors import PoolExecutor
+
+    executor = PoolExecutor(2)
+    try:
+        outcomes = {task.student: outcome
+                    for task, outcome in executor.stream(_crash_tasks(tmp_path, victim), _crash_worker)}
+    finally:
+        executor.close()
+    others = {k: v for k, v in outcomes.items() if k != victim}
+    assert others == {name: {"student": name} for name in ("ann", "bob", "cat")}  # all retried fine
+    if victim == "victim_once":
+        assert outcomes[victim] == {"student": victim}
+    else:
+        assert isinstance(outcomes[victim], Exception)
+
+
+def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
+    from grader.batch import BatchOptions, _finish
+    from grader.executors import Task
+    from grader.gradebook import Gradebook
+    from grader.rubric import load_rubric
+
+    rubric, rubric_hash = load_rubric(Path(RUBRIC))
+    task = Task(student="ann", root=str(tmp_path), module_dir=".", modules={}, content_hash="abc")
+    result = _finish(RuntimeError("worker died"), task, tmp_path, rubric, rubric_hash, BatchOptions())
+    assert result.grader_failure and "the grader failed, not the submission" in result.notes[0]
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        book.record(result)
+        assert book.find("ann", "abc", rubric_hash) is None  # graded again next time

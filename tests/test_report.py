@@ -52,6 +52,22 @@ def test_student_text_is_escaped_in_html_and_markdown(tmp_path):
     assert "````text\n" in markdown and "\n````" in markdown
 
 
+def test_what_hidden_checks_printed_reaches_the_instructor_not_the_student(tmp_path):
+    """Code that prints its inputs would put a hidden case in the student's own report."""
+    secret = "hidden kernel [[0.1, 0.7, 0.2]] of shape (97, 113, 3)"
+    checks = [_check("h", Status.FAILED, 0.0, visibility="hidden", stdout=secret,
+                     details={"traceback": f"ValueError: {secret}"}),
+              _check("v", stdout="visible output")]
+    result = _result("ann", checks)
+    students = render_reports([result], tmp_path / "students")
+    for path in students:
+        assert secret not in path.read_text(), path.name
+    page = next(p for p in students if p.suffix == ".html" and p.name != "index.html")
+    assert "visible output" in page.read_text() and "not shown for hidden checks" in page.read_text()
+    staff = render_reports([result], tmp_path / "staff", instructor=True)
+    assert any(secret in p.read_text() for p in staff if p.suffix == ".html")
+
+
 def test_pages_load_nothing_from_outside(tmp_path):
     arrays = {"c1": {"output": np.zeros((8, 8), np.float32), "expected": np.ones((8, 8), np.float32),
                      "label": np.array("out")}}

@@ -39,19 +39,20 @@ def render_markdown(result: SubmissionResult, facts: dict[str, CheckFacts] | Non
 
 
 def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifacts | None = None,
-                   facts: RubricFacts | None = None) -> list[Path]:
+                   facts: RubricFacts | None = None, instructor: bool = False) -> list[Path]:
     """Write each student's report (``.html`` and ``.md``) and the class summary; return the files.
 
     ``artifacts(result)`` gives the arrays of a result's figures (e.g.
     :meth:`grader.gradebook.Gradebook.artifacts`); ``facts`` maps a rubric hash
-    to its checks' time limits and thresholds.
+    to its checks' time limits and thresholds. The reports are the students' unless
+    ``instructor``: then they also show what the code printed during hidden checks.
     """
     out.mkdir(parents=True, exist_ok=True)
     facts = facts or {}
     written, views = [], []
     for result in results:
         view = student_view(result, artifacts(result) if artifacts else None,
-                            facts.get(result.rubric_hash), report_filename(result))
+                            facts.get(result.rubric_hash), report_filename(result), instructor)
         html_path, md_path = out / view.href, out / report_filename(result, ".md")
         html_path.write_text(render_student_html(view, SUMMARY_FILE), encoding="utf-8")
         md_path.write_text(render_student_markdown(view), encoding="utf-8")

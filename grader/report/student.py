@@ -35,10 +35,21 @@ class CheckView:
     figures: list[Any] = field(default_factory=list)
     limit_s: float | None = None
     numbers: list[tuple[str, str]] = field(default_factory=list)
+    instructor: bool = False  # the instructor's copy shows what hidden checks printed
 
     @property
     def hidden(self) -> bool:
         return self.result.visibility != "visible"
+
+    @property
+    def withheld(self) -> bool:
+        """Whether the student's own output is left out: code that prints its inputs would
+        show a hidden check's cases in the student's report."""
+        return self.hidden and not self.instructor
+
+    @property
+    def stdout(self) -> str:
+        return "" if self.withheld else self.result.stdout
 
     @property
     def time_percent(self) -> float | None:
@@ -49,12 +60,12 @@ class CheckView:
 
     @property
     def stdout_lines(self) -> int:
-        return self.result.stdout.count("\n") + (not self.result.stdout.endswith("\n"))
+        return self.stdout.count("\n") + (not self.stdout.endswith("\n"))
 
     @property
     def traceback(self) -> str:
         value = self.result.details.get("traceback")
-        return value if isinstance(value, str) else ""
+        return value if isinstance(value, str) and not self.withheld else ""
 
     @property
     def cases(self) -> str:
@@ -90,8 +101,13 @@ class StudentView:
 
 
 def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarray]] | None = None,
-                 facts: dict[str, CheckFacts] | None = None, href: str = "") -> StudentView:
-    """The view of ``result``; ``arrays`` are its artifacts (check id → name → array)."""
+                 facts: dict[str, CheckFacts] | None = None, href: str = "",
+                 instructor: bool = False) -> StudentView:
+    """The view of ``result``; ``arrays`` are its artifacts (check id → name → array).
+
+    ``instructor`` keeps what the student's code printed during hidden checks (it can carry
+    their inputs), which the student's own copy leaves out.
+    """
     arrays, facts = arrays or {}, facts or {}
     checks = []
     for check in result.checks:
@@ -101,6 +117,7 @@ def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarra
             figures=check_figures(check, arrays.get(check.id, {}), fact),
             limit_s=fact.timeout_s if fact else None,
             numbers=_numbers(check) if check.visibility == "visible" else [],
+            instructor=instructor,
         ))
     return StudentView(result, checks, href)
 
