@@ -4,8 +4,9 @@ Prints a Markdown table. Run: ``python benchmarks/overhead.py [--repeat N]``.
 
 - *in-process*: import the submission module and call every visible and hidden
   case's function directly (what a bare ``pytest`` of the student's code costs);
-- *sandboxed*: :func:`grader.grading.grade` on the same prepared cases — worker
-  start (bubblewrap or subprocess), import, transfer, trusted scoring.
+- *sandboxed*: :func:`grader.grading.grade` on the same prepared cases — workspace copy,
+  worker start (bubblewrap or not, the isolation layers), import, transfer, trusted scoring —
+  in each isolation mode this machine can run.
 Expected outputs are prepared once beforehand (they are cached in real use).
 """
 
@@ -13,18 +14,25 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 from grader import grading, submission
 from grader.assignments import rubric_path
 from grader.prepare import prepare
 from grader.rubric import load_rubric
-from grader.sandbox import launcher
+from grader.sandbox import isolation
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "proj1_filtering" / "alice_correct"
+MODES = [  # (name, environment): every layer this machine has; no namespaces; limits only
+    ("bubblewrap + all layers", {}),
+    ("no namespaces (Landlock, seccomp, uid, subreaper)", {isolation.NO_BWRAP_ENV: "1"}),
+    ("resource limits only", {isolation.DISABLE_ENV: "all"}),
+]
 
 
 def in_process(prepared) -> float:
@@ -57,16 +65,17 @@ def main() -> None:
     prepared = prepare(rubric, digest)
     cases = sum(len(p.cases) for p in prepared if not p.unavailable)
     rows = []
-    for mode in ("bubblewrap", "subprocess"):
-        if mode == "bubblewrap" and not launcher.bubblewrap_available():
-            continue
-        if mode == "subprocess":
-            import os
-
-            os.environ[launcher.DISABLE_ENV] = "1"
-            launcher.bubblewrap_available.cache_clear()
-        direct = [in_process(prepared) for _ in range(repeat)]
-        graded = [sandboxed(rubric, digest, prepared) for _ in range(repeat)]
+    for mode, env in MODES:
+        os.environ.pop(isolation.NO_BWRAP_ENV, None)
+        os.environ.pop(isolation.DISABLE_ENV, None)
+        os.environ.update(env)
+        isolation.available.cache_clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if mode.startswith("bubblewrap") and not isolation.available().has("bubblewrap"):
+                continue
+            direct = [in_process(prepared) for _ in range(repeat)]
+            graded = [sandboxed(rubric, digest, prepared) for _ in range(repeat)]
         rows.append((mode, statistics.median(direct), statistics.median(graded)))
     print(f"proj1_filtering, example alice_correct, {cases} cases, median of {repeat}\n")
     print("| sandbox | in-process (s) | graded (s) | overhead (s) | overhead per case (ms) |")

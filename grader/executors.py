@@ -11,10 +11,14 @@ submissions at once.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import functools
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,23 +94,79 @@ class PoolExecutor:
         self.workers = workers
         self._context = multiprocessing.get_context("forkserver")
         self._pool = self._new_pool()
+        self._broken_pool: cf.ProcessPoolExecutor | None = None  # a pool one of whose workers died
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=self._context)
+        return cf.ProcessPoolExecutor(self.workers, mp_context=self._context,
+                                      initializer=die_with, initargs=(os.getpid(),))
 
     def stream(self, tasks: Iterable[Task], function: Callable = run_task) -> Iterator[Outcome]:
-        return _stream(lambda task: self._submit(function, task), tasks, 2 * self.workers)
+        return _stream(lambda task: self._submit(function, task), tasks, 2 * self.workers,
+                       failed=self._failed)
 
     def _submit(self, function: Callable, task: Task) -> cf.Future:
+        """Submit to a pool that is not broken: one whose worker died is replaced first (its
+        breakage may not be known to it yet, but a future of it has already failed)."""
+        if self._broken:
+            self._renew()
         try:
-            return self._pool.submit(function, task)
+            future = self._pool.submit(function, task)
         except cf.process.BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            return self._pool.submit(function, task)
+            self._renew()
+            future = self._pool.submit(function, task)
+        future.grader_pool = self._pool
+        return future
+
+    @property
+    def _broken(self) -> bool:
+        return self._broken_pool is self._pool
+
+    def _failed(self, future: cf.Future) -> None:
+        """Told of each failed future before anything more is submitted."""
+        if isinstance(future.exception(), cf.process.BrokenProcessPool):
+            self._broken_pool = getattr(future, "grader_pool", None)
+
+    def _renew(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def die_with(grader_pid: int) -> None:
+    """Pool-worker initializer: end this worker as soon as the grader that started it is gone.
+
+    Killed with SIGKILL, the grader runs no cleanup; its pool workers (children of the
+    forkserver, which hold each other's queue pipes open, so no read ever ends) would wait
+    forever, and the forkserver with them. A thread here waits on the grader's pidfd (or
+    polls, before Linux 5.3) and exits the worker; the worker's sandboxes end with it (their
+    supervisors see the control pipe close), and the forkserver once the last worker is gone.
+    """
+    try:
+        handle = os.pidfd_open(grader_pid)
+    except (AttributeError, OSError):
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while _alive(grader_pid):
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-grader", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DaskExecutor:
@@ -163,26 +223,42 @@ def make_executor(workers: int, cluster: str | None):
 
 
 def _stream(submit: Callable, tasks: Iterable[Task], in_flight: int,
-            completed: Callable | None = None) -> Iterator[Outcome]:
-    """Keep at most ``in_flight`` futures running; yield each outcome as it completes."""
-    pending: dict[Any, Task] = {}
+            completed: Callable | None = None,
+            failed: Callable[[Any], None] = lambda future: None) -> Iterator[Outcome]:
+    """Keep at most ``in_flight`` futures running; yield each outcome as it completes.
+
+    When a worker process dies (the OOM killer, a crash, a signal), the pool breaks and every
+    task in flight fails with it, whichever of them was the cause. Those tasks are graded
+    again, one at a time, each alone in a fresh worker: the ones that were only in flight
+    succeed, and a task that fails alone is the one whose exception becomes the outcome.
+    """
+    pending: dict[Any, tuple[Task, bool]] = {}  # future -> (task, graded alone)
+    suspects: collections.deque[Task] = collections.deque()
     source = iter(tasks)
 
     def fill() -> None:
+        if suspects:  # let the pool drain, then try each suspect alone
+            if not pending:
+                task = suspects.popleft()
+                pending[submit(task)] = (task, True)
+            return
         while len(pending) < in_flight:
             task = next(source, None)
             if task is None:
                 return
-            pending[submit(task)] = task
+            pending[submit(task)] = (task, False)
 
     fill()
     while pending:
         waiter = completed(pending) if completed else cf.as_completed(list(pending))
         future = next(waiter)
-        task = pending.pop(future)
+        task, alone = pending.pop(future)
         try:
             yield task, future.result()
-        except Exception as exc:  # noqa: BLE001 - a crashed task is that submission's problem
-            yield task, exc
+        except Exception as exc:  # noqa: BLE001 - the grader's failure, not the student's
+            failed(future)
+            if alone:
+                yield task, exc
+            else:
+                suspects.append(task)
         fill()
-

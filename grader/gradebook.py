@@ -91,10 +91,13 @@ class Gradebook:
         return {check_id: decode_arrays(blob) for check_id, blob in rows}
 
     def find(self, student: str, content_hash: str, rubric_hash: str) -> SubmissionResult | None:
+        """The recorded result of this submission under this rubric, to reuse; never one the
+        grader failed to produce (that submission is graded again)."""
         row = self._db.execute(
             "SELECT result_json FROM results WHERE student=? AND content_hash=? AND rubric_hash=?",
             (student, content_hash, rubric_hash)).fetchone()
-        return SubmissionResult.from_dict(json.loads(row[0])) if row else None
+        result = SubmissionResult.from_dict(json.loads(row[0])) if row else None
+        return None if result is None or result.grader_failure else result
 
     def latest(self, assignment: str | None = None) -> list[SubmissionResult]:
         """The most recently recorded result of each (student, assignment), sorted by student.

@@ -173,6 +173,27 @@ def test_a_sealed_file_is_read_back_only_unchanged(tmp_path):
     assert key.stat().st_mode & 0o777 == 0o600 and datapath.state_root().stat().st_mode & 0o077 == 0
 
 
+def test_a_wrecked_expected_output_is_recomputed_not_believed(tmp_path, monkeypatch):
+    import numpy as np
+
+    from grader.prepare import prepare
+    from grader.rubric import load_rubric
+
+    monkeypatch.setenv(datapath.CACHE_ENV, str(tmp_path / "cache"))
+    rubric, digest = load_rubric(Path(__file__).parent / "hostile" / "rubric.yaml")
+    first = prepare(rubric, digest)
+    for path in (tmp_path / "cache" / "prepared").glob("*.npz"):  # what a poisoner would do
+        with np.load(path) as bundle:
+            zeros = {name: np.zeros_like(bundle[name]) for name in bundle.files}
+        with open(path, "wb") as handle:
+            np.savez(handle, **zeros)
+    again = prepare(rubric, digest)
+    for before, after in zip(first, again):
+        for case_before, case_after in zip(before.cases, after.cases):
+            for value, recomputed in zip(case_before.expected, case_after.expected):
+                assert np.array_equal(value, recomputed) and np.any(recomputed)
+
+
 def _result(student: str, score: float, finished_at: str) -> SubmissionResult:
     check = CheckResult("c", "c", "f", Status.PASSED if score else Status.FAILED, score, 1.0)
     return SubmissionResult(student=student, content_hash=f"h{score}", assignment="a",

@@ -73,7 +73,9 @@ def acquire() -> Lease:
 
 
 def kill_processes_of(uid: int) -> int:
-    """SIGKILL every process whose real uid is ``uid`` until none is left; return how many."""
+    """SIGKILL every live process whose real uid is ``uid`` until none is left; return how many.
+
+    Zombies are left alone: they are dead, and run nothing (their parent, or init, reaps them)."""
     killed = 0
     for _ in range(100):
         found = [pid for pid in _pids() if _real_uid(pid) == uid]
@@ -119,11 +121,14 @@ def _pids() -> list[int]:
 
 
 def _real_uid(pid: int) -> int | None:
+    """The real uid of a live process (``None`` for a zombie or a process gone)."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
+                if line.startswith("State:") and line.split()[1] in ("Z", "X"):
+                    return None
                 if line.startswith("Uid:"):
                     return int(line.split()[1])
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return None
     return None
