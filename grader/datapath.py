@@ -25,12 +25,6 @@ class CourseDataMissing(FileNotFoundError):
     """A course data file is not available on this machine."""
 
 
-# How many course files have been opened through :func:`course_file` in this process:
-# prepare compares it before and after generating a check's inputs, so that data
-# derived from course material (whose rights are unclear) is never exported in a kit.
-reads = 0
-
-
 def course_data_dir() -> Path | None:
     """The course data root folder, or ``None`` when none is configured or present."""
     configured = os.environ.get(ENV_VAR)
@@ -46,8 +40,6 @@ def course_file(relative: str) -> Path:
     CourseDataMissing
         With one sentence that names the file and how to provide it.
     """
-    global reads
-    reads += 1
     root = course_data_dir()
     path = root / relative if root else None
     if path is None or not path.exists():

@@ -174,6 +174,20 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+# Generators whose values come from the course's own data (unclear rights: never in a kit),
+# whatever their parameters; ``image`` does when its source is ``course:...``.
+FROM_COURSE_DATA = {"pair_image", "pair_ground_truth", "scenes"}
+
+
+def reads_course_data(spec: dict[str, Any]) -> bool:
+    """Whether the value of ``spec`` derives from the course data: decided by the spec itself,
+    never by what happened to be read (a cached pair is read once for many checks)."""
+    (name, params), = spec.items()
+    if name == "image":
+        return str(params.get("source", "")).startswith("course:")
+    return name in FROM_COURSE_DATA
+
+
 def check_spec(spec: Any) -> str | None:
     """Why ``spec`` is not a valid argument spec, or ``None`` when it is."""
     if not isinstance(spec, dict) or len(spec) != 1:

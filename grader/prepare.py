@@ -56,13 +56,13 @@ def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> lis
 
 
 def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCheck:
-    reads_before = datapath.reads
+    uses_course_data = any(inputs.reads_course_data(spec)
+                           for case in check.cases for spec in case.args.values())
     try:
         arguments = [{name: inputs.generate(spec) for name, spec in case.args.items()}
                      for case in check.cases]
     except CourseDataMissing as exc:
         return PreparedCheck(check, [], unavailable=str(exc), uses_course_data=True)
-    uses_course_data = datapath.reads > reads_before
     module, function = _resolve(rubric.reference_for(check))
     key = _cache_key(rubric_hash, check, module, arguments)
     cached = _load_expected(key)

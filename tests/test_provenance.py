@@ -1,0 +1,64 @@
+"""Which prepared inputs derive from the course's own data (never shipped in a kit) is decided
+by the rubric's specs, not by counting file reads: a course pair is read once and cached, and
+a second check on it must still count as course data."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader import inputs
+from grader.datapath import CourseDataMissing
+from grader.prepare import prepare
+from grader.rubric import Rubric
+
+PAIR = {"pair_image": {"pair": "notre_dame", "which": "a"}}
+
+
+def _two_checks_on_one_pair() -> Rubric:
+    case = {"id": "nd", "args": {"image": PAIR, "x": {"value": [100]}, "y": {"value": [100]},
+                                 "feature_width": {"value": 16}}}
+    check = {"kind": "property", "target": "student_sift:get_features", "points": 1,
+             "reference": "reference.sift:get_features",
+             "options": {"output": "descriptors", "properties": {"unit_norm": {"tol": 1.0e-3}}},
+             "cases": [case]}
+    return Rubric.model_validate({"assignment": "provenance", "reference": "reference.sift",
+                                  "checks": [{**check, "id": "first", "name": "first"},
+                                             {**check, "id": "second", "name": "second"}]})
+
+
+def test_a_second_check_on_a_cached_course_pair_is_course_data_too(course_data):
+    prepared = prepare(_two_checks_on_one_pair(), "provenance")
+    assert [p.uses_course_data for p in prepared] == [True, True]
+    assert all(p.unavailable is None for p in prepared)
+
+
+SAMPLES = {"pair_image": PAIR["pair_image"], "pair_ground_truth": {"pair": "notre_dame"},
+           "scenes": {"split": "test", "part": "labels"},
+           "image": {"source": "course:proj1/1a_dog.bmp"}}
+
+
+@pytest.fixture
+def no_course_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "absent"))
+    monkeypatch.setattr("grader.datapath._DEFAULT", tmp_path / "absent")
+    inputs._course_pair.cache_clear()
+    yield
+    inputs._course_pair.cache_clear()
+
+
+def test_without_the_data_both_are_course_data_and_unavailable(no_course_data):
+    prepared = prepare(_two_checks_on_one_pair(), "provenance")
+    assert [p.uses_course_data for p in prepared] == [True, True]
+    assert all(p.unavailable for p in prepared)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_each_generator_that_needs_the_course_data_is_declared(name, no_course_data):
+    with pytest.raises(CourseDataMissing):
+        inputs.generate({name: SAMPLES[name]})
+    assert inputs.reads_course_data({name: SAMPLES[name]})
+
+
+def test_the_declared_set_is_the_generators_that_read_course_files():
+    assert inputs.FROM_COURSE_DATA | {"image"} == set(SAMPLES)
+    assert not inputs.reads_course_data({"image": {"source": "skimage:astronaut"}})
