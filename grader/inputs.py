@@ -381,7 +381,7 @@ GENERATORS.update({
 })
 
 
-# --- Project 6 (CNN scene recognition) ------------------------------------------
+# --- proj4_cnn (the course's Project 6: CNN scene recognition) ------------------------------------------
 # Appended as one block (functions, then their GENERATORS entries).
 
 def scenes(split: str, part: str, size: int = 64) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Project 6 (F18 API): SimpleNet and its data transforms for 15-scene recognition.
+"""proj4_cnn, the course's Project 6 (F18 API): SimpleNet and its data transforms for 15-scene recognition.
 
 The network follows the course's recipe: blocks of convolution → max-pool →
 ReLU (with batch normalisation after every convolution except the last layer

@@ -1,4 +1,4 @@
-"""The course's training procedure for Project 6, on arrays: seeded, timed, evaluated every epoch.
+"""The course's training procedure for proj4_cnn (the course's Project 6), on arrays: seeded, timed, evaluated every epoch.
 
 This is the answer key's loop (used by the benchmark and the tests); the
 grader trains student models with its own driver inside the sandbox

@@ -1,4 +1,4 @@
-"""Project 6 end to end through the real CLI on the bundled synthetic data (no course data)."""
+"""proj4_cnn (the course's Project 6) end to end through the real CLI on the bundled synthetic data (no course data)."""
 
 from __future__ import annotations
 

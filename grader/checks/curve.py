@@ -49,13 +49,10 @@ def curve_fraction(curve: Sequence[Sequence[float]], x: float) -> float:
 class CurveScored(CheckKind):
     """A kind whose cases each earn ``details["fraction"]`` of the points (see module docstring)."""
 
-    curve_required = True
-
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:
         if "curve" not in options:
-            return f"kind {cls.name!r} needs options.curve, e.g. [[0, 0], [0.8, 1]]" \
-                if cls.curve_required else None
+            return f"kind {cls.name!r} needs options.curve, e.g. [[0, 0], [0.8, 1]]"
         problem = curve_problem(options["curve"])
         return f"curve: {problem}" if problem else None
 

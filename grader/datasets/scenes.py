@@ -1,4 +1,4 @@
-"""The 15-scene dataset (Lazebnik et al., CVPR 2006) as arrays, for Project 6 (CNN).
+"""The 15-scene dataset (Lazebnik et al., CVPR 2006) as arrays, for proj4_cnn (the course's Project 6, CNN).
 
 The images are read from the course data folder (never from the repository,
 see :mod:`grader.datapath`), decoded once with Pillow, brought to the course's

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.kit import KIT_DIR, Kit, check_kit, find_kit, open_kit
+from grader.kit import KIT_DIR, Kit, check_kit, open_kit
 from grader.results import CheckResult, Status
 
 _KIT_KEY = pytest.StashKey[Kit]()
@@ -74,7 +74,3 @@ def _results(session: pytest.Session) -> dict[str, CheckResult]:
         result = check_kit(kit, kit.root, only=selected)
         session.stash[_RESULTS_KEY] = {c.id: c for c in result.checks}
     return session.stash[_RESULTS_KEY]
-
-
-def in_kit(start: Path) -> bool:
-    return find_kit(start) is not None
