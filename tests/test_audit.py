@@ -15,6 +15,8 @@ from grader.audit.run import AuditOptions, cheapest_first, generate, run_audit
 from grader.prepare import prepare
 from grader.rubric import Rubric, load_rubric
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 TINY = textwrap.dedent('''
     """Module docstring."""
     import numpy as np

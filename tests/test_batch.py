@@ -19,6 +19,8 @@ from conftest import REPO, run_grader
 from grader import late
 from grader.rubric import LatePolicy
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 RUBRIC = str(REPO / "tests" / "data" / "tiny_filtering.yaml")
 CORRECT = (REPO / "examples/proj1_filtering/alice_correct/student_code.py").read_text()
 FLIPPED = (REPO / "examples/proj1_filtering/bob_flipped_kernel/student_code.py").read_text()

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPO, run_grader
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 EXAMPLES = REPO / "examples" / "proj2_features"
 COURSE_CHECKS = {"accuracy_notre_dame", "accuracy_mount_rushmore"}
 # kit module name → reference module that implements it

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import REPO, run_grader
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 EXAMPLES = REPO / "examples" / "proj1_filtering"
 COURSE_CHECKS = {"imfilter_course_cat", "hybrid_course_dog_cat"}
 

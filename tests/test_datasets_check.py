@@ -12,6 +12,8 @@ from grader.prepare import prepare
 from grader.results import Status
 from grader.rubric import load_rubric
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 REPO = Path(__file__).resolve().parents[1]
 RUBRIC = REPO / "rubrics" / "proj4_cnn.yaml"
 REFERENCE = (REPO / "reference" / "cnn.py").read_text()

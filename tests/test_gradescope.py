@@ -24,6 +24,8 @@ import pytest
 from test_hostile import (CMDLINE_MARKER, FULL_MARKS, HOSTILE, RUBRIC, SUBMISSIONS, VERDICTS,
                           marked_processes)
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 ATTACKS = ["read_autograder_bundle", "late_rewrite", "read_expected_cache", "kill_parent",
            "tamper_other_submissions"]
 # What run_autograder runs instead of /opt/grader/bin/grader: the harness with the answer key

@@ -51,6 +51,8 @@ import yaml
 from grader.sandbox import isolation
 from grader.sandbox.worker.confine import landlock, seccomp
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = REPO / "tests" / "hostile"
 RUBRIC = HOSTILE / "rubric.yaml"

@@ -23,6 +23,8 @@ import yaml
 
 from conftest import REPO, run_grader
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 ASSIGNMENTS = sorted(p.name for p in (REPO / "assignments").iterdir()
                      if (REPO / "rubrics" / f"{p.name}.yaml").is_file())
 EXAMPLES = REPO / "examples" / "proj1_filtering"

@@ -22,8 +22,9 @@ from grader.gradebook import Gradebook
 from grader.results import CheckResult, Status, SubmissionResult
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium is not installed "
-                                "(Debian: apt-get install chromium); .ci/run installs it")
+pytestmark = [pytest.mark.slow,  # a browser per page
+              pytest.mark.skipif(BROWSER is None, reason="chromium is not installed "
+                                 "(Debian: apt-get install chromium); .ci/run installs it")]
 WINDOW = (1280, 2400)
 HOSTILE = '<script>console.error("pwned")</script><img src=x onerror="console.error(1)">'
 # graded without the course data (those checks skip): quick, and the same on every machine

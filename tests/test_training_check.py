@@ -25,6 +25,8 @@ sys.path.insert(0, str(REPO / "grader" / "sandbox" / "worker"))
 
 from drivers import device as devices  # noqa: E402
 
+pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
+
 
 def _grade(student: str, check_ids: list[str]):
     """Grade ``student`` on the named checks of the project 6 rubric only."""
