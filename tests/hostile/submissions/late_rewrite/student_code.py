@@ -11,7 +11,7 @@ from attack import grader_option, zeros_after
 DAEMON = r"""
 import json, os, sqlite3, sys, time
 grader, json_path, db_path, gradescope = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-for _ in range(600):
+for _ in range(4500):  # up to 450 s: longer than the test's 400 s batch timeout, on any load
     try:
         os.kill(grader, 0)
     except OSError:
@@ -40,7 +40,7 @@ try:
         db.execute("UPDATE results SET score = max_score WHERE student = 'late_rewrite'")
 except sqlite3.Error:
     pass
-time.sleep(30)  # and stay, to be found
+time.sleep(120)  # and stay, to be found (the test kills it)
 """
 _started = False
 
