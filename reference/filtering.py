@@ -21,12 +21,16 @@ A. Oliva, A. Torralba, P. G. Schyns, "Hybrid images", ACM SIGGRAPH 2006.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import scipy.fft
 
-# Above this many kernel taps the FFT path beats the direct sum (the crossover on a 361x410x3
-# image is near 7x7, measured by hand with both paths of my_imfilter).
-FFT_MIN_TAPS = 50
-
+# The three ways to correlate, chosen by cost (``benchmarks/filtering.py`` measures them):
+# the direct sum costs one pass per non-zero tap, a separable kernel (an outer product, like
+# a Gaussian) two 1-D passes of k + l taps (each tap SEPARABLE_TAP_COST: the passes go through
+# an intermediate image), the FFT about as much as FFT_COST_TAPS taps whatever the kernel's
+# size. Passes run over bands of BAND_ROWS rows, which stay in cache.
+FFT_COST_TAPS = 60
+SEPARABLE_TAP_COST = 1.5
+BAND_ROWS = 64
 
 def my_imfilter(image: np.ndarray, filter: np.ndarray) -> np.ndarray:  # noqa: A002 (course name)
     """Cross-correlate an image with a 2-D kernel, keeping the image's size.
@@ -51,21 +55,31 @@ def my_imfilter(image: np.ndarray, filter: np.ndarray) -> np.ndarray:  # noqa: A
 
     Notes
     -----
-    Small kernels are summed directly over strided views; kernels with at
-    least ``FFT_MIN_TAPS`` taps are applied through the FFT of the padded
-    image. Both give the same result to float32 rounding.
+    The cheapest of three paths (see ``FFT_COST_TAPS``): a direct sum of shifted
+    copies, one per non-zero tap; two 1-D passes for a separable kernel; or the
+    FFT of the padded image. They agree to the working precision's rounding
+    (``float32`` for a ``float32`` image, else ``float64``), and an identity
+    kernel returns the input exactly.
     """
     image = np.asarray(image)
     kernel = np.asarray(filter, dtype=np.float64)
     _validate(image, kernel)
+    work = np.float32 if image.dtype == np.float32 else np.float64
     planes = image[:, :, None] if image.ndim == 2 else image
-    padded = _pad_reflect(planes.astype(np.float64, copy=False), kernel.shape)
-    if kernel.size >= FFT_MIN_TAPS:
-        out = _correlate_fft(padded, kernel, planes.shape[:2])
+    padded = _pad_reflect(planes.astype(work, copy=False), kernel.shape)
+    rows, cols = planes.shape[:2]
+    factors = _separable(kernel)
+    direct_cost = np.count_nonzero(kernel)
+    separable_cost = SEPARABLE_TAP_COST * sum(np.count_nonzero(f) for f in factors) \
+        if factors else np.inf
+    if min(direct_cost, separable_cost) > FFT_COST_TAPS:
+        out = _correlate_fft(padded, kernel, (rows, cols))
+    elif separable_cost < direct_cost:
+        column, row = factors
+        out = _correlate_direct(_correlate_direct(padded, column[:, None], rows), row[None, :], rows)
     else:
-        out = _correlate_direct(padded, kernel)
-    out = out.reshape(image.shape)
-    return out.astype(np.float32 if image.dtype == np.float32 else np.float64, copy=False)
+        out = _correlate_direct(padded, kernel, rows)
+    return out.reshape(image.shape).astype(work, copy=False)
 
 
 def create_hybrid_image(
@@ -156,18 +170,46 @@ def _pad_reflect(planes: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarra
     return planes
 
 
-def _correlate_direct(padded: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Sum of kernel-weighted windows: ``(H+k-1, W+l-1, C)`` → ``(H, W, C)``."""
-    windows = sliding_window_view(padded, kernel.shape, axis=(0, 1))  # (H, W, C, k, l)
-    return np.einsum("hwckl,kl->hwc", windows, kernel, optimize=True)
+def _separable(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(column, row)`` with ``kernel == outer(column, row)`` when it is rank one (to 1e-10),
+    else ``None``; a single row or column is its own factor."""
+    if 1 in kernel.shape:
+        return (kernel[:, 0], np.ones(1)) if kernel.shape[1] == 1 else (np.ones(1), kernel[0])
+    u, s, vt = np.linalg.svd(kernel)
+    if s[0] == 0 or s[1] > 1e-10 * s[0]:
+        return None
+    scale = np.sqrt(s[0])
+    return u[:, 0] * scale, vt[0] * scale
+
+
+def _correlate_direct(padded: np.ndarray, kernel: np.ndarray, rows: int) -> np.ndarray:
+    """Sum of kernel-weighted shifted copies: ``(rows+k-1, W+l-1, C)`` → ``(rows, W, C)``.
+
+    Each band of ``BAND_ROWS`` output rows gets every tap before the next band starts, so the
+    band and its shifted inputs stay in cache; zero taps cost nothing.
+    """
+    k, l = kernel.shape
+    cols = padded.shape[1] - l + 1
+    out = np.zeros((rows, cols) + padded.shape[2:], dtype=padded.dtype)
+    taps = [(u, v, padded.dtype.type(kernel[u, v])) for u in range(k) for v in range(l)
+            if kernel[u, v] != 0]
+    scratch = np.empty((min(rows, BAND_ROWS),) + out.shape[1:], dtype=padded.dtype)
+    for top in range(0, rows, BAND_ROWS):
+        band = out[top:top + BAND_ROWS]
+        term = scratch[:len(band)]
+        for u, v, weight in taps:
+            np.multiply(padded[top + u:top + u + len(band), v:v + cols], weight, out=term)
+            band += term
+    return out
 
 
 def _correlate_fft(padded: np.ndarray, kernel: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
-    """Correlation as a product of spectra; keeps the 'valid' part of the padded image."""
-    rows, cols = padded.shape[:2]
-    flipped = kernel[::-1, ::-1]  # correlation = convolution with the flipped kernel
-    spectrum = np.fft.rfft2(padded, s=(rows, cols), axes=(0, 1))
-    kernel_spectrum = np.fft.rfft2(flipped, s=(rows, cols))[:, :, None]
-    full = np.fft.irfft2(spectrum * kernel_spectrum, s=(rows, cols), axes=(0, 1))
+    """Correlation as a product of spectra over the two image axes of ``(H', W', C)``, at a
+    fast transform size; keeps the 'valid' ``(rows, cols, C)`` part of the padded image."""
+    size = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape[:2])
+    flipped = kernel[::-1, ::-1].astype(padded.dtype)  # correlation = convolution, kernel flipped
+    spectrum = scipy.fft.rfft2(padded, s=size, axes=(0, 1))
+    spectrum *= scipy.fft.rfft2(flipped, s=size)[:, :, None]
+    full = scipy.fft.irfft2(spectrum, s=size, axes=(0, 1), overwrite_x=True)
     k, l = kernel.shape
-    return full[k - 1 : k - 1 + out_shape[0], l - 1 : l - 1 + out_shape[1]]
+    return full[k - 1:k - 1 + out_shape[0], l - 1:l - 1 + out_shape[1]].astype(padded.dtype, copy=False)

@@ -188,9 +188,9 @@ def test_a_free_mark_on_wrong_code_is_reported_as_a_false_failure(monkeypatch):
     # pretend the reference called the kernel flip of its FFT path a free choice: dropping it is
     # a real fault the rubric catches, so the audit must say the mark (or the rubric) is wrong
     source = targets.reference_source("filtering")
-    line = "    flipped = kernel[::-1, ::-1]  # correlation = convolution with the flipped kernel"
+    line = "    flipped = kernel[::-1, ::-1].astype(padded.dtype)  # correlation = convolution, kernel flipped"
     assert line in source
-    marked = source.replace(line, "    flipped = kernel[::-1, ::-1]  # audit: free(slice) — pretend")
+    marked = source.replace(line, "    flipped = kernel[::-1, ::-1].astype(padded.dtype)  # audit: free(slice) — pretend")
     monkeypatch.setattr(targets, "reference_source", lambda stem: marked)
     report = run_audit("proj1_filtering", AuditOptions(workers=2, max_mutants=4, seed=0,
                                                        variants=False))

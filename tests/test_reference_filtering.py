@@ -62,13 +62,49 @@ def test_interior_matches_torch_conv2d(case):
     np.testing.assert_allclose(interior, _torch_oracle_interior(image, kernel), atol=2e-5)
 
 
-@pytest.mark.parametrize("shape", [(9, 9), (5, 13), (25, 1), (1, 25)])
-def test_fft_and_direct_paths_agree(shape, monkeypatch):
+def _by_path(image, kernel, path, monkeypatch):
+    """my_imfilter forced down one path: direct, separable (two 1-D passes) or fft."""
+    costs = {"direct": (np.inf, np.inf), "separable": (np.inf, 1e-9), "fft": (0, 1.5)}[path]
+    monkeypatch.setattr(filtering, "FFT_COST_TAPS", costs[0])
+    monkeypatch.setattr(filtering, "SEPARABLE_TAP_COST", costs[1])
+    return my_imfilter(image, kernel)
+
+
+@pytest.mark.parametrize("shape", [(9, 9), (5, 13), (25, 1), (1, 25), (3, 3)])
+@pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_the_three_paths_agree(shape, dtype, atol, monkeypatch):
     rng = np.random.default_rng(3)
-    image, kernel = rng.random((40, 50, 3)), rng.uniform(-1, 1, shape)
-    direct = my_imfilter(image, kernel)
-    monkeypatch.setattr(filtering, "FFT_MIN_TAPS", 1)
-    np.testing.assert_allclose(my_imfilter(image, kernel), direct, atol=1e-10)
+    image = rng.random((40, 50, 3)).astype(dtype)
+    separable = np.outer(rng.uniform(-1, 1, shape[0]), rng.uniform(-1, 1, shape[1]))
+    for kernel in (rng.uniform(-1, 1, shape), separable):
+        direct = _by_path(image, kernel, "direct", monkeypatch)
+        assert direct.dtype == dtype
+        np.testing.assert_allclose(_by_path(image, kernel, "fft", monkeypatch), direct, atol=atol)
+    np.testing.assert_allclose(_by_path(image, separable, "separable", monkeypatch),
+                               _by_path(image, separable, "direct", monkeypatch), atol=atol)
+
+
+def test_the_cheapest_path_is_chosen(monkeypatch):
+    gaussian, noise = filtering.create_gaussian_kernel(3.5), np.random.default_rng(0).random((15, 15))
+    assert gaussian.shape == (15, 15)
+    assert filtering._separable(gaussian) is not None and filtering._separable(noise) is None
+    column, row = filtering._separable(gaussian)
+    np.testing.assert_allclose(np.outer(column, row), gaussian, atol=1e-15)
+    calls = []
+    for name in ("_correlate_direct", "_correlate_fft"):
+        real = getattr(filtering, name)
+        monkeypatch.setattr(filtering, name, lambda *a, _real=real, _name=name:
+                            calls.append((_name, a[1].shape)) or _real(*a))
+    image = np.random.default_rng(1).random((30, 40, 3))
+    chosen = {}
+    for label, kernel in {"3x3": noise[:3, :3], "gaussian": gaussian, "noise": noise}.items():
+        calls.clear()
+        my_imfilter(image, kernel)
+        chosen[label] = list(calls)
+    assert chosen == {"3x3": [("_correlate_direct", (3, 3))],  # 9 taps
+                      "gaussian": [("_correlate_direct", (15, 1)),  # 1.5 × 30 = 45 tap-costs
+                                   ("_correlate_direct", (1, 15))],
+                      "noise": [("_correlate_fft", (15, 15))]}  # 225 taps > FFT_COST_TAPS
 
 
 def test_preserves_shape_and_float32():
