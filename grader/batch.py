@@ -23,6 +23,7 @@ from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
+from grader.overrides import Extension
 from grader.prepare import prepare
 from grader.sandbox import isolation
 from grader.sandbox.launcher import share_cores
@@ -58,12 +59,13 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     # each of the parallel workers gets its share of the cores for multi-threaded checks
     share_cores(options.workers)
     executor = make_executor(options.workers, options.cluster)
+    extensions = book.extensions(rubric.assignment)
     try:
         tasks = _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,
                        progress)
         for task, outcome in executor.stream(tasks):
             path, loaded = opened.pop(task.root)
-            result = _finish(outcome, task, path, rubric, rubric_hash, options)
+            result = _finish(outcome, task, path, rubric, rubric_hash, options, extensions)
             book.record(result)
             loaded.cleanup()
             results[path] = result
@@ -106,7 +108,7 @@ def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, open
 
 
 def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,
-            options: BatchOptions) -> SubmissionResult:
+            options: BatchOptions, extensions: dict[str, Extension]) -> SubmissionResult:
     if isinstance(outcome, BaseException):
         reason = (f"the grader failed, not the submission: its worker died twice while grading "
                   f"it ({type(outcome).__name__}: {outcome}); the next run grades it again")
@@ -115,7 +117,7 @@ def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,
         result.grader_failure = reason
     else:
         result = SubmissionResult.from_dict(outcome)
-    return late.apply_policy(result, path, rubric, options.submitted_at)
+    return late.apply_policy(result, path, rubric, options.submitted_at, extensions)
 
 
 def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reason: str,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from grader import assignments, submission
+from grader import assignments, semester_cli, submission
 from grader.console import console, print_result
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
@@ -123,13 +123,16 @@ def kit(assignment: str, out: Path, zip_file: Path | None) -> None:
               "everyone, or the comma-separated students named.")
 @click.option("--submitted-at", "times_csv", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="CSV of student,submitted_at (ISO 8601) for the late policy.")
+@click.option("--extensions", "extensions_csv", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="CSV of student,days[,reason]: extensions recorded in the "
+              "gradebook (as grader extend does) before grading.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Path | None,
           workers: int, cluster: str | None, regrade: str | None, times_csv: Path | None,
-          quiet: bool) -> None:
+          extensions_csv: Path | None, quiet: bool) -> None:
     """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
     from grader.batch import BatchOptions, grade_batch
-    from grader.late import read_times_csv
+    from grader.late import read_extensions_csv, read_times_csv
     from grader.progress import BatchProgress
 
     path = assignments.rubric_path(assignment)
@@ -145,8 +148,11 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
     out = console()
     started = time.perf_counter()
     progress = BatchProgress(len(paths), out, quiet)
+    extensions = read_extensions_csv(extensions_csv, rubric.assignment) if extensions_csv else []
     try:
         with Gradebook(db) as book:
+            for extension in extensions:
+                book.add_extension(extension)
             results = grade_batch(paths, rubric, rubric_hash, path, book, options, progress)
     finally:
         progress.close()
@@ -178,7 +184,7 @@ def report(db: Path, out: Path, assignment: str | None, instructor: bool) -> Non
 
     started = time.perf_counter()
     with Gradebook(db) as book:
-        results = book.latest(assignment)
+        results = book.effective(assignment)
         if not results:
             raise GraderError(f"{db}: the gradebook holds no results"
                               + (f" for {assignment}" if assignment else ""))
@@ -213,11 +219,12 @@ def _rubric_facts(results) -> dict:
 @click.option("--assignment", default=None, help="Only this assignment.")
 @click.option("--student", default=None, help="Only this student (required for gradescope).")
 def export(db: Path, fmt: str, out: Path, assignment: str | None, student: str | None) -> None:
-    """Export the latest result of each student from the gradebook."""
+    """Export each student's effective grade (the latest result with overrides and
+    extensions applied) from the gradebook."""
     from grader.export import FORMATS
 
     with Gradebook(db) as book:
-        results = [r for r in book.latest(assignment) if student in (None, r.student)]
+        results = [r for r in book.effective(assignment) if student in (None, r.student)]
     if not results:
         raise GraderError(f"{db}: no results to export for the selection")
     FORMATS[fmt](results, out)
@@ -361,6 +368,10 @@ def _summary(result) -> dict:
             "duration_s", "visibility")
     data["checks"] = [{k: c[k] for k in keys} for c in data["checks"]]
     return data
+
+
+for _command in semester_cli.COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader import archive
 from grader.errors import GraderError
+from grader.overrides import Extension
 from grader.results import SubmissionResult
 from grader.rubric import LatePolicy, Rubric
 
@@ -39,6 +40,29 @@ def read_times_csv(path: Path) -> dict[str, dt.datetime]:
             raise GraderError(f"{path}, line {number}: expected columns 'student,submitted_at' "
                               "with an ISO-8601 time") from None
     return times
+
+
+def read_extensions_csv(path: Path, assignment: str) -> list[Extension]:
+    """Extensions from a CSV with columns ``student,days`` and optionally ``reason``."""
+    from grader.overrides import now, who
+
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise GraderError(f"--extensions {path}: {exc.strerror}") from None
+    found, by, at = [], who(None), now()
+    for number, row in enumerate(rows, start=2):
+        try:
+            days = float(row["days"])
+            if days < 0 or not math.isfinite(days):
+                raise ValueError
+            found.append(Extension(row["student"].strip(), assignment, days,
+                                   (row.get("reason") or "").strip() or f"from {path.name}", by, at))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            raise GraderError(f"{path}, line {number}: expected columns 'student,days[,reason]' "
+                              "with a number of days ≥ 0") from None
+    return found
 
 
 PLATFORM = "the platform's submission time"
@@ -77,11 +101,14 @@ def file_time(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(max(stamps), tz=dt.timezone.utc)
 
 
-def penalty(policy: LatePolicy | None, submitted: dt.datetime) -> tuple[int, float]:
-    """``(days_late, fraction_of_score_lost)``; any part of a day counts as a day."""
+def penalty(policy: LatePolicy | None, submitted: dt.datetime,
+            extra_days: float = 0.0) -> tuple[int, float]:
+    """``(days_late, fraction_of_score_lost)`` with the due date moved by ``extra_days`` (an
+    extension); any part of a day counts as a day."""
     if policy is None:
         return 0, 0.0
-    overdue = submitted - _aware(policy.due) - dt.timedelta(minutes=policy.grace_minutes)
+    due = _aware(policy.due) + dt.timedelta(days=extra_days)
+    overdue = submitted - due - dt.timedelta(minutes=policy.grace_minutes)
     if overdue <= dt.timedelta(0):
         return 0, 0.0
     days = math.ceil(overdue / dt.timedelta(days=1))
@@ -106,18 +133,49 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
+LATE_NOTE = "submitted "
+
+
 def apply_policy(result: SubmissionResult, path: Path, rubric: Rubric,
-                 platform: dict[str, dt.datetime]) -> SubmissionResult:
-    """Stamp on ``result`` the submission time, where it comes from, and the late penalty."""
+                 platform: dict[str, dt.datetime],
+                 extensions: dict[str, Extension] | None = None) -> SubmissionResult:
+    """Stamp on ``result`` the submission time, where it comes from, the rubric's late policy
+    (so that a later extension can be applied without a regrade) and the late penalty."""
     moment, source = submission_time(result.student, path, rubric.late, platform)
     result.submitted_at_source = source
     result.submitted_at = moment.isoformat(timespec="seconds") if moment else ""
+    result.late_policy = rubric.late.model_dump(mode="json") if rubric.late else {}
     if moment is None:
         if rubric.late is not None:
             result.notes.append(f"submission time {source}")
         return result
-    result.late_days, result.late_penalty = penalty(rubric.late, moment)
-    if result.late_days:
-        result.notes.append(f"submitted {result.late_days} day(s) late: −{result.late_penalty:.0%} "
-                            f"(time from {source})")
+    extension = (extensions or {}).get(result.student)
+    result.late_days, result.late_penalty = penalty(rubric.late, moment,
+                                                    extension.days if extension else 0.0)
+    if extension is not None:
+        result.notes.append(extension_note(result, extension))
+    elif result.late_days:
+        result.notes.append(f"{LATE_NOTE}{result.late_days} day(s) late: "
+                            f"−{result.late_penalty:.0%} (time from {source})")
     return result
+
+
+def extension_note(result: SubmissionResult, extension: Extension) -> str:
+    """One sentence: the extension, who granted it and why, and the lateness it leaves."""
+    lateness = (f"{result.late_days} day(s) late: −{result.late_penalty:.0%}" if result.late_days
+                else "on time")
+    return (f"{LATE_NOTE}{lateness} with an extension of {extension.days:g} day(s) granted by "
+            f"{extension.by} on {extension.at[:10]} ({extension.reason})")
+
+
+def stored_policy(result: SubmissionResult) -> LatePolicy | None:
+    """The late policy recorded in ``result`` when it was graded (``None`` if it had none)."""
+    return LatePolicy.model_validate(result.late_policy) if result.late_policy else None
+
+
+def parse_time(text: str) -> dt.datetime | None:
+    """An ISO-8601 time as recorded in a result (``None`` for an empty one)."""
+    try:
+        return _aware(dt.datetime.fromisoformat(text)) if text else None
+    except ValueError:
+        return None

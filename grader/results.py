@@ -87,6 +87,7 @@ class SubmissionResult:
     submitted_at_source: str = ""  # where submitted_at comes from (late.PLATFORM, FILES, UNKNOWN)
     late_days: int = 0
     late_penalty: float = 0.0
+    late_policy: dict[str, Any] = field(default_factory=dict)  # the rubric's, at grading time
 
     @property
     def raw_score(self) -> float:

@@ -267,7 +267,8 @@ def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
 
     rubric, rubric_hash = load_rubric(Path(RUBRIC))
     task = Task(student="ann", root=str(tmp_path), module_dir=".", modules={}, content_hash="abc")
-    result = _finish(RuntimeError("worker died"), task, tmp_path, rubric, rubric_hash, BatchOptions())
+    result = _finish(RuntimeError("worker died"), task, tmp_path, rubric, rubric_hash, BatchOptions(),
+                     {})
     assert result.grader_failure and "the grader failed, not the submission" in result.notes[0]
     with Gradebook(tmp_path / "book.sqlite") as book:
         book.record(result)

@@ -1,0 +1,162 @@
+"""The instructor's commands after the deadline: ``history``, ``override`` and ``extend``.
+
+Each validates everything before it writes (a wrong student, assignment, check or score
+gets one sentence, exit 2, and leaves the gradebook as it was), records who made the change
+(``--by`` or the OS user), when and why, and prints the effective grade it leads to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from grader.console import console
+from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from grader.overrides import Extension, Override, now, who
+
+_DB = click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                   required=True, help="The gradebook file.")
+_ASSIGNMENT = click.option("--assignment", default=None,
+                           help="The assignment (needed when the student has several).")
+_BY = click.option("--by", default=None, help="Who makes the change (default: the OS user).")
+
+
+@click.command()
+@click.argument("student")
+@_DB
+@_ASSIGNMENT
+def history(student: str, db: Path, assignment: str | None) -> None:
+    """List every grading of STUDENT, the overrides and extensions, and the effective grade."""
+    with Gradebook(db) as book:
+        names = [assignment] if assignment else book.assignments_of(student)
+        _known(book, student, assignment)
+        out = console()
+        for name in names:
+            _print_history(book, student, name, out)
+
+
+@click.command()
+@click.argument("student")
+@click.argument("check", required=False)
+@_DB
+@click.option("--score", type=float, default=None, help="The points the check (or, without "
+              "CHECK, the adjustment) is worth from now on.")
+@click.option("--out-of", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Without CHECK: points the adjustment adds to the maximum (a written part).")
+@click.option("--reason", default=None, help="Why (recorded and shown in the report).")
+@click.option("--clear", is_flag=True, help="Remove the active override (or adjustment).")
+@_ASSIGNMENT
+@_BY
+def override(student: str, check: str | None, db: Path, score: float | None, out_of: float,
+             reason: str | None, clear: bool, assignment: str | None, by: str | None) -> None:
+    """Set the points of STUDENT's CHECK by hand, or without CHECK adjust the whole submission;
+    it survives every regrade."""
+    with Gradebook(db) as book:
+        name = _known(book, student, assignment)
+        latest = next(r for r in book.latest(name) if r.student == student)
+        check_id = check or ""
+        active = {o.check_id: o for o in book.overrides(student, name)}
+        if clear:
+            if score is not None:
+                raise GraderError("give either --score or --clear, not both")
+            if check_id not in active:
+                raise GraderError(f"{student} has no active {_what(check_id)} on {name} to clear")
+        else:
+            _validate(latest, check_id, score, reason)
+        book.add_override(Override(student, name, check_id, None if clear else score,
+                                   0.0 if clear else (out_of if not check_id else 0.0),
+                                   reason or "cleared", who(by), now()))
+        grade = next(r for r in book.effective(name) if r.student == student)
+    console().print(f"{student} {name}: {'cleared the' if clear else 'recorded the'} "
+                    f"{_what(check_id)}; effective grade {grade.score:g}/{grade.max_score:g}")
+
+
+@click.command()
+@click.argument("student")
+@_DB
+@click.option("--days", type=click.FloatRange(min=0), required=True,
+              help="Extra days after the due date (0 removes the extension).")
+@click.option("--reason", required=True, help="Why (recorded and shown in the report).")
+@_ASSIGNMENT
+@_BY
+def extend(student: str, db: Path, days: float, reason: str, assignment: str | None,
+           by: str | None) -> None:
+    """Give STUDENT extra days: lateness is recomputed from the submission time, now and at
+    every later grading, report and export."""
+    with Gradebook(db) as book:
+        name = _known(book, student, assignment)
+        book.add_extension(Extension(student, name, days, reason, who(by), now()))
+        grade = next(r for r in book.effective(name) if r.student == student)
+    console().print(f"{student} {name}: extension of {days:g} day(s) recorded; "
+                    f"{grade.late_days} day(s) late; effective grade "
+                    f"{grade.score:g}/{grade.max_score:g}")
+
+
+def _known(book: Gradebook, student: str, assignment: str | None) -> str:
+    """The assignment a change for ``student`` is about, or a sentence saying what is wrong."""
+    names = book.assignments_of(student)
+    if not names:
+        known = sorted(book.students())
+        hint = f" (it holds {len(known)}: {', '.join(known[:5])}{'…' if len(known) > 5 else ''})"
+        raise GraderError(f"{book.path} has no results for student {student!r}"
+                          + (hint if known else ""))
+    if assignment is None:
+        if len(names) > 1:
+            raise GraderError(f"{student} has results for {', '.join(names)}: name one with "
+                              "--assignment")
+        return names[0]
+    if assignment not in names:
+        raise GraderError(f"{student} has no results for {assignment} (only {', '.join(names)})")
+    return assignment
+
+
+def _validate(latest, check_id: str, score: float | None, reason: str | None) -> None:
+    if score is None:
+        raise GraderError("give the new points with --score (or --clear)")
+    if not (reason or "").strip():
+        raise GraderError("give a --reason: it is recorded and shown to the student")
+    if not check_id:
+        return
+    checks = {c.id: c for c in latest.checks}
+    if check_id not in checks:
+        raise GraderError(f"{latest.assignment} has no check {check_id!r} (its checks: "
+                          f"{', '.join(checks)})")
+    if not 0 <= score <= checks[check_id].max_score:
+        raise GraderError(f"--score {score:g} is outside 0..{checks[check_id].max_score:g}, "
+                          f"the points of {check_id}; use an adjustment (no CHECK) for extra "
+                          "points")
+
+
+def _what(check_id: str) -> str:
+    return f"override of {check_id}" if check_id else "adjustment"
+
+
+def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
+    table = Table(title=f"{assignment} — {student}: gradings", title_justify="left")
+    for column in ("#", "graded at", "score", "content", "rubric", "harness", "isolation"):
+        table.add_column(column, no_wrap=column != "isolation")
+    rows = book.history(student, assignment)
+    for number, (row_id, result) in enumerate(rows, start=1):
+        latest = " (latest)" if number == len(rows) else ""
+        table.add_row(f"{row_id}{latest}", result.finished_at[:19],
+                      f"{result.score:g}/{result.max_score:g}", result.content_hash[:12],
+                      result.rubric_hash[:12], result.versions.get("harness", "?"),
+                      escape(result.protection))
+    out.print(table)
+    for change in book.override_log(student, assignment):
+        state = "cleared" if change.score is None else f"{change.score:g}"
+        out.print(f"  {_what(change.check_id)}: {state} — {escape(change.describes)}")
+    extension = book.extension(student, assignment)
+    if extension:
+        out.print(f"  extension: {extension.days:g} day(s) by {extension.by} on "
+                  f"{extension.at[:10]} ({escape(extension.reason)})")
+    grade = next(r for r in book.effective(assignment) if r.student == student)
+    out.print(f"[bold]effective grade {grade.score:g}/{grade.max_score:g}[/]"
+              + (f" ({grade.late_days} day(s) late)" if grade.late_days else ""))
+
+
+COMMANDS = (history, override, extend)
