@@ -85,7 +85,8 @@ def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, open
     for path in paths:
         student = submission.student_id(path)
         try:
-            loaded = submission.load(path, rubric.modules, student=student)
+            loaded = submission.load(path, rubric.modules, student=student,
+                                     provided=rubric.provided_files)
         except SubmissionError as exc:
             result = unloadable(student, path, rubric, rubric_hash, str(exc))
             book.record(result)

@@ -66,7 +66,8 @@ def run(rubric: Rubric, rubric_hash: str, prepared: list[PreparedCheck], submiss
     """
     if rubric.isolation == "strict":
         isolation.require_all_guarantees(rubric.assignment)
-    with submission.load(submission_dir, rubric.modules, student="submission") as loaded:
+    with submission.load(submission_dir, rubric.modules, student="submission",
+                         provided=rubric.provided_files) as loaded:
         result = grading.grade(loaded, rubric, rubric_hash, prepared)
     moment = late.gradescope_time(metadata) if metadata else None
     result = late.apply_policy(result, submission_dir, rubric, {"submission": moment} if moment else {})

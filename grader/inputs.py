@@ -27,10 +27,11 @@ def random(shape: Sequence[int], seed: int, low: float = 0.0, high: float = 1.0,
     return rng.uniform(low, high, size=tuple(shape)).astype(dtype)
 
 
-def normal(shape: Sequence[int], seed: int, scale: float = 1.0, dtype: str = "float64") -> np.ndarray:
-    """Standard normal samples times ``scale``, from ``default_rng(seed)``."""
+def normal(shape: Sequence[int], seed: int, scale: float = 1.0, offset: float = 0.0,
+           dtype: str = "float64") -> np.ndarray:
+    """``offset`` plus standard normal samples times ``scale``, from ``default_rng(seed)``."""
     rng = np.random.default_rng(seed)
-    return (scale * rng.standard_normal(size=tuple(shape))).astype(dtype)
+    return (offset + scale * rng.standard_normal(size=tuple(shape))).astype(dtype)
 
 
 def integers(shape: Sequence[int], seed: int, high: int, low: int = 0,

@@ -150,6 +150,11 @@ class Rubric(_Strict):
         "best_effort", description="strict: grade only where every isolation guarantee holds "
         "(grader doctor says which do)")
     requirements: list[str] = []
+    provided: list[str] = Field(default_factory=list, description="files the course provides "
+                                "(e.g. utils.py, from assignments/ASSIGNMENT/): the kit's copy "
+                                "replaces a student's file of that name")
+    provided_files: dict[str, str] = Field(default_factory=dict, description="the provided "
+                                           "files' text, filled in by load_rubric")
     forbidden_calls: list[ForbiddenCalls] = []
     late: LatePolicy | None = None
     leaderboard: list[str] = Field(default_factory=list, description="check ids whose accuracy "
@@ -223,7 +228,28 @@ def load_rubric(path: Path) -> tuple[Rubric, str]:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         raise RubricError(_describe(path, lines, exc)) from None
+    if rubric.provided and not rubric.provided_files:
+        data = {**data, "provided_files": _read_provided(path, lines, rubric)}
+        rubric = rubric.model_copy(update={"provided_files": data["provided_files"]})
     return rubric, rubric_hash(data)
+
+
+def _read_provided(path: Path, lines: dict, rubric: Rubric) -> dict[str, str]:
+    """The text of each provided file, from ``assignments/ASSIGNMENT/`` (so the rubric's hash
+    changes when one of them does)."""
+    from grader.datapath import REPO_ROOT
+
+    folder = REPO_ROOT / "assignments" / rubric.assignment
+    found = {}
+    for index, name in enumerate(rubric.provided):
+        where = f"{path}, line {lines.get(('provided', index), '?')}"
+        if Path(name).name != name or not name.endswith(".py"):
+            raise RubricError(f"{where}: provided: {name!r} must be a plain .py file name")
+        try:
+            found[name] = (folder / name).read_text(encoding="utf-8")
+        except OSError:
+            raise RubricError(f"{where}: provided file {name} is not in {folder}") from None
+    return found
 
 
 def rubric_hash(data: dict[str, Any]) -> str:

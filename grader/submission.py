@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import archive, workdirs
+from grader import archive, ipynb, workdirs
 from grader.errors import SubmissionError
 
 IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "grader_kit", "wheels"}
@@ -70,19 +70,24 @@ def discover(paths: list[Path], modules: list[str]) -> list[Path]:
     return found
 
 
-def load(path: Path, modules: list[str], student: str | None = None) -> Submission:
-    """Materialise ``path`` and locate ``modules`` (e.g. ``["student_code"]``) in it."""
+def load(path: Path, modules: list[str], student: str | None = None,
+         provided: dict[str, str] | None = None) -> Submission:
+    """Materialise ``path``, locate ``modules`` (e.g. ``["student_code"]``) in it, and put the
+    course's ``provided`` files (``name -> text``) beside them, in place of the student's."""
     root = workdirs.make("grader-submission-")
     try:
         _materialise(path, root)
         dropped = strip_unhashed(root)
+        lifted = _lift_notebooks(root, modules)
         located = _locate(root, modules)
         module_dir = _module_dir(root, located)
+        replaced = _place_provided(root / module_dir, provided or {})
         return Submission(
             student=student or student_id(path), root=root, content_hash=content_hash(root),
             module_dir=module_dir, modules=located,
             missing=[m for m in modules if m not in located],
-            notes=_dropped_note(dropped) + _layout_notes(root, located, module_dir),
+            notes=(_dropped_note(dropped) + lifted + _layout_notes(root, located, module_dir)
+                   + _provided_note(replaced)),
         )
     except BaseException:
         workdirs.remove(root)
@@ -117,15 +122,57 @@ def content_hash(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _lift_notebooks(root: Path, modules: list[str]) -> list[str]:
+    """Write each module the submission lacks as ``.py`` from its notebook: ``<module>.ipynb``,
+    or the submission's only notebook (:mod:`grader.ipynb`); return one note per notebook."""
+    present = {p.stem for p in root.rglob("*.py") if not _ignored(p, root)}
+    missing = [m for m in modules if m not in present]
+    notebooks = sorted(p for p in root.rglob("*.ipynb") if not _ignored(p, root))
+    if not missing or not notebooks:
+        return []
+    by_name = {p.stem: p for p in notebooks}
+    sources: dict[Path, list[str]] = {}
+    for module in missing:
+        notebook = by_name.get(module) or (notebooks[0] if len(notebooks) == 1 else None)
+        if notebook is not None:
+            sources.setdefault(notebook, []).append(module)
+    notes = []
+    for notebook, lifted_modules in sources.items():
+        lifted = ipynb.lift(notebook)
+        for module in lifted_modules:
+            (notebook.parent / f"{module}.py").write_text(lifted.source, encoding="utf-8")
+        notes.append(ipynb.note(notebook, lifted_modules, lifted))
+    return notes
+
+
+def _place_provided(folder: Path, provided: dict[str, str]) -> list[str]:
+    """Write each provided file into ``folder``; return the names the student had handed in."""
+    replaced = []
+    for name, text in provided.items():
+        target = folder / name
+        if target.exists() or target.is_symlink():
+            replaced.append(name)
+            target.unlink()
+        target.write_text(text, encoding="utf-8")
+    return replaced
+
+
+def _provided_note(replaced: list[str]) -> list[str]:
+    if not replaced:
+        return []
+    return [f"{', '.join(replaced)}: provided by the course; graded with the kit's copy in place "
+            "of the one handed in"]
+
+
 def _materialise(path: Path, root: Path) -> None:
     if archive.is_archive(path):
         archive.extract(path, root)
     elif path.is_dir():
         archive.copy_tree_safely(path, root, skip=_not_student_files)
-    elif path.suffix == ".py":
+    elif path.suffix in (".py", ".ipynb"):
         shutil.copyfile(path, root / path.name)
     else:
-        raise SubmissionError(f"{path.name}: not a folder, a .py file or an archive "
+        raise SubmissionError(f"{path.name}: not a folder, a .py file, a notebook or an archive "
                               f"({', '.join(archive.ARCHIVE_SUFFIXES)})")
 
 
@@ -180,4 +227,4 @@ def _ignored(path: Path, root: Path) -> bool:
 def _is_submission(path: Path) -> bool:
     if path.name.startswith(".") or path.name in IGNORED_PARTS:
         return False
-    return path.is_dir() or archive.is_archive(path) or path.suffix == ".py"
+    return path.is_dir() or archive.is_archive(path) or path.suffix in (".py", ".ipynb")

@@ -98,3 +98,37 @@ def test_the_kit_stubs_score_zero_with_a_clear_message(tmp_path):
     assert result["score"] == 0
     for check in result["checks"]:
         assert check["status"] == "error" and "NotImplementedError" in check["message"]
+
+
+# the 2016 CS231n kit's own softmax_loss (provided to students in layers.py): shift, then log p
+COURSE_SOFTMAX = """
+import numpy as np
+
+
+def softmax_loss(x, y):
+    probs = np.exp(x - np.max(x, axis=1, keepdims=True))
+    probs /= np.sum(probs, axis=1, keepdims=True)
+    N = x.shape[0]
+    loss = -np.sum(np.log(probs[np.arange(N), y])) / N
+    dx = probs.copy()
+    dx[np.arange(N), y] -= 1
+    dx /= N
+    return loss, dx
+"""
+UNSHIFTED = COURSE_SOFTMAX.replace("np.exp(x - np.max(x, axis=1, keepdims=True))", "np.exp(x)")
+
+
+@pytest.mark.parametrize("source, hidden", [(COURSE_SOFTMAX, "passed"), (UNSHIFTED, "failed")])
+def test_the_courses_own_softmax_earns_the_hidden_case_and_no_shift_does_not(tmp_path, source,
+                                                                            hidden):
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "layers.py").write_text(source)
+    out = tmp_path / "results.json"
+    proc = run_grader("grade", "proj3_backprop", str(tmp_path / "student"), "--db",
+                      str(tmp_path / "g.sqlite"), "--json", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    checks = {c["id"]: c for c in json.loads(out.read_text())[0]["checks"]}
+    assert checks["softmax"]["status"] == "passed", checks["softmax"]["message"]
+    assert checks["softmax_hidden"]["status"] in ({hidden} if hidden == "passed"
+                                                  else {"failed", "error"}), \
+        checks["softmax_hidden"]["message"]

@@ -286,3 +286,14 @@ def test_rubric_diagnoses_name_a_classic_mistake():
     verdict = GradientCheck().judge([], case, PreparedCheck(check, [case]), outcome)
     assert not verdict.passed and verdict.credit == pytest.approx(1 / 3)
     assert verdict.message == "dx has relative error 1 (kernel not flipped in dx?)"
+
+
+def test_an_all_zero_gradient_is_named_as_such(tmp_path):
+    results = _grade(tmp_path, """
+        def affine_backward(dout, cache):
+            dx, _, db = _affine_backward(dout, cache)
+            return dx, np.zeros_like(cache[1]), db
+    """, AFFINE)
+    message = results["affine"].message
+    assert "dw has relative error 1 (all zeros: not computed yet?)" in message
+    assert "constant factor" not in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import zipfile
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from grader import archive, submission
-from grader.errors import SubmissionError
+from grader.errors import RubricError, SubmissionError
+from grader.rubric import load_rubric
+
+from conftest import run_grader
 
 CODE = b"def my_imfilter(image, filter):\n    return image\n"
 
@@ -137,3 +141,73 @@ def test_discover_lists_subfolders_archives_and_files(tmp_path):
         "a", "b.zip", "c.py"]
     (tmp_path / "student_code.py").write_bytes(CODE)  # now the folder is one submission
     assert submission.discover([tmp_path], ["student_code"]) == [tmp_path]
+
+
+# --- the course's provided files --------------------------------------------------------
+
+_PROVIDED_RUBRIC = """
+assignment: proj4_cnn
+reference: reference.cnn
+{provided}
+checks:
+  - id: conv_output_size
+    name: conv_output_size
+    kind: numeric
+    target: conv_arithmetic:conv_output_size
+    reference: reference.conv_arithmetic:conv_output_size
+    points: 1
+    compare: {{atol: 0, rtol: 0}}
+    cases:
+      - args: {{input_size: {{value: 227}}, filter_size: {{value: 11}}, padding: {{value: 0}}, stride: {{value: 4}}}}
+"""
+
+
+def _hands_in_the_f18_utils(folder: Path) -> Path:
+    """A student who hands in the course's F18 utils.py, which imports visdom (not installed)."""
+    folder.mkdir()
+    (folder / "conv_arithmetic.py").write_text(
+        "import utils\n\n\ndef conv_output_size(input_size, filter_size, padding=0, stride=1):\n"
+        "    return (input_size - filter_size + 2 * padding) // stride + 1\n")
+    (folder / "utils.py").write_text("import visdom\n\n\ndef get_mean_std(*args):\n    pass\n")
+    return folder
+
+
+@pytest.mark.parametrize("provided, status", [("", "error"), ("provided: [utils.py]", "passed")])
+def test_a_provided_file_replaces_the_students_copy(tmp_path, provided, status):
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(_PROVIDED_RUBRIC.format(provided=provided))
+    student = _hands_in_the_f18_utils(tmp_path / "dana")
+    out = tmp_path / "results.json"
+    proc = run_grader("grade", str(rubric), str(student), "--db", str(tmp_path / "g.sqlite"),
+                      "--json", str(out), "-j", "1", timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = json.loads(out.read_text())
+    (check,) = result["checks"]
+    assert check["status"] == status, check["message"]
+    if provided:
+        assert any("utils.py: provided by the course; graded with the kit's copy" in n
+                   for n in result["notes"])
+    else:
+        assert "visdom" in check["message"]
+
+
+def test_a_provided_file_missing_from_the_kit_is_a_rubric_error(tmp_path):
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(_PROVIDED_RUBRIC.format(provided="provided: [helpers.py]"))
+    with pytest.raises(RubricError, match=r"line 4: provided file helpers.py is not in .*proj4_cnn"):
+        load_rubric(rubric)
+
+
+def test_the_provided_files_are_part_of_the_rubric_hash(tmp_path, monkeypatch):
+    from grader import datapath
+
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(_PROVIDED_RUBRIC.format(provided="provided: [utils.py]"))
+    loaded, first = load_rubric(rubric)
+    assert "def get_mean_std" in loaded.provided_files["utils.py"]
+    kit = tmp_path / "repo" / "assignments" / "proj4_cnn"
+    kit.mkdir(parents=True)
+    (kit / "utils.py").write_text("# a fixed utils.py\n")
+    monkeypatch.setattr(datapath, "REPO_ROOT", tmp_path / "repo")
+    changed, second = load_rubric(rubric)
+    assert changed.provided_files == {"utils.py": "# a fixed utils.py\n"} and second != first

@@ -32,7 +32,7 @@ def _grade(student: str, check_ids: list[str]):
     """Grade ``student`` on the named checks of the project 6 rubric only."""
     rubric, rubric_hash = load_rubric(RUBRIC)
     prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id in check_ids]
-    with submission.load(EXAMPLES / student, rubric.modules) as loaded:
+    with submission.load(EXAMPLES / student, rubric.modules, provided=rubric.provided_files) as loaded:
         result = grading.grade(loaded, rubric, rubric_hash, prepared)
     return {c.id: c for c in result.checks}
 
@@ -79,7 +79,7 @@ def test_initialisation_rule_names_the_layers_drawn_otherwise(tmp_path, change, 
     (tmp_path / "student_code.py").write_text(source.replace(change, "pass") if change else source)
     rubric, rubric_hash = load_rubric(RUBRIC)
     prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id == "simplenet_init"]
-    with submission.load(tmp_path, rubric.modules) as loaded:
+    with submission.load(tmp_path, rubric.modules, provided=rubric.provided_files) as loaded:
         (check,) = grading.grade(loaded, rubric, rubric_hash, prepared).checks
     if problem is None:
         assert check.status == Status.PASSED, check.message
@@ -185,7 +185,7 @@ def test_a_memory_error_from_the_driver_is_a_memory_result(tmp_path):
         "        raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 80 GiB')\n")
     rubric, rubric_hash = load_rubric(RUBRIC)
     prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id == "train_glyphs"]
-    with submission.load(tmp_path, rubric.modules) as loaded:
+    with submission.load(tmp_path, rubric.modules, provided=rubric.provided_files) as loaded:
         (result,) = grading.grade(loaded, rubric, rubric_hash, prepared).checks
     assert result.status == Status.MEMORY and result.score == 0
     assert "out of memory" in result.message
@@ -246,7 +246,7 @@ def _grade_source(tmp_path, source: str, check_ids: list[str]):
     (tmp_path / "student_code.py").write_text(source)
     rubric, rubric_hash = load_rubric(RUBRIC)
     prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id in check_ids]
-    with submission.load(tmp_path, rubric.modules) as loaded:
+    with submission.load(tmp_path, rubric.modules, provided=rubric.provided_files) as loaded:
         return {c.id: c for c in grading.grade(loaded, rubric, rubric_hash, prepared).checks}
 
 
@@ -301,7 +301,7 @@ def test_the_training_budget_is_the_graders_measurement_not_the_students_clock(
     source = (EXAMPLES / "alice_correct" / "student_code.py").read_text()
     source = source.replace("'n_epochs': 30", "'n_epochs': 500")
     (tmp_path / "student_code.py").write_text(source + (FROZEN_CLOCKS if cheat else ""))
-    with submission.load(tmp_path, rubric.modules) as loaded:
+    with submission.load(tmp_path, rubric.modules, provided=rubric.provided_files) as loaded:
         (check,) = grading.grade(loaded, rubric, rubric_hash, [prepared]).checks
     if cheat:  # it would train 500 epochs: the grader stops it at 10 CPU-seconds
         assert check.status == Status.TIMEOUT and check.score == 0
@@ -310,3 +310,16 @@ def test_the_training_budget_is_the_graders_measurement_not_the_students_clock(
         assert check.status in (Status.PASSED, Status.FAILED), check.message
         assert check.details["stopped_by"] == "budget"
         assert check.details["cpu_seconds_measured"] < 10.0
+
+
+@pytest.mark.parametrize("check_id", ["train_glyphs", "simplenet_output"])
+def test_a_student_module_that_fails_to_import_says_so(tmp_path, check_id):
+    (tmp_path / "student_code.py").write_text("import visdom\n")
+    rubric, rubric_hash = load_rubric(RUBRIC)
+    prepared = [p for p in prepare(rubric, rubric_hash) if p.check.id == check_id]
+    with submission.load(tmp_path, rubric.modules, provided=rubric.provided_files) as loaded:
+        (result,) = grading.grade(loaded, rubric, rubric_hash, prepared).checks
+    assert result.status == Status.ERROR and result.score == 0
+    assert "importing your module failed: ModuleNotFoundError: No module named 'visdom'" in \
+        result.message, result.message
+    assert "raised" not in result.message

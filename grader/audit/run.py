@@ -337,7 +337,8 @@ def _grade_variants(assignment: str, rubric: Rubric, common: dict,
     opened, tasks = {}, []
     try:
         for path in targets.variant_folders(assignment):
-            loaded = submission.load(path, rubric.modules, student=path.name)
+            loaded = submission.load(path, rubric.modules, student=path.name,
+                                     provided=rubric.provided_files)
             opened[path.name] = loaded
             tasks.append(AuditTask(student=path.name, root=str(loaded.root), module_dir=loaded.module_dir,
                                    modules={m: str(p) for m, p in loaded.modules.items()},

@@ -364,6 +364,8 @@ def _scale_hint(actual: np.ndarray, expected: np.ndarray, label: str, clue: _Clu
     norm = float(np.sum(expected * expected))
     if norm == 0:
         return None
+    if not np.any(actual):
+        return "all zeros: not computed yet?"
     factor = float(np.sum(actual * expected)) / norm
     if abs(factor - 1) < 1e-6 or not _close(actual, factor * expected, clue.tolerance):
         return None

@@ -69,7 +69,8 @@ def check_kit(kit: Kit, path: Path, only: list[str] | None = None) -> Submission
             names = sorted({p.check.function for p in kit.prepared} | {p.check.id for p in kit.prepared})
             raise GraderError(f"no visible check matches {', '.join(only)}; choose from "
                               f"{', '.join(names)}")
-    with submission.load(path, kit.rubric.modules, student=path.resolve().name) as loaded:
+    with submission.load(path, kit.rubric.modules, student=path.resolve().name,
+                         provided=kit.rubric.provided_files) as loaded:
         return grading.grade(loaded, kit.rubric, kit.rubric_hash, prepared)
 
 

@@ -110,7 +110,8 @@ def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
         try:
             results.append(_call_step(function, step["args"], arrays, results))
         except BaseException as exc:  # the student's exception, whatever it is
-            return {**_failure("exception", exc, started), "step": index}, []
+            category = "import_failed" if getattr(exc, "student_import", False) else "exception"
+            return {**_failure(category, exc, started), "step": index}, []
     seconds = time.perf_counter() - started
     try:
         if header.get("return") is None:
@@ -198,7 +199,7 @@ def _plain(value) -> tuple[dict, np.ndarray | None]:
 def _failure(category: str, exc: BaseException, started: float) -> dict:
     if isinstance(exc, MemoryError):
         category = "memory"
-    text = f"{type(exc).__name__}: {exc}"[:MAX_TEXT]
+    text = (str(exc) if category == "import_failed" else f"{type(exc).__name__}: {exc}")[:MAX_TEXT]
     trace = "".join(traceback.format_exception(exc))[-4 * MAX_TEXT:]
     return {"ok": False, "category": category, "error": text, "traceback": trace,
             "seconds": time.perf_counter() - started}

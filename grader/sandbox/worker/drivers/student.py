@@ -1,10 +1,9 @@
 """Import the student's module as the course notebook did, with the course's helper modules.
 
-F18 submissions start with ``import utils`` (the course's helper module,
-which students did not hand in) and often ``from sklearn.preprocessing import
-StandardScaler``. When the submission lacks them, stand-ins are registered
-first: ``utils`` with the helpers the course gave students, and a minimal
-``StandardScaler`` if scikit-learn is not installed.
+F18 submissions start with ``import utils`` (the course's helper module: the rubric's
+``provided`` files put the kit's copy beside the student's code) and often ``from
+sklearn.preprocessing import StandardScaler``: without scikit-learn, a minimal stand-in
+``StandardScaler`` is registered first.
 """
 
 from __future__ import annotations
@@ -18,11 +17,20 @@ import types
 import numpy as np
 
 
+class StudentImportError(Exception):
+    """The student's module failed to import inside a driver: reported as an import failure
+    ("importing your module failed: …"), not as an exception of the function called."""
+
+    student_import = True
+
+
 def load(module_name: str) -> types.ModuleType:
-    """Import ``module_name`` after registering any missing course helper modules."""
-    _install_missing("utils", _course_utils)
+    """Import ``module_name`` after registering the scikit-learn stand-in where it is missing."""
     _install_missing("sklearn", _sklearn_stand_in)
-    return importlib.import_module(module_name)
+    try:
+        return importlib.import_module(module_name)
+    except BaseException as exc:  # SystemExit at import time counts too
+        raise StudentImportError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _install_missing(name: str, build) -> None:
@@ -37,28 +45,6 @@ def _install_missing(name: str, build) -> None:
             # a spec without an origin: importlib.util.find_spec works on it (torch probes sklearn)
             module.__spec__ = importlib.machinery.ModuleSpec(module_name, None)
             sys.modules[module_name] = module
-
-
-def _course_utils() -> dict[str, types.ModuleType]:
-    utils = types.ModuleType("utils", "Stand-in for the course's utils.py (provided helpers only).")
-
-    def get_mean_std(data_path, input_size, rgb=False):
-        """Per-channel mean and std of the images under ``data_path`` after resize and crop."""
-        from torchvision import datasets, transforms
-
-        steps = [transforms.Resize(max(input_size)), transforms.CenterCrop(input_size)]
-        steps += [] if rgb else [transforms.Grayscale()]
-        folder = datasets.ImageFolder(data_path, transform=transforms.Compose(
-            steps + [transforms.ToTensor()]))
-        pixels = np.concatenate([img.reshape(img.shape[0], -1).numpy() for img, _ in folder], axis=1)
-        return pixels.mean(axis=1).tolist(), pixels.std(axis=1).tolist()
-
-    def print_input_size_hook(_module, inputs, _output):
-        print("Input size to classifier is", inputs[0].size())
-
-    utils.get_mean_std = get_mean_std
-    utils.print_input_size_hook = print_input_size_hook
-    return {"utils": utils}
 
 
 def _sklearn_stand_in() -> dict[str, types.ModuleType]:
