@@ -1,4 +1,5 @@
-"""The instructor's commands after the deadline: ``history``, ``override`` and ``extend``.
+"""The instructor's commands after the deadline: ``history``, ``override``, ``extend`` and
+``canvas push``.
 
 Each validates everything before it writes (a wrong student, assignment, check or score
 gets one sentence, exit 2, and leaves the gradebook as it was), records who made the change
@@ -7,12 +8,15 @@ gets one sentence, exit 2, and leaves the gradebook as it was), records who made
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from grader.canvas import MATCH_BY, URL_ENV
 from grader.console import console
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
@@ -159,4 +163,65 @@ def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
               + (f" ({grade.late_days} day(s) late)" if grade.late_days else ""))
 
 
-COMMANDS = (history, override, extend)
+@click.group()
+def canvas() -> None:
+    """Send grades to Canvas."""
+
+
+@canvas.command("push")
+@click.argument("assignment")
+@_DB
+@click.option("--course", "course_id", type=int, required=True, help="Canvas course id.")
+@click.option("--assignment", "canvas_assignment", type=int, required=True,
+              help="Canvas assignment id (from its URL).")
+@click.option("--url", default=lambda: os.environ.get(URL_ENV), show_default=f"${URL_ENV}",
+              help="The Canvas instance, e.g. https://canvas.example.edu.")
+@click.option("--match-by", type=click.Choice(MATCH_BY), default="login_id", show_default=True,
+              help="The Canvas user field that equals our student id.")
+@click.option("--map", "user_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV student,canvas_user_id, instead of --match-by.")
+@click.option("--yes", is_flag=True, help="Send (without it: print what would be sent).")
+def canvas_push(assignment: str, db: Path, course_id: int, canvas_assignment: int,
+                url: str | None, match_by: str, user_map: Path | None, yes: bool) -> None:
+    """Post each effective grade of ASSIGNMENT, with a one-line comment, to a Canvas assignment.
+    The token comes from $CANVAS_API_TOKEN."""
+    from grader import canvas as lms
+
+    if not url:
+        raise GraderError(f"give the Canvas address with --url or ${URL_ENV}")
+    with Gradebook(db) as book:
+        results = book.effective(assignment)
+    if not results:
+        raise GraderError(f"{db} holds no results for {assignment}")
+    course = lms.CanvasCourse(url, lms.token(), course_id, canvas_assignment)
+    users = lms.read_user_map(user_map) if user_map else course.students(match_by)
+    postings = lms.plan(results, users, course.points_possible)
+    _print_postings(postings, yes)
+    matched = [p for p in postings if p.user_id is not None]
+    unmatched = [p.student for p in postings if p.user_id is None]
+    failed = []
+    for posting in matched if yes else []:
+        problem = course.post(posting)
+        if problem:
+            failed.append(posting.student)
+            console().print(f"not sent: {posting.student}: {escape(problem)}")
+    counted = f"sent {len(matched) - len(failed)}" if yes else f"would send {len(matched)}"
+    console().print(f"{counted} grade(s) to course {course_id}, assignment {canvas_assignment}"
+                    + (f"; no Canvas user for {len(unmatched)}: {', '.join(unmatched[:10])}"
+                       if unmatched else "")
+                    + ("" if yes else "; add --yes to send"))
+    sys.exit(1 if yes and (failed or unmatched) else 0)
+
+
+def _print_postings(postings, sending: bool) -> None:
+    table = Table(title="grades sent to Canvas" if sending else "dry run: grades Canvas would get",
+                  title_justify="left")
+    for column in ("student", "Canvas user", "grade", "comment"):
+        table.add_column(column, overflow="fold")
+    for posting in postings:
+        table.add_row(escape(posting.student), str(posting.user_id or "— (no match)"),
+                      posting.grade, escape(posting.comment))
+    console().print(table)
+
+
+COMMANDS = (history, override, extend, canvas)
