@@ -189,7 +189,7 @@ def report(db: Path, out: Path, assignment: str | None, instructor: bool) -> Non
             raise GraderError(f"{db}: the gradebook holds no results"
                               + (f" for {assignment}" if assignment else ""))
         render_reports(results, out, artifacts=book.artifacts, facts=_rubric_facts(results),
-                       instructor=instructor)
+                       instructor=instructor, similar=book.similar_pairs())
     console().print(f"wrote {len(results)} student report(s) (HTML and Markdown) and the class "
                     f"summary {out / SUMMARY_FILE} in {time.perf_counter() - started:.1f} s")
 

@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS overrides (
     made_by      TEXT NOT NULL,
     made_at      TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS similarity (
+    assignment   TEXT NOT NULL,
+    student_a    TEXT NOT NULL,
+    student_b    TEXT NOT NULL,
+    share_a      REAL NOT NULL,
+    share_b      REAL NOT NULL,
+    page         TEXT NOT NULL,  -- the pair's side-by-side page, absolute path
+    computed_at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS extensions (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     student      TEXT NOT NULL,
@@ -211,6 +220,24 @@ class Gradebook:
                                     (assignment,)).fetchall()
         found = {s: self.extension(s, assignment) for (s,) in students}
         return {s: e for s, e in found.items() if e is not None}
+
+    def record_similarity(self, assignment: str, pairs: list[tuple[str, str, float, float, str]],
+                          at: str) -> None:
+        """Replace ``assignment``'s flagged pairs ``(a, b, share_a, share_b, page)`` (a derived
+        analysis: the newest run is the one that counts)."""
+        with self._db:
+            self._db.execute("DELETE FROM similarity WHERE assignment = ?", (assignment,))
+            self._db.executemany("INSERT INTO similarity VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 [(assignment, *pair, at) for pair in pairs])
+
+    def similar_pairs(self) -> dict[str, list[tuple[str, str, float, float, str]]]:
+        """``assignment -> flagged pairs``, most similar first."""
+        found: dict[str, list] = {}
+        for assignment, *pair in self._db.execute(
+                "SELECT assignment, student_a, student_b, share_a, share_b, page FROM similarity "
+                "ORDER BY assignment, MAX(share_a, share_b) DESC"):
+            found.setdefault(assignment, []).append(tuple(pair))
+        return found
 
     def students(self, assignment: str | None = None) -> set[str]:
         query, params = "SELECT DISTINCT student FROM results", ()

@@ -21,6 +21,7 @@ from grader.console import console
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
 from grader.overrides import Extension, Override, now, who
+from grader.similarity import DEFAULT_THRESHOLD
 
 _DB = click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                    required=True, help="The gradebook file.")
@@ -224,4 +225,51 @@ def _print_postings(postings, sending: bool) -> None:
     console().print(table)
 
 
-COMMANDS = (history, override, extend, canvas)
+@click.command()
+@click.argument("assignment")
+@click.argument("submissions", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the ranked index.html and a page per flagged pair.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD,
+              show_default=True, help="Flag pairs whose score (the larger share) reaches this.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also record the flagged pairs for the class summary of grader report.")
+def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, threshold: float,
+               db: Path | None) -> None:
+    """Compare every pair of SUBMISSIONS' graded code (starter code left out) and write a
+    ranked report with side-by-side pages of the pairs that look copied."""
+    from grader import assignments, submission
+    from grader.datapath import REPO_ROOT
+    from grader.report.similarity import write_pages
+    from grader.rubric import load_rubric
+    from grader.similarity import boilerplate_source, compare, graded_source
+
+    rubric, _ = load_rubric(assignments.rubric_path(assignment))
+    paths = submission.discover(list(submissions), rubric.modules)
+    sources, out_ = {}, console()
+    for path in paths:
+        try:
+            with submission.load(path, rubric.modules, provided=rubric.provided_files) as loaded:
+                sources[loaded.student] = graded_source(loaded.modules, set(rubric.provided_files))
+        except GraderError as exc:
+            out_.print(f"left out {path.name}: {escape(str(exc))}")
+    if len(sources) < 2:
+        raise GraderError("similarity needs at least two readable submissions")
+    kit = REPO_ROOT / "assignments" / rubric.assignment
+    pairs = compare(sources, boilerplate_source(rubric, kit))
+    write_pages(rubric.assignment, pairs, sources, out, threshold)
+    flagged = [p for p in pairs if p.score >= threshold]
+    if db is not None:
+        with Gradebook(db) as book:
+            book.record_similarity(rubric.assignment, [
+                (p.a, p.b, p.share_a, p.share_b, str((out / p.page).resolve())) for p in flagged],
+                now())
+    for pair in pairs[:10]:
+        mark = "flagged" if pair.score >= threshold else "       "
+        out_.print(f"{mark} {100 * pair.score:3.0f} %  {escape(pair.a)} and {escape(pair.b)}")
+    out_.print(f"{len(pairs)} pairs of {len(sources)} submissions compared; {len(flagged)} at or "
+               f"above {100 * threshold:.0f} %; report {out / 'index.html'}")
+
+
+COMMANDS = (history, override, extend, canvas, similarity)

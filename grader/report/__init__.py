@@ -8,6 +8,7 @@ and everything a student controls is escaped. See :mod:`grader.report.student`,
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +40,16 @@ def render_markdown(result: SubmissionResult, facts: dict[str, CheckFacts] | Non
 
 
 def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifacts | None = None,
-                   facts: RubricFacts | None = None, instructor: bool = False) -> list[Path]:
+                   facts: RubricFacts | None = None, instructor: bool = False,
+                   similar: dict[str, list[tuple]] | None = None) -> list[Path]:
     """Write each student's report (``.html`` and ``.md``) and the class summary; return the files.
 
     ``artifacts(result)`` gives the arrays of a result's figures (e.g.
     :meth:`grader.gradebook.Gradebook.artifacts`); ``facts`` maps a rubric hash
     to its checks' time limits and thresholds. The reports are the students' unless
     ``instructor``: then they also show what the code printed during hidden checks.
+    ``similar`` maps an assignment to its flagged pairs ``(a, b, share_a, share_b, page)``
+    (:meth:`grader.gradebook.Gradebook.similar_pairs`), ranked in the class summary.
     """
     out.mkdir(parents=True, exist_ok=True)
     facts = facts or {}
@@ -61,5 +65,8 @@ def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifa
             check.figures = []
         views.append(view)
     summary = out / SUMMARY_FILE
-    summary.write_text(render_summary_html(summarize(views, facts)), encoding="utf-8")
+    pairs = {assignment: [(a, b, share_a, share_b, os.path.relpath(page, out))
+                          for a, b, share_a, share_b, page in found]
+             for assignment, found in (similar or {}).items()}
+    summary.write_text(render_summary_html(summarize(views, facts), pairs), encoding="utf-8")
     return written + [summary]

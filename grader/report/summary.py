@@ -204,5 +204,8 @@ def _horizontal() -> dict:
     return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
-def render_summary_html(summaries: list[AssignmentSummary]) -> str:
-    return ENV.get_template("summary.html.j2").render(summaries=summaries)
+def render_summary_html(summaries: list[AssignmentSummary],
+                        similar: dict[str, list[tuple]] | None = None) -> str:
+    """The class summary; ``similar`` maps an assignment to its flagged pairs
+    ``(a, b, share_a, share_b, link)`` (grader similarity)."""
+    return ENV.get_template("summary.html.j2").render(summaries=summaries, similar=similar or {})
