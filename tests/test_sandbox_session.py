@@ -62,6 +62,16 @@ def connect(port):
 def forward(x, w):
     return x @ w, (x, w)
 
+def burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return seconds
+
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+
 def backward(dout, cache):
     x, w = cache
     return dout @ w.T, x.T @ dout
@@ -211,3 +221,43 @@ def test_resident_memory_watchdog_when_address_space_is_unlimited(submission_dir
         outcome = watched.call("student_code", "hog", [1500], 20)
         assert outcome.status == "memory" and "more than the 300 MiB allowed" in outcome.error
         assert watched.call("student_code", "hog", [64], 20).status == "returned"
+
+
+# --- a CPU budget on a loaded machine -------------------------------------------------------
+
+@pytest.fixture
+def loaded_machine():
+    """Twice as many CPU burners as cores: the worker gets well under one core."""
+    import subprocess
+    import sys
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(min(16, 2 * (os.cpu_count() or 1)))]
+    time.sleep(0.5)
+    yield
+    for burner in burners:
+        burner.kill()
+        burner.wait()
+
+
+def test_a_cpu_budget_outlasts_its_wall_limit_while_it_computes(session, loaded_machine):
+    assert session.call("student_code", "double", [np.ones(2)], 60).status == "returned"  # started
+    started = time.perf_counter()
+    outcome = session.run("student_code", [Step("burn", [2.0])], None, 2.0, cpu_limit_s=8.0)
+    assert outcome.status == "returned", outcome.error  # 2 CPU-s took longer than 2 s of wall
+    assert time.perf_counter() - started > 2.0 and outcome.cpu_s >= 2.0
+
+
+def test_a_request_that_waits_still_ends_at_its_wall_limit(session, loaded_machine):
+    assert session.call("student_code", "double", [np.ones(2)], 60).status == "returned"
+    started = time.perf_counter()
+    outcome = session.run("student_code", [Step("nap", [30])], None, 2.0, cpu_limit_s=8.0)
+    assert outcome.status == "timeout" and "did not finish within 2 s" in outcome.error
+    assert time.perf_counter() - started < 6
+
+
+def test_a_busy_request_stops_at_its_cpu_budget(session):
+    assert session.call("student_code", "double", [np.ones(2)], 60).status == "returned"
+    outcome = session.run("student_code", [Step("burn", [60.0])], None, 30.0, cpu_limit_s=1.5)
+    assert outcome.status == "timeout" and "used more than 1.5 CPU-seconds" in outcome.error
+    assert outcome.seconds < 10

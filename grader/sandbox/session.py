@@ -115,11 +115,24 @@ class _OverCpu(Exception):
 
 
 class _CpuMeter:
-    """CPU-seconds the worker's process tree used since this request began, read from /proc."""
+    """CPU-seconds the worker's process tree used since this request began, read from /proc;
+    and the wall clock of a request with a CPU budget, which follows the CPU the worker gets.
+
+    On a loaded machine a budget of CPU-seconds takes longer than its wall-clock limit: while
+    the tree keeps computing (at least ``MIN_SHARE`` of a core over the last stretch) and has
+    not spent its budget, the deadline moves on, up to ``WALL_CAP`` times the limit. A request
+    that sleeps or blocks still ends at its limit.
+    """
+
+    MIN_SHARE = 0.05  # cores: below this the request is waiting, not computing
+    WALL_CAP = 4.0  # the longest a busy request may run, in multiples of its wall-clock limit
+    STEP_S = 2.0  # how far the deadline moves at a time
 
     def __init__(self, pid: int, limit_s: float | None):
         self._pid, self._limit = pid, limit_s
         self._start = tree_cpu_seconds(pid)
+        self.extra_s = 0.0  # how far the deadline has moved
+        self._sample = (time.perf_counter(), 0.0)
 
     def used(self) -> float:
         return round(max(0.0, tree_cpu_seconds(self._pid) - self._start), 3)
@@ -128,6 +141,20 @@ class _CpuMeter:
         if self._limit is not None and self.used() > self._limit:
             raise _OverCpu(f"used more than {self._limit:.3g} CPU-seconds (its budget, as the "
                            "grader measured it)")
+
+    def extend(self, timeout_s: float) -> bool:
+        """At the deadline: move it by ``STEP_S`` if the tree computed at ``MIN_SHARE`` or more
+        since the last look and stays within budget and ``WALL_CAP``; say whether it moved."""
+        now, used = time.perf_counter(), self.used()
+        then, used_then = self._sample
+        self._sample = (now, used)
+        computing = (used - used_then) >= self.MIN_SHARE * max(now - then, 1e-3)
+        within = (self._limit is None or used <= self._limit) and \
+            timeout_s + self.extra_s + self.STEP_S <= self.WALL_CAP * timeout_s
+        if computing and within:
+            self.extra_s += self.STEP_S
+            return True
+        return False
 
 
 class SandboxSession:
@@ -155,6 +182,7 @@ class SandboxSession:
         self._workspace: workspace.Workspace | None = None
         self._lease: uids.Lease | None = None
         self._cpu: _CpuMeter | None = None  # the CPU budget of the request in flight, if any
+        self._timeout_s = 0.0  # the wall-clock limit of the request in flight
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
 
@@ -316,6 +344,7 @@ class SandboxSession:
         capture = Capture()
         started = time.perf_counter()
         deadline = started + timeout_s
+        self._cpu, self._timeout_s = None, timeout_s  # no budget while the worker starts
         try:
             if self._proc is None:
                 self._start(deadline, capture)
@@ -325,8 +354,12 @@ class SandboxSession:
             header, out_arrays = self._receive(deadline, capture, request_id)
         except _Deadline:
             self._stop()
-            return CallOutcome("timeout", seconds=timeout_s, stdout=capture.text(),
-                               error=f"did not finish within {timeout_s:.3g} s")
+            extra = self._cpu.extra_s if self._cpu else 0.0
+            return CallOutcome("timeout", seconds=time.perf_counter() - started,
+                               stdout=capture.text(), error=f"did not finish within "
+                               f"{timeout_s + extra:.3g} s" + (
+                                   f" (its {timeout_s:.3g} s limit, extended while it computed "
+                                   "within its CPU budget)" if extra else ""))
         except _OverCpu as exc:
             self._stop()
             return CallOutcome("timeout", seconds=time.perf_counter() - started,
@@ -393,8 +426,10 @@ class SandboxSession:
     def _wait(self, writers: list[int], deadline: float, capture: Capture) -> list[int]:
         """Block until the reply pipe is readable or ``writers`` writable; drain output meanwhile."""
         while True:
-            remaining = deadline - time.perf_counter()
+            remaining = deadline + (self._cpu.extra_s if self._cpu else 0.0) - time.perf_counter()
             if remaining <= 0:
+                if self._cpu is not None and self._cpu.extend(self._timeout_s):
+                    continue
                 raise _Deadline
             readers = [self._reply_r] + ([self._out_r] if self._out_open else [])
             readable, writable, _ = select.select(readers, writers, [], min(remaining, WATCH_S))
