@@ -26,13 +26,19 @@ from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import CallOutcome, SandboxSession
 from grader.sandbox.launcher import Limits
+from grader.sandbox.memo import CallMemo
 from grader.submission import Submission
 
 
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
           prepared: list[PreparedCheck], stop_at_first_loss: bool = False,
-          observe: Callable[[str, int, CallOutcome], None] | None = None) -> SubmissionResult:
+          observe: Callable[[str, int, CallOutcome], None] | None = None,
+          reuse_calls: bool = True) -> SubmissionResult:
     """Run every prepared check on ``submission`` and return the scored result.
+
+    An identical student call (same functions, same argument bytes) runs once per grading
+    unless ``reuse_calls`` is off (:mod:`grader.sandbox.memo`); each check's result counts
+    the calls it reused (``details["calls_reused"]``).
 
     With ``stop_at_first_loss`` (the mutation audit, which only asks *whether*
     a check catches the submission) the checks after the first one short of
@@ -46,13 +52,14 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         import_timeout_s=rubric.defaults.import_timeout_s,
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
+    memo = CallMemo(session) if reuse_calls else None
     results: dict[str, CheckResult] = {}
     with session:
         # read before any student code runs: what the sandbox imports, not what it left behind
         sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
         for item in prepared:
             result = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
-                _run_check(item, rubric, session, results, observe, budget.cap))
+                _run_check(item, rubric, session, memo, results, observe, budget.cap))
             if stop_at_first_loss and result.score < result.max_score - 1e-9:
                 break
     checks = _apply_source_rules(list(results.values()), sources, rubric)
@@ -128,7 +135,7 @@ def _device(checks: list[CheckResult]) -> str:
 
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
-               done: dict[str, CheckResult],
+               memo: CallMemo | None, done: dict[str, CheckResult],
                observe: Callable[[str, int, CallOutcome], None] | None = None,
                cap: Callable[[float], float] = lambda seconds: seconds) -> CheckResult:
     check = item.check
@@ -140,8 +147,14 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
         max_score = 0.0 if item.unavailable else check.points
         return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
                            max_score, reason, visibility=check.visibility)
-    context = CheckContext(session, rubric.timeout_for(check), observe, cap)
-    return KINDS[check.kind]().run(item, context)
+    kind = KINDS[check.kind]()
+    through = session if kind.fresh_calls or memo is None else memo
+    reused_before = memo.reused if memo is not None else 0
+    result = kind.run(item, CheckContext(through, rubric.timeout_for(check), observe, cap))
+    reused = (memo.reused if memo is not None else 0) - reused_before
+    if reused:
+        result.details["calls_reused"] = reused
+    return result
 
 
 def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:

@@ -67,6 +67,9 @@ class CheckKind:
     """
 
     name: ClassVar[str]
+    # True for kinds whose calls must really run every time (timing, training): the others
+    # get a session that reuses the outcome of an identical earlier request (sandbox.memo)
+    fresh_calls: ClassVar[bool] = False
     # names of the steps of a multi-step request, for messages that say which one failed
     step_names: ClassVar[tuple[str, ...]] = ()
 

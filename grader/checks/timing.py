@@ -36,6 +36,7 @@ _BEST_OF = 3
 
 class TimingCheck(CurveScored):
     name = "timing"
+    fresh_calls = True  # every timed call must really run
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:

@@ -55,6 +55,7 @@ _MAX_LOSSES = 200
 
 class TrainingCheck(CurveScored):
     name = "training"
+    fresh_calls = True  # stochastic, and its budget is the run's own
 
     @classmethod
     def reproducible_outputs(cls, outputs: list[Any]) -> list[Any]:
