@@ -40,9 +40,11 @@ class BatchOptions:
     cluster: str | None = None
     regrade: set[str] | None = None  # None: nothing; empty set: everyone; else these students
     submitted_at: dict[str, dt.datetime] = field(default_factory=dict)
+    rescore: bool = False  # grade everyone again, answering stored requests from the gradebook
 
     def regrades(self, student: str) -> bool:
-        return self.regrade is not None and (not self.regrade or student in self.regrade)
+        return self.rescore or (self.regrade is not None
+                                and (not self.regrade or student in self.regrade))
 
 
 def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file: Path,
@@ -105,7 +107,8 @@ def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, open
                    modules={m: str(p) for m, p in loaded.modules.items()},
                    content_hash=loaded.content_hash, notes=loaded.notes,
                    rubric_file=str(rubric_file.resolve()),
-                   data_dir=str(data_dir) if data_dir else None, needs_gpu=needs_gpu)
+                   data_dir=str(data_dir) if data_dir else None, needs_gpu=needs_gpu,
+                   stored_calls_db=str(book.path.resolve()) if options.rescore else None)
 
 
 def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,

@@ -131,8 +131,49 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
           workers: int, cluster: str | None, regrade: str | None, times_csv: Path | None,
           extensions_csv: Path | None, quiet: bool) -> None:
     """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
-    from grader.batch import BatchOptions, grade_batch
     from grader.late import read_extensions_csv, read_times_csv
+
+    _batch(assignment, submissions, db, json_out, quiet, dict(
+        workers=workers, cluster=cluster,
+        regrade=None if regrade is None else (set() if regrade == "*" else set(regrade.split(","))),
+        submitted_at=read_times_csv(times_csv) if times_csv else {}),
+        lambda name: read_extensions_csv(extensions_csv, name) if extensions_csv else [])
+
+
+@cli.command()
+@click.argument("assignment")
+@click.argument("submissions", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The gradebook that holds the earlier grading's outputs.")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Submissions re-scored in parallel.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def rescore(assignment: str, submissions: tuple[Path, ...], db: Path, workers: int,
+            quiet: bool) -> None:
+    """Apply ASSIGNMENT's (edited) rubric to the outputs the gradebook stored: no student code
+    runs, except for requests the earlier grading did not make (new cases, changed inputs)."""
+    results = _batch(assignment, submissions, db, None, quiet,
+                     dict(workers=workers, rescore=True), lambda name: [], verb="re-scored")
+    rescored, rerun = {}, {}
+    for result in results:
+        for check in result.checks:
+            ran = check.details.get("calls_run")
+            if ran is not None:
+                (rerun if ran else rescored).setdefault(check.id, []).append(result.student)
+    out = console()
+    out.print(f"re-scored from stored outputs: {', '.join(c for c in rescored if c not in rerun) or 'none'}")
+    if rerun:
+        out.print("ran student code for: " + "; ".join(
+            f"{c} ({len(students)} submission(s))" for c, students in rerun.items()))
+
+
+def _batch(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Path | None,
+           quiet: bool, settings: dict, extensions, verb: str = "graded"):
+    """Grade (or re-score) SUBMISSIONS into the gradebook ``db``; print the summary line;
+    exit 1 if the grader itself failed on any. ``extensions(assignment)`` lists the extensions
+    to record first."""
+    from grader.batch import BatchOptions, grade_batch
     from grader.progress import BatchProgress
 
     path = assignments.rubric_path(assignment)
@@ -140,18 +181,14 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
     paths = submission.discover(list(submissions), rubric.modules)
     if not paths:
         raise GraderError(f"no submissions found in {', '.join(map(str, submissions))}")
-    options = BatchOptions(
-        workers=min(workers, len(paths)), cluster=cluster,
-        regrade=None if regrade is None else (set() if regrade == "*" else set(regrade.split(","))),
-        submitted_at=read_times_csv(times_csv) if times_csv else {},
-    )
+    options = BatchOptions(**{**settings, "workers": min(settings["workers"], len(paths))})
     out = console()
     started = time.perf_counter()
     progress = BatchProgress(len(paths), out, quiet)
-    extensions = read_extensions_csv(extensions_csv, rubric.assignment) if extensions_csv else []
+    granted = extensions(rubric.assignment)
     try:
         with Gradebook(db) as book:
-            for extension in extensions:
+            for extension in granted:
                 book.add_extension(extension)
             results = grade_batch(paths, rubric, rubric_hash, path, book, options, progress)
     finally:
@@ -159,7 +196,7 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
     if json_out:
         json_out.write_text(json.dumps([_summary(r) for r in results], indent=2))
     mean = sum(r.score for r in results) / len(results)
-    out.print(f"graded {len(results)} submission(s) of {rubric.assignment} in "
+    out.print(f"{verb} {len(results)} submission(s) of {rubric.assignment} in "
               f"{time.perf_counter() - started:.1f} s; mean score "
               f"{mean:.2f}/{results[0].max_score:g}; gradebook {db}")
     failed = [r.student for r in results if r.grader_failure]
@@ -167,6 +204,7 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
         out.print(f"the grader failed on {len(failed)} submission(s) ({', '.join(failed[:10])}): "
                   "they are recorded as errors, not grades, and the next run grades them again")
         sys.exit(1)
+    return results
 
 
 @cli.command()

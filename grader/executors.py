@@ -40,6 +40,7 @@ class Task:
     rubric_file: str = ""
     data_dir: str | None = None
     needs_gpu: bool = False
+    stored_calls_db: str | None = None  # re-scoring: the gradebook holding the stored outcomes
 
 
 def run_task(task: Task) -> dict[str, Any]:
@@ -55,7 +56,14 @@ def run_task(task: Task) -> dict[str, Any]:
         module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
         missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes),
     )
-    return grading.grade(loaded, rubric, rubric_hash, prepared).to_dict(include_artifacts=True)
+    stored = None
+    if task.stored_calls_db:
+        from grader.gradebook import read_stored_calls
+        from grader.sandbox.memo import decode_stored
+
+        stored = decode_stored(read_stored_calls(Path(task.stored_calls_db), task.content_hash))
+    return grading.grade(loaded, rubric, rubric_hash, prepared,
+                         stored=stored).to_dict(include_artifacts=True)
 
 
 @functools.lru_cache(maxsize=4)

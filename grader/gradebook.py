@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS artifacts (
     arrays       BLOB NOT NULL,
     PRIMARY KEY (result_id, check_id)
 );
+CREATE TABLE IF NOT EXISTS call_outcomes (  -- what the student's code returned, to re-score
+    content_hash TEXT NOT NULL,
+    request_key  TEXT NOT NULL,  -- SHA-256 of the request (grader.sandbox.memo.request_key)
+    outcome      TEXT NOT NULL,  -- grader.sandbox.memo.encode_outcome
+    PRIMARY KEY (content_hash, request_key)
+);
 CREATE TABLE IF NOT EXISTS overrides (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     student      TEXT NOT NULL,
@@ -123,6 +129,13 @@ class Gradebook:
                 "INSERT INTO artifacts VALUES (?, ?, ?)",
                 [(cursor.lastrowid, check.id, base64.b64decode(encode_arrays(check.artifacts)))
                  for check in result.checks if check.artifacts])
+            self._db.executemany(  # content-addressed: the same request on the same code
+                "INSERT OR IGNORE INTO call_outcomes VALUES (?, ?, ?)",
+                [(result.content_hash, key, text) for key, text in result.calls.items()])
+
+    def stored_calls(self, content_hash: str) -> dict[str, str]:
+        """``request key -> encoded outcome`` of every call stored for this submission."""
+        return read_stored_calls(self.path, content_hash)
 
     def artifacts(self, result: SubmissionResult) -> dict[str, dict[str, np.ndarray]]:
         """``check id -> arrays`` recorded with the newest grading of ``result``'s submission
@@ -249,6 +262,14 @@ class Gradebook:
         rows = self._db.execute("SELECT DISTINCT assignment FROM results WHERE student = ? "
                                 "ORDER BY assignment", (student,))
         return [a for (a,) in rows]
+
+
+def read_stored_calls(path: Path, content_hash: str) -> dict[str, str]:
+    """:meth:`Gradebook.stored_calls`, read-only (a grading worker reads while the batch writes)."""
+    with sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30) as db:
+        rows = db.execute("SELECT request_key, outcome FROM call_outcomes WHERE content_hash = ?",
+                          (content_hash,)).fetchall()
+    return dict(rows)
 
 
 def _execute_all(db: sqlite3.Connection, script: str) -> None:

@@ -26,19 +26,22 @@ from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import CallOutcome, SandboxSession
 from grader.sandbox.launcher import Limits
-from grader.sandbox.memo import CallMemo
+from grader.sandbox.memo import CallMemo, encode_recorded
 from grader.submission import Submission
 
 
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
           prepared: list[PreparedCheck], stop_at_first_loss: bool = False,
           observe: Callable[[str, int, CallOutcome], None] | None = None,
-          reuse_calls: bool = True) -> SubmissionResult:
+          reuse_calls: bool = True, stored: dict[str, CallOutcome] | None = None) -> SubmissionResult:
     """Run every prepared check on ``submission`` and return the scored result.
 
     An identical student call (same functions, same argument bytes) runs once per grading
     unless ``reuse_calls`` is off (:mod:`grader.sandbox.memo`); each check's result counts
-    the calls it reused (``details["calls_reused"]``).
+    the calls it reused and ran (``details["calls_reused"]``, ``details["calls_run"]``).
+    ``stored`` outcomes of an earlier grading answer the requests they match (re-scoring);
+    the worker starts only if one does not. The result carries every kept outcome
+    (``calls``) for the gradebook to store.
 
     With ``stop_at_first_loss`` (the mutation audit, which only asks *whether*
     a check catches the submission) the checks after the first one short of
@@ -52,7 +55,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         import_timeout_s=rubric.defaults.import_timeout_s,
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
-    memo = CallMemo(session) if reuse_calls else None
+    memo = CallMemo(session, stored, reuse=reuse_calls)
     results: dict[str, CheckResult] = {}
     with session:
         # read before any student code runs: what the sandbox imports, not what it left behind
@@ -63,13 +66,15 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
             if stop_at_first_loss and result.score < result.max_score - 1e-9:
                 break
     checks = _apply_source_rules(list(results.values()), sources, rubric)
-    return SubmissionResult(
+    result = SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
         versions=dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
         isolation=list(session.layers), started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(sources, rubric),
     )
+    result.calls = encode_recorded(memo.recorded)
+    return result
 
 
 class Budget:
@@ -135,7 +140,7 @@ def _device(checks: list[CheckResult]) -> str:
 
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
-               memo: CallMemo | None, done: dict[str, CheckResult],
+               memo: CallMemo, done: dict[str, CheckResult],
                observe: Callable[[str, int, CallOutcome], None] | None = None,
                cap: Callable[[float], float] = lambda seconds: seconds) -> CheckResult:
     check = item.check
@@ -148,12 +153,12 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
         return CheckResult(check.id, check.name, check.function, Status.SKIPPED, 0.0,
                            max_score, reason, visibility=check.visibility)
     kind = KINDS[check.kind]()
-    through = session if kind.fresh_calls or memo is None else memo
-    reused_before = memo.reused if memo is not None else 0
+    through = memo.fresh() if kind.fresh_calls else memo
+    reused, ran = memo.reused, memo.ran
     result = kind.run(item, CheckContext(through, rubric.timeout_for(check), observe, cap))
-    reused = (memo.reused if memo is not None else 0) - reused_before
-    if reused:
-        result.details["calls_reused"] = reused
+    result.details["calls_run"] = memo.ran - ran
+    if memo.reused - reused:
+        result.details["calls_reused"] = memo.reused - reused
     return result
 
 

@@ -88,6 +88,9 @@ class SubmissionResult:
     late_days: int = 0
     late_penalty: float = 0.0
     late_policy: dict[str, Any] = field(default_factory=dict)  # the rubric's, at grading time
+    # the student calls' outcomes (request key -> encoded outcome, grader.sandbox.memo), on
+    # their way to the gradebook's store; not part of the result's JSON
+    calls: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def raw_score(self) -> float:
@@ -113,6 +116,8 @@ class SubmissionResult:
     def to_dict(self, include_artifacts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["checks"] = [c.to_dict(include_artifacts) for c in self.checks]
+        if not include_artifacts:
+            data.pop("calls")
         data["score"] = self.score
         data["raw_score"] = self.raw_score
         data["max_score"] = self.max_score
