@@ -36,6 +36,15 @@ def conv_output_size(input_size, filter_size, padding=0, stride=1):
     ------
     ValueError
         If ``(W − F + 2P)`` is negative or not a multiple of ``S``.
+
+    Examples
+    --------
+    AlexNet's conv1, and a 3 × 3 "same" convolution:
+
+    >>> conv_output_size(227, 11, padding=0, stride=4)
+    55
+    >>> conv_output_size(64, 3, padding=1)
+    64
     """
     span = input_size - filter_size + 2 * padding
     if stride < 1 or span < 0 or span % stride:
@@ -57,7 +66,11 @@ def pool_output_size(input_size, pool_size, stride=None):
 
 
 def conv_parameters(filter_size, in_channels, num_filters, bias=True):
-    """Learnable parameters of a conv layer: ``F·F·C·K`` weights (+ ``K`` biases)."""
+    """Learnable parameters of a conv layer: ``F·F·C·K`` weights (+ ``K`` biases).
+
+    >>> conv_parameters(11, 3, 96)  # AlexNet's conv1
+    34944
+    """
     return filter_size * filter_size * in_channels * num_filters + (num_filters if bias else 0)
 
 
@@ -82,6 +95,13 @@ def conv1x1_as_fc(x, w, b):
     -------
     (N, K, H, W) ndarray
         ``out[n, k, i, j] = Σ_c w[k, c] x[n, c, i, j] + b[k]``.
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)
+    >>> conv1x1_as_fc(x, np.array([[1.0, 1.0]]), np.array([0.5]))[0, 0]
+    array([[ 4.5,  6.5],
+           [ 8.5, 10.5]])
     """
     n, c, h, width = x.shape
     pixels = x.transpose(0, 2, 3, 1).reshape(-1, c)  # one row per pixel

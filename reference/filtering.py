@@ -60,6 +60,25 @@ def my_imfilter(image: np.ndarray, filter: np.ndarray) -> np.ndarray:  # noqa: A
     FFT of the padded image. They agree to the working precision's rounding
     (``float32`` for a ``float32`` image, else ``float64``), and an identity
     kernel returns the input exactly.
+
+    Examples
+    --------
+    Correlating an impulse gives the kernel flipped about its centre (a
+    convolution would give it unflipped):
+
+    >>> impulse = np.zeros((5, 5))
+    >>> impulse[2, 2] = 1.0
+    >>> my_imfilter(impulse, np.arange(9.0).reshape(3, 3))[1:4, 1:4]
+    array([[8., 7., 6.],
+           [5., 4., 3.],
+           [2., 1., 0.]])
+
+    A box filter of a constant image keeps it constant, borders included
+    (reflection, not zero padding):
+
+    >>> out = my_imfilter(np.full((4, 6, 3), 0.5, dtype=np.float32), np.ones((3, 3)) / 9)
+    >>> out.dtype, out.shape, bool(np.allclose(out, 0.5))
+    (dtype('float32'), (4, 6, 3), True)
     """
     image = np.asarray(image)
     kernel = np.asarray(filter, dtype=np.float64)
@@ -132,6 +151,12 @@ def create_gaussian_kernel(cutoff_frequency: float) -> np.ndarray:
     -------
     kernel : (k, k) ndarray of float64
         Outer product of two centred 1-D Gaussians; sums to 1.
+
+    Examples
+    --------
+    >>> kernel = create_gaussian_kernel(2)
+    >>> kernel.shape, round(float(kernel.sum()), 12), bool(kernel[4, 4] == kernel.max())
+    ((9, 9), 1.0, True)
     """
     if cutoff_frequency <= 0:
         raise ValueError(f"cutoff_frequency must be positive, got {cutoff_frequency}")

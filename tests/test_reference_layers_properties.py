@@ -5,7 +5,6 @@ convolution identities of the conv backward, scipy.special for softmax, a
 window-by-window loop for max-pooling and central differences for everything.
 """
 
-import doctest
 
 import numpy as np
 import pytest
@@ -13,8 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal, special
 
-import reference.gradcheck
-import reference.layers
 from reference.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from reference.layers import (
     affine_backward, affine_forward, conv_backward_naive, conv_forward_naive, conv_transpose,
@@ -354,8 +351,3 @@ def test_caches_have_the_cs231n_layout():
     pool_cache = max_pool_forward_naive(x, pool_param)[1]
     assert all(a is e for a, e in zip(pool_cache, (x, pool_param), strict=True))
 
-
-@pytest.mark.parametrize("module", [reference.layers, reference.gradcheck])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
