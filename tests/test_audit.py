@@ -171,7 +171,7 @@ def test_a_weak_rubric_scores_low(tmp_path):
                                                        variants=False, rubric_file=weak))
     # its cases cannot tell most mutants from the reference: they look equivalent, and the
     # strict score (equivalent-looking mutants counted as survivors) shows the weakness
-    assert report.tally.strict_score < 0.3
+    assert report.tally.strict_score < 0.4  # the real rubric: >= 0.6 (next test)
     assert report.tally.equivalent > report.tally.mutants / 2
     assert all(o.diff.startswith("---") for o in report.outcomes)
 
