@@ -42,6 +42,9 @@ _ALIASES = {
     "unicode_": np.str_,
 }
 
+# what the trusted side's source scan reports (grader.source_rules): one list for both sides
+REMOVED_NUMPY_NAMES = frozenset(_ALIASES)
+
 
 def restore_numpy_aliases() -> list[str]:
     """Define the removed numpy aliases that are missing; return the names defined."""
