@@ -1,6 +1,7 @@
 """Hostile (grader state): finds the expected-output cache (GRADER_CACHE or HOME in an
 ancestor's /proc/PID/environ, else root's ~/.cache/cv-course-grader) and returns the cached
-expected output of the right shape: every point for code that computes nothing."""
+expected output of the right shape (the one whose centre pixel it computes, when several fit):
+every point for code that computes one pixel."""
 
 import glob
 import os
