@@ -40,38 +40,54 @@ try:
         db.execute("UPDATE results SET score = max_score WHERE student = 'late_rewrite'")
 except sqlite3.Error:
     pass
-time.sleep(120)  # and stay, to be found (the test kills it)
+time.sleep(300)  # and stay, to be found (the test kills it)
 """
-_started = False
+_daemon_pid = None
 
 
 def _grader_pid():
+    """The grader: the *furthest* ancestor with --json or --results on its command line (a pool
+    worker forked from it carries the same command line, and ends before the grader writes)."""
     from attack import ancestors, cmdline
 
-    for pid in ancestors():
-        if {"--json", "--results"} & set(cmdline(pid)):
-            return pid
-    return None
+    found = [pid for pid in ancestors() if {"--json", "--results"} & set(cmdline(pid))]
+    return found[-1] if found else None
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"HOSTILE_MARKER_late_rewrite" in handle.read()
+    except OSError:
+        return False
 
 
 def _daemon():
-    global _started
-    if _started:
+    """Start the daemon, again at each call if the last one is gone."""
+    global _daemon_pid
+    if _daemon_pid is not None and _alive(_daemon_pid):
         return
-    _started = True
     grader, paths = _grader_pid(), [grader_option(f) for f in ("--json", "--db", "--results")]
     argv = ["HOSTILE_MARKER_late_rewrite", "-c", DAEMON, str(grader or 0), *(p or "" for p in paths)]
+    read, write = os.pipe()
     if os.fork() == 0:
         try:
+            os.close(read)
             os.setsid()
-            if os.fork() == 0:
+            pid = os.fork()
+            if pid == 0:
                 devnull = os.open("/dev/null", os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)
                 os.execve(sys.executable, argv, {})
+            os.write(write, str(pid).encode())
         finally:
             os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as handle:
+        text = handle.read()
     os.wait()
+    _daemon_pid = int(text) if text.strip() else None
 
 
 my_imfilter, create_hybrid_image = zeros_after(_daemon)
