@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.sandbox.processes import alive
 
 
 @dataclass(frozen=True)
@@ -160,21 +161,11 @@ def die_with(grader_pid: int) -> None:
         if handle is not None:
             select.select([handle], [], [])
         else:
-            while _alive(grader_pid):
+            while alive(grader_pid):
                 time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, name="die-with-grader", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DaskExecutor:

@@ -19,6 +19,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from grader.sandbox.processes import alive
+
 _OWNER = re.compile(r"^grader-(?:run|submission|scratch)-(\d+)-")
 _lock = threading.Lock()
 _base: Path | None = None
@@ -85,17 +87,7 @@ def sweep_orphans() -> int:
     folders = dict.fromkeys([Path(tempfile.gettempdir()), Path(_parent())])
     for entry in (e for folder in folders for e in folder.glob("grader-*-*")):
         match = _OWNER.match(entry.name)
-        if match and entry.is_dir() and not _alive(int(match.group(1))):
+        if match and entry.is_dir() and not alive(int(match.group(1))):
             rmtree(entry)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
