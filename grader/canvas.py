@@ -17,11 +17,11 @@ paginated), and per student ``GET`` then ``PUT
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.csv_input import read_rows
 from grader.errors import GraderError
 from grader.results import Status, SubmissionResult
 
@@ -50,19 +50,9 @@ def token() -> str:
 
 def read_user_map(path: Path) -> dict[str, int]:
     """``student -> Canvas user id`` from a CSV with columns ``student,canvas_user_id``."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise GraderError(f"--map {path}: {exc.strerror}") from None
-    found = {}
-    for number, row in enumerate(rows, start=2):
-        try:
-            found[row["student"].strip()] = int(row["canvas_user_id"])
-        except (KeyError, ValueError, TypeError, AttributeError):
-            raise GraderError(f"{path}, line {number}: expected columns 'student,canvas_user_id' "
-                              "with a numeric Canvas user id") from None
-    return found
+    return dict(read_rows(path, "--map", lambda row: (row["student"].strip(),
+                                                      int(row["canvas_user_id"])),
+                          "columns 'student,canvas_user_id' with a numeric Canvas user id"))
 
 
 def comment(result: SubmissionResult) -> str:

@@ -10,7 +10,6 @@ so. Without a platform time no penalty is applied, and the result says that too.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -19,50 +18,32 @@ import zipfile
 from pathlib import Path
 
 from grader import archive
-from grader.errors import GraderError
-from grader.overrides import Extension
+from grader.csv_input import read_rows
+from grader.overrides import Extension, now, who
 from grader.results import SubmissionResult
 from grader.rubric import LatePolicy, Rubric
 
 
 def read_times_csv(path: Path) -> dict[str, dt.datetime]:
     """``student -> submitted_at`` from a CSV with those two columns."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise GraderError(f"--submitted-at {path}: {exc.strerror}") from None
-    times = {}
-    for number, row in enumerate(rows, start=2):
-        try:
-            times[row["student"].strip()] = _aware(dt.datetime.fromisoformat(row["submitted_at"].strip()))
-        except (KeyError, ValueError, AttributeError):
-            raise GraderError(f"{path}, line {number}: expected columns 'student,submitted_at' "
-                              "with an ISO-8601 time") from None
-    return times
+    return dict(read_rows(path, "--submitted-at", lambda row: (
+        row["student"].strip(), _aware(dt.datetime.fromisoformat(row["submitted_at"].strip()))),
+        "columns 'student,submitted_at' with an ISO-8601 time"))
 
 
 def read_extensions_csv(path: Path, assignment: str) -> list[Extension]:
     """Extensions from a CSV with columns ``student,days`` and optionally ``reason``."""
-    from grader.overrides import now, who
+    by, at = who(None), now()
 
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise GraderError(f"--extensions {path}: {exc.strerror}") from None
-    found, by, at = [], who(None), now()
-    for number, row in enumerate(rows, start=2):
-        try:
-            days = float(row["days"])
-            if days < 0 or not math.isfinite(days):
-                raise ValueError
-            found.append(Extension(row["student"].strip(), assignment, days,
-                                   (row.get("reason") or "").strip() or f"from {path.name}", by, at))
-        except (KeyError, ValueError, TypeError, AttributeError):
-            raise GraderError(f"{path}, line {number}: expected columns 'student,days[,reason]' "
-                              "with a number of days ≥ 0") from None
-    return found
+    def extension(row: dict[str, str]) -> Extension:
+        days = float(row["days"])
+        if days < 0 or not math.isfinite(days):
+            raise ValueError
+        reason = (row.get("reason") or "").strip() or f"from {path.name}"
+        return Extension(row["student"].strip(), assignment, days, reason, by, at)
+
+    return read_rows(path, "--extensions", extension,
+                     "columns 'student,days[,reason]' with a number of days ≥ 0")
 
 
 PLATFORM = "the platform's submission time"
