@@ -173,11 +173,25 @@ class Gradebook:
     def effective(self, assignment: str | None = None) -> list[SubmissionResult]:
         """Each (student, assignment)'s grade as it counts: the newest result with the active
         overrides, adjustments and extensions applied (what reports and exports show)."""
+        return [self._applied(result) for result in self.latest(assignment)]
+
+    def latest_of(self, student: str, assignment: str) -> SubmissionResult | None:
+        """:meth:`latest` for one student (``None`` if the gradebook has no result)."""
+        row = self._db.execute(
+            "SELECT result_json FROM results WHERE student = ? AND assignment = ? "
+            "ORDER BY id DESC LIMIT 1", (student, assignment)).fetchone()
+        return SubmissionResult.from_dict(json.loads(row[0])) if row else None
+
+    def effective_of(self, student: str, assignment: str) -> SubmissionResult | None:
+        """:meth:`effective` for one student (``None`` if the gradebook has no result)."""
+        result = self.latest_of(student, assignment)
+        return self._applied(result) if result is not None else None
+
+    def _applied(self, result: SubmissionResult) -> SubmissionResult:
         from grader import overrides
 
-        return [overrides.apply(result, self.overrides(result.student, result.assignment),
-                                self.extension(result.student, result.assignment))
-                for result in self.latest(assignment)]
+        return overrides.apply(result, self.overrides(result.student, result.assignment),
+                               self.extension(result.student, result.assignment))
 
     def history(self, student: str, assignment: str | None = None) -> list[tuple[int, SubmissionResult]]:
         """Every grading of ``student`` (of ``assignment``), oldest first, with its row id."""

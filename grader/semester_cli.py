@@ -62,7 +62,7 @@ def override(student: str, check: str | None, db: Path, score: float | None, out
     it survives every regrade."""
     with Gradebook(db) as book:
         name = _known(book, student, assignment)
-        latest = next(r for r in book.latest(name) if r.student == student)
+        latest = book.latest_of(student, name)
         check_id = check or ""
         active = {o.check_id: o for o in book.overrides(student, name)}
         if clear:
@@ -75,7 +75,7 @@ def override(student: str, check: str | None, db: Path, score: float | None, out
         book.add_override(Override(student, name, check_id, None if clear else score,
                                    0.0 if clear else (out_of if not check_id else 0.0),
                                    reason or "cleared", who(by), now()))
-        grade = next(r for r in book.effective(name) if r.student == student)
+        grade = book.effective_of(student, name)
     console().print(f"{student} {name}: {'cleared the' if clear else 'recorded the'} "
                     f"{_what(check_id)}; effective grade {grade.score:g}/{grade.max_score:g}")
 
@@ -95,7 +95,7 @@ def extend(student: str, db: Path, days: float, reason: str, assignment: str | N
     with Gradebook(db) as book:
         name = _known(book, student, assignment)
         book.add_extension(Extension(student, name, days, reason, who(by), now()))
-        grade = next(r for r in book.effective(name) if r.student == student)
+        grade = book.effective_of(student, name)
     console().print(f"{student} {name}: extension of {days:g} day(s) recorded; "
                     f"{grade.late_days} day(s) late; effective grade "
                     f"{grade.score:g}/{grade.max_score:g}")
@@ -159,7 +159,7 @@ def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
     if extension:
         out.print(f"  extension: {extension.days:g} day(s) by {extension.by} on "
                   f"{extension.at[:10]} ({escape(extension.reason)})")
-    grade = next(r for r in book.effective(assignment) if r.student == student)
+    grade = book.effective_of(student, assignment)
     out.print(f"[bold]effective grade {grade.score:g}/{grade.max_score:g}[/]"
               + (f" ({grade.late_days} day(s) late)" if grade.late_days else ""))
 
