@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from grader import old_apis
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.results import CheckResult, Status
 from grader.sandbox import CallOutcome, SandboxSession
@@ -190,7 +191,10 @@ def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
                      else f"{function} returned something that could not be read back: "
                           f"{outcome.error}"),
     }
-    return Verdict(False, texts.get(outcome.status, outcome.error), status=status,
+    text = texts.get(outcome.status, outcome.error)
+    removed = old_apis.explain(outcome.error) if outcome.status in ("raised", "import_failed") \
+        else None
+    return Verdict(False, f"{text} ({removed})" if removed else text, status=status,
                    details={"traceback": outcome.traceback} if outcome.traceback else {})
 
 
