@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import grading, late, submission, workdirs
+from grader import environments, grading, late, submission, workdirs
 from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
@@ -60,6 +60,8 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     opened: dict[str, tuple[Path, submission.Submission]] = {}
     # each of the parallel workers gets its share of the cores for multi-threaded checks
     share_cores(options.workers)
+    if rubric.environment_spec is not None:  # built here once, before any worker needs it
+        environments.ensure(rubric.environment_spec)
     executor = make_executor(options.workers, options.cluster)
     extensions = book.extensions(rubric.assignment)
     try:

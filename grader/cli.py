@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from grader import assignments, semester_cli, submission
+from grader import assignments, env_cli, semester_cli, submission
 from grader.console import console, print_result
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
@@ -408,7 +408,7 @@ def _summary(result) -> dict:
     return data
 
 
-for _command in semester_cli.COMMANDS:
+for _command in semester_cli.COMMANDS + env_cli.COMMANDS:
     cli.add_command(_command)
 
 

@@ -42,6 +42,10 @@ apt-get update -qq
 apt-get install -y -qq python3 python3-pip python3-venv bubblewrap libseccomp2
 python3 -m venv /opt/grader
 /opt/grader/bin/pip install -q "$AUTOGRADER/source/{wheel}" {requirements}
+# The course environment student code runs in (if the rubric names one), built once here;
+# outside /root, which the sandbox's uids may not enter.
+export GRADER_ENVS=/opt/grader-envs
+/opt/grader/bin/grader env build --bundle "$AUTOGRADER/source/grader_bundle"
 # The bundle holds every check's expected outputs: root only. Student code runs under uids of
 # its own (64000-64255, no account uses them: GRADER_SANDBOX_UIDS) with no access to it.
 chmod -R go= "$AUTOGRADER/source"
@@ -50,6 +54,7 @@ chmod -R go= "$AUTOGRADER/source"
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 AUTOGRADER="${AUTOGRADER:-/autograder}"
+export GRADER_ENVS="${GRADER_ENVS:-/opt/grader-envs}"
 mkdir -p "$AUTOGRADER/results" && chmod go= "$AUTOGRADER/results"
 exec ${GRADER:-/opt/grader/bin/grader} gradescope --bundle "$AUTOGRADER/source/grader_bundle" \\
     --submission "$AUTOGRADER/submission" --results "$AUTOGRADER/results/results.json" \\

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import platform
 import time
@@ -18,14 +19,14 @@ from dataclasses import replace
 import numpy as np
 
 import grader
-from grader import source_rules
+from grader import environments, source_rules
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
 from grader.prepare import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
 from grader.sandbox import CallOutcome, SandboxSession
-from grader.sandbox.launcher import Limits
+from grader.sandbox.launcher import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
 from grader.submission import Submission
 
@@ -49,13 +50,14 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     every case's outcome (see :class:`~grader.checks.base.CheckContext`).
     """
     started = now()
+    interpreter, environment = _environment(rubric)
     session = SandboxSession(
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
         numpy_aliases=rubric.compat.numpy_aliases,
-        import_timeout_s=rubric.defaults.import_timeout_s,
+        import_timeout_s=rubric.defaults.import_timeout_s, interpreter=interpreter,
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
-    memo = CallMemo(session, stored, reuse=reuse_calls)
+    memo = CallMemo(session, stored, reuse=reuse_calls, context=worker_context(rubric))
     results: dict[str, CheckResult] = {}
     with session:
         # read before any student code runs: what the sandbox imports, not what it left behind
@@ -69,12 +71,32 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     result = SubmissionResult(
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
-        versions=dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
+        versions=environment or dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
         isolation=list(session.layers), started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(sources, rubric),
     )
     result.calls = encode_recorded(memo.recorded)
     return result
+
+
+def _environment(rubric: Rubric) -> tuple[Interpreter, dict[str, str]]:
+    """The interpreter the student's code runs in (the rubric's course environment, built on
+    first use) and the versions the result records: the harness's and the environment's."""
+    if rubric.environment_spec is None:
+        return Interpreter(), {}
+    built = environments.ensure(rubric.environment_spec)
+    own = {name: versions()[name] for name in ("harness", "python")}
+    return Interpreter(str(built.python), str(built.root)), {**own, **built.versions()}
+
+
+def worker_context(rubric: Rubric) -> str:
+    """What besides a request decides its outcome: the environment, the shims, the provided
+    files (empty when all are the defaults, so stored outcomes keep their keys)."""
+    parts = {"environment": rubric.environment_spec.key if rubric.environment_spec else None,
+             "numpy_aliases": rubric.compat.numpy_aliases or None,
+             "provided": rubric.provided_files or None}
+    kept = {name: value for name, value in parts.items() if value is not None}
+    return json.dumps(kept, sort_keys=True) if kept else ""
 
 
 class Budget:

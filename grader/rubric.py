@@ -17,8 +17,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from grader import inputs
-from grader.errors import RubricError
+from grader import environments, inputs
+from grader.environments import EnvironmentSpec
+from grader.errors import GraderError, RubricError
 from grader.yaml_lines import line_of, load_with_lines
 
 Visibility = Literal["visible", "hidden", "after_due"]
@@ -155,6 +156,11 @@ class Rubric(_Strict):
                                 "replaces a student's file of that name")
     provided_files: dict[str, str] = Field(default_factory=dict, description="the provided "
                                            "files' text, filled in by load_rubric")
+    environment: str | None = Field(None, description="the course environment student code "
+                                    "runs in (rubrics/environments/NAME.yaml); none: the "
+                                    "harness's own Python")
+    environment_spec: EnvironmentSpec | None = Field(None, description="its definition, "
+                                                     "filled in by load_rubric")
     forbidden_calls: list[ForbiddenCalls] = []
     late: LatePolicy | None = None
     leaderboard: list[str] = Field(default_factory=list, description="check ids whose accuracy "
@@ -231,7 +237,20 @@ def load_rubric(path: Path) -> tuple[Rubric, str]:
     if rubric.provided and not rubric.provided_files:
         data = {**data, "provided_files": _read_provided(path, lines, rubric)}
         rubric = rubric.model_copy(update={"provided_files": data["provided_files"]})
+    if rubric.environment and rubric.environment_spec is None:
+        spec, raw = _read_environment(path, lines, rubric.environment)
+        data = {**data, "environment_spec": raw}
+        rubric = rubric.model_copy(update={"environment_spec": spec})
     return rubric, rubric_hash(data)
+
+
+def _read_environment(path: Path, lines: dict, name: str) -> tuple[EnvironmentSpec, dict]:
+    """The definition of the rubric's environment (so the rubric's hash changes with it)."""
+    try:
+        return environments.load(environments.definitions_dir(path), name)
+    except GraderError as exc:
+        raise RubricError(f"{path}, line {line_of(lines, ('environment',)) or '?'}, environment: "
+                          f"{exc}") from None
 
 
 def _read_provided(path: Path, lines: dict, rubric: Rubric) -> dict[str, str]:

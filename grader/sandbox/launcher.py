@@ -58,6 +58,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Interpreter:
+    """The Python that runs the worker: the harness's own, or a course environment's
+    (:mod:`grader.environments`), whose folder the sandbox may read."""
+
+    executable: str = sys.executable
+    root: str | None = None  # a course environment's folder; None: the harness's Python
+
+
+@dataclass(frozen=True)
 class LaunchPlan:
     """What to exec, and the isolation it asks for."""
 
@@ -77,7 +86,8 @@ class Fds:
 
 
 def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_aliases: bool,
-         limits: Limits, marker: str, lease=None, cgroup_dir: Path | None = None) -> LaunchPlan:
+         limits: Limits, marker: str, lease=None, cgroup_dir: Path | None = None,
+         interpreter: Interpreter = Interpreter()) -> LaunchPlan:
     """The command that starts a worker for the read-only copy ``submission``.
 
     ``lease`` is the sandbox's own uid (:mod:`grader.sandbox.uids`) when the grader is root;
@@ -94,37 +104,51 @@ def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_alias
     else:
         inside_sub, inside_scratch, worker = str(submission), str(scratch), str(WORKER_DIR)
         write = [str(scratch)]
+    roots = python_roots(interpreter)
     confine = confinement(wanted, lease, read=system_paths() + [worker, inside_sub], write=write,
-                          protect=[] if use_bwrap else [os.getpid()])
+                          protect=[] if use_bwrap else [os.getpid()], python=roots)
     spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
             "module_dir": str(Path(inside_sub) / module_dir), "limits": limit_values(limits, lease),
             "numpy_aliases": numpy_aliases, "confine": confine,
             "subreaper": have.has("subreaper"),
             "cgroup": str(cgroup_dir) if cgroup_dir and not use_bwrap else None,
             "chown": write if use_bwrap else []}
-    argv = [sys.executable, "-I", f"{worker}/main.py", json.dumps(spec)]
+    argv = [interpreter.executable, "-I", f"{worker}/main.py", json.dumps(spec)]
     env = {**_environment(inside_scratch), MARKER_ENV: marker}
     layers = sorted(wanted | ({"subreaper"} if spec["subreaper"] else set())
                     | ({"cgroup"} if spec["cgroup"] else set()))
     if use_bwrap:
-        argv = _bwrap_prefix(submission, limits, keep_root=lease is not None) + argv
+        argv = _bwrap_prefix(submission, limits, lease is not None, roots) + argv
         return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers))
     return LaunchPlan(argv, env, "subprocess", tuple(layers))
 
 
 def confinement(wanted: set[str], lease, read: list[str], write: list[str],
-                protect: list[int]) -> dict:
-    """The ``confine`` part of a launch spec (see ``worker/confine``)."""
+                protect: list[int], python: list[str] | None = None) -> dict:
+    """The ``confine`` part of a launch spec (see ``worker/confine``); ``python``: the
+    folders of the worker's interpreter and packages (default: the harness's)."""
     # a root worker without a uid of its own at least gives up its capabilities (part of the
     # uid layer: with every layer turned off, nothing is dropped)
     spec: dict = {"identity": {"uid": lease.uid, "gid": lease.gid} if "uid" in wanted else None,
                   "drop_capabilities": "uid" not in isolation.disabled()}
     if "landlock" in wanted:
-        spec["landlock"] = {"read": read, "read_trees": _python_roots(), "hidden": hidden_paths(),
+        spec["landlock"] = {"read": read, "read_trees": python or _python_roots(),
+                            "hidden": hidden_paths(),
                             "write": write, "devices": DEVICES + gpu_devices()}
     if "seccomp" in wanted:
         spec["seccomp"] = {"protect_pids": protect}
     return spec
+
+
+def closed_to_sandbox(interpreter: Interpreter, lease) -> Path | None:
+    """A folder above a course environment that the sandbox's own uid (``lease``) may not
+    enter, where it sees the host's folders (no bubblewrap); ``None`` when all is open."""
+    if interpreter.root is None or lease is None or bubblewrap_available():
+        return None
+    for folder in reversed(Path(interpreter.root).parents):
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
 
 
 def system_paths() -> list[str]:
@@ -192,8 +216,14 @@ def _environment(scratch: str) -> dict[str, str]:
     }
 
 
+def python_roots(interpreter: Interpreter) -> list[str]:
+    """Folders the worker's interpreter and its packages live in (read-only in the sandbox):
+    the harness's Python (a course environment's venv links to its base) and the venv."""
+    return sorted({*_python_roots(), *([interpreter.root] if interpreter.root else [])})
+
+
 def _python_roots() -> list[str]:
-    """Folders the interpreter and its packages live in (read-only inside the sandbox)."""
+    """Folders the harness's interpreter and its packages live in."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent)}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         roots.add(sysconfig.get_path(key))
@@ -206,7 +236,8 @@ def _hidden_packages() -> list[str]:
                         for name in HIDDEN_PACKAGES) if Path(p).is_dir()]
 
 
-def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool) -> list[str]:
+def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool,
+                  python: list[str]) -> list[str]:
     """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
     not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
     and the root is remounted read-only at the end. With ``keep_root`` the supervisor keeps
@@ -223,14 +254,14 @@ def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool) -> list[str
              "--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
     # folders bwrap makes on the way to a bind are 0700: a sandbox uid could not pass them
-    for folder in _ancestors(["/etc/x", *_python_roots(), "/scratch"]):
+    for folder in _ancestors(["/etc/x", *python, "/scratch"]):
         args += ["--perms", "0755", "--dir", folder]
     for device in gpu_devices():
         args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
     for system in SYSTEM + [f"/etc/{name}" for name in ETC]:
         if os.path.lexists(system):
             args += ["--ro-bind", system, system]
-    for root in _python_roots():
+    for root in python:
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
         args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]

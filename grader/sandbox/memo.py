@@ -37,11 +37,15 @@ class CallMemo:
     ``stored`` are outcomes of earlier gradings of the same submission (key -> outcome),
     served as they were, timing and output included, to every kind.
     ``reuse=False`` records without serving (to measure what the memo saves).
+    ``context`` names what else decides an outcome besides the request (the course
+    environment, compatibility shims, provided files): outcomes stored under another
+    context do not match.
     """
 
     def __init__(self, session: SandboxSession, stored: dict[str, CallOutcome] | None = None,
-                 reuse: bool = True):
+                 reuse: bool = True, context: str = ""):
         self.session = session
+        self._context = context
         self.reused = 0  # requests answered without running
         self.ran = 0  # requests that ran the student's code
         self.recorded: dict[str, CallOutcome] = {}
@@ -57,7 +61,7 @@ class CallMemo:
         one as it was, or one from earlier in this grading (its output already shown, so
         ``stdout`` is empty, and ``seconds`` 0: nothing ran). ``fresh`` requests run unless
         a stored outcome answers them (re-scoring: nothing of the student's runs again)."""
-        key = request_key(module, steps, returns, cpu_limit_s)
+        key = request_key(module, steps, returns, cpu_limit_s, self._context)
         if key in self._stored:
             self.reused += 1
             self.recorded[key] = self._stored[key]
@@ -98,10 +102,11 @@ class _Fresh:
 
 
 def request_key(module: str, steps: list[Step], returns: list[Ref] | None,
-                cpu_limit_s: float | None = None) -> str:
-    """SHA-256 of everything a request sends: modules, functions, argument bytes and types."""
+                cpu_limit_s: float | None = None, context: str = "") -> str:
+    """SHA-256 of everything a request sends: modules, functions, argument bytes and types,
+    and the ``context`` it runs in (see :class:`CallMemo`)."""
     digest = hashlib.sha256()
-    _feed(digest, [module, cpu_limit_s, returns])
+    _feed(digest, [module, cpu_limit_s, returns] + ([context] if context else []))
     for step in steps:
         _feed(digest, [step.module, step.function, list(step.args)])
     return digest.hexdigest()

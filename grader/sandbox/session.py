@@ -163,13 +163,16 @@ class SandboxSession:
     Use as a context manager; :meth:`close` kills the worker's whole process
     tree and removes its workspace. ``layers`` lists the isolation layers the
     running (or last) worker enforced, as it reported them before any student
-    code ran.
+    code ran. ``interpreter`` is the Python the worker runs (a course
+    environment's, :mod:`grader.environments`; default the harness's).
     """
 
     def __init__(self, submission_dir: Path, module_dir: str = ".", *,
                  limits: launcher.Limits = launcher.Limits(), numpy_aliases: bool = False,
-                 import_timeout_s: float = 60.0, max_output_mb: int = 256):
+                 import_timeout_s: float = 60.0, max_output_mb: int = 256,
+                 interpreter: launcher.Interpreter = launcher.Interpreter()):
         self._submission = Path(submission_dir).resolve()
+        self._interpreter = interpreter
         self._module_dir = module_dir
         self._limits = limits
         self._aliases = numpy_aliases
@@ -280,9 +283,16 @@ class SandboxSession:
         self._marker = secrets.token_hex(8)
         self._cgroup = cgroup.create(self._limits.memory_mb, 1024) \
             if isolation.available().has("cgroup") else None
+        closed = launcher.closed_to_sandbox(self._interpreter, self._lease)
+        if closed is not None:
+            raise SandboxError(f"the sandbox's uid cannot enter {closed}, on the way to the "
+                               f"course environment {self._interpreter.root}: make it "
+                               f"searchable (chmod o+x {closed}) or set GRADER_ENVS to a "
+                               "folder others can enter")
         plan = launcher.plan(space.submission, space.scratch, self._module_dir,
                              launcher.Fds(request_r, reply_w, control_r), self._aliases,
-                             self._limits, self._marker, self._lease, self._cgroup)
+                             self._limits, self._marker, self._lease, self._cgroup,
+                             self._interpreter)
         self.isolation = plan.isolation
         self._proc = subprocess.Popen(
             plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
