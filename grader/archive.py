@@ -13,7 +13,7 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from grader.errors import SubmissionError
 
@@ -83,6 +83,7 @@ def _extract_tar(archive: Path, target: Path) -> None:
                 destination.mkdir(parents=True, exist_ok=True)
             elif member.isfile():
                 source = bundle.extractfile(member)
+                assert source is not None  # a regular member always has a file object
                 with source:
                     _copy_limited(source, destination, budget)
             else:
@@ -125,7 +126,7 @@ def _walk_files(folder: Path, skip):
             yield entry
 
 
-def _copy_limited(source: BinaryIO, destination: Path, budget: _Budget) -> None:
+def _copy_limited(source: IO[bytes], destination: Path, budget: _Budget) -> None:
     with destination.open("wb") as sink:
         while chunk := source.read(1 << 20):
             budget.spend(len(chunk))

@@ -155,7 +155,8 @@ def rescore(assignment: str, submissions: tuple[Path, ...], db: Path, workers: i
     runs, except for requests the earlier grading did not make (new cases, changed inputs)."""
     results = _batch(assignment, submissions, db, None, quiet,
                      dict(workers=workers, rescore=True), lambda name: [], verb="re-scored")
-    rescored, rerun = {}, {}
+    rescored: dict[str, list[str]] = {}
+    rerun: dict[str, list[str]] = {}
     for result in results:
         for check in result.checks:
             ran = check.details.get("calls_run")

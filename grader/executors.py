@@ -123,7 +123,7 @@ class PoolExecutor:
         except cf.process.BrokenProcessPool:
             self._renew()
             future = self._pool.submit(function, task)
-        future.grader_pool = self._pool
+        future.grader_pool = self._pool  # type: ignore[attr-defined]  # which pool ran it
         return future
 
     @property
@@ -236,6 +236,7 @@ def _stream(submit: Callable, tasks: Iterable[Task], in_flight: int,
     source = iter(tasks)
 
     def fill() -> None:
+        task: Task | None
         if suspects:  # let the pool drain, then try each suspect alone
             if not pending:
                 task = suspects.popleft()

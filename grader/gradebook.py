@@ -267,7 +267,8 @@ class Gradebook:
         return found
 
     def students(self, assignment: str | None = None) -> set[str]:
-        query, params = "SELECT DISTINCT student FROM results", ()
+        query = "SELECT DISTINCT student FROM results"
+        params: tuple[str, ...] = ()
         if assignment:
             query, params = query + " WHERE assignment = ?", (assignment,)
         return {s for (s,) in self._db.execute(query, params)}
@@ -299,7 +300,8 @@ def _migrate_v1(db: sqlite3.Connection) -> None:
     columns = [row[1] for row in db.execute("PRAGMA table_info(results)")]
     if not columns or "id" in columns:
         return
-    db.isolation_level = None  # explicit BEGIN: the renames and copies commit together or not at all
+    # explicit BEGIN: the renames and copies commit together or not at all
+    previous, db.isolation_level = db.isolation_level, None
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute("ALTER TABLE results RENAME TO results_v1")
@@ -316,4 +318,4 @@ def _migrate_v1(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
         raise
     finally:
-        db.isolation_level = ""
+        db.isolation_level = previous

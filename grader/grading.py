@@ -63,9 +63,9 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         # read before any student code runs: what the sandbox imports, not what it left behind
         sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
         for item in prepared:
-            result = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
+            done = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
                 _run_check(item, rubric, session, memo, results, observe, budget.cap))
-            if stop_at_first_loss and result.score < result.max_score - 1e-9:
+            if stop_at_first_loss and done.score < done.max_score - 1e-9:
                 break
     checks = _apply_source_rules(list(results.values()), sources, rubric)
     result = SubmissionResult(
@@ -126,6 +126,7 @@ class Budget:
                                        f"({self._seconds:g} s) ran out")
 
     def _left(self) -> float:
+        assert self._ends is not None  # only asked of a budget with an end
         return self._ends - time.monotonic()
 
 

@@ -111,7 +111,7 @@ def _rescale(pixels: np.ndarray, scale: float) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     planes = pixels[:, :, None] if pixels.ndim == 2 else pixels
     resized = [np.asarray(Image.fromarray(planes[:, :, c].astype(np.float32), mode="F")
-                          .resize(size, Image.BILINEAR)) for c in range(planes.shape[2])]
+                          .resize(size, Image.Resampling.BILINEAR)) for c in range(planes.shape[2])]
     out = np.stack(resized, axis=-1)
     return out[:, :, 0] if pixels.ndim == 2 else out
 

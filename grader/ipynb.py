@@ -62,7 +62,7 @@ def lift(notebook: Path) -> Lifted:
         kept = [node for node in tree.body if _is_definition(node)]
         if kept:
             parts.append(f"\n# --- cell {number}\n")
-            parts += [ast.get_source_segment(code, node, padded=True) + "\n" for node in kept]
+            parts += [(ast.get_source_segment(code, node, padded=True) or "") + "\n" for node in kept]
         for node in kept:
             for name in _names(node):
                 lifted.cells.setdefault(name, number)

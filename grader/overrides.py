@@ -91,6 +91,7 @@ def apply(result: SubmissionResult, overrides: list[Override],
 
 
 def _override_check(check: CheckResult, override: Override) -> None:
+    assert override.score is not None  # standing overrides only: a clearing row is none of them
     autograded = f"autograder: {check.score:g}/{check.max_score:g}, {check.status.value}"
     check.details = {**check.details, "override": {
         "score": override.score, "autograded_score": check.score,
@@ -101,6 +102,7 @@ def _override_check(check: CheckResult, override: Override) -> None:
 
 
 def _adjustment(override: Override) -> CheckResult:
+    assert override.score is not None  # standing overrides only
     return CheckResult(
         id=ADJUSTMENT_ID, name="Instructor's adjustment", target="", status=Status.PASSED,
         score=float(override.score), max_score=float(override.out_of),

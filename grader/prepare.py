@@ -152,7 +152,7 @@ def _store_expected(key: str, cached: list) -> None:
                  "diagnoses": [[msg, [refs.encode(v) for v in values]] for msg, values in diagnoses]}
                 for expected, diagnoses in cached]
     arrays = io.BytesIO()
-    np.savez(arrays, **refs.named)
+    np.savez(arrays, allow_pickle=False, **refs.named)
     try:
         folder = datapath.cache_dir()
         sealed.write(folder / f"{key}.npz", arrays.getvalue())

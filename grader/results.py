@@ -134,7 +134,7 @@ class SubmissionResult:
 def encode_arrays(arrays: dict[str, np.ndarray]) -> str:
     """Arrays as base64 of a compressed ``.npz`` (no pickle), for JSON transport."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

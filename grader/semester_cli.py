@@ -21,6 +21,7 @@ from grader.console import console
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
 from grader.overrides import Extension, Override, now, who
+from grader.results import SubmissionResult
 from grader.similarity import DEFAULT_THRESHOLD
 
 _DB = click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -75,7 +76,7 @@ def override(student: str, check: str | None, db: Path, score: float | None, out
         book.add_override(Override(student, name, check_id, None if clear else score,
                                    0.0 if clear else (out_of if not check_id else 0.0),
                                    reason or "cleared", who(by), now()))
-        grade = book.effective_of(student, name)
+        grade = _effective(book, student, name)
     console().print(f"{student} {name}: {'cleared the' if clear else 'recorded the'} "
                     f"{_what(check_id)}; effective grade {grade.score:g}/{grade.max_score:g}")
 
@@ -95,10 +96,17 @@ def extend(student: str, db: Path, days: float, reason: str, assignment: str | N
     with Gradebook(db) as book:
         name = _known(book, student, assignment)
         book.add_extension(Extension(student, name, days, reason, who(by), now()))
-        grade = book.effective_of(student, name)
+        grade = _effective(book, student, name)
     console().print(f"{student} {name}: extension of {days:g} day(s) recorded; "
                     f"{grade.late_days} day(s) late; effective grade "
                     f"{grade.score:g}/{grade.max_score:g}")
+
+
+def _effective(book: Gradebook, student: str, assignment: str) -> SubmissionResult:
+    """The effective grade of ``student`` on ``assignment``, which :func:`_known` found results of."""
+    grade = book.effective_of(student, assignment)
+    assert grade is not None
+    return grade
 
 
 def _known(book: Gradebook, student: str, assignment: str | None) -> str:
@@ -159,7 +167,7 @@ def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
     if extension:
         out.print(f"  extension: {extension.days:g} day(s) by {extension.by} on "
                   f"{extension.at[:10]} ({escape(extension.reason)})")
-    grade = book.effective_of(student, assignment)
+    grade = _effective(book, student, assignment)
     out.print(f"[bold]effective grade {grade.score:g}/{grade.max_score:g}[/]"
               + (f" ({grade.late_days} day(s) late)" if grade.late_days else ""))
 

@@ -132,7 +132,7 @@ def _lines(text: str, slices: np.ndarray) -> frozenset[int]:
     if len(slices) == 0 or np.size(slices) == 0:
         return frozenset()
     starts = np.cumsum([0] + [len(line) for line in text.splitlines(keepends=True)])
-    found = set()
+    found: set[int] = set()
     for begin, end in zip(slices[0], slices[1]):
         first = int(np.searchsorted(starts, begin, side="right"))
         last = int(np.searchsorted(starts, max(begin, end - 1), side="right"))

@@ -20,6 +20,8 @@ A. Oliva, A. Torralba, P. G. Schyns, "Hybrid images", ACM SIGGRAPH 2006.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.fft
 
@@ -89,11 +91,11 @@ def my_imfilter(image: np.ndarray, filter: np.ndarray) -> np.ndarray:  # noqa: A
     rows, cols = planes.shape[:2]
     factors = _separable(kernel)
     direct_cost = np.count_nonzero(kernel)
-    separable_cost = SEPARABLE_TAP_COST * sum(np.count_nonzero(f) for f in factors) \
+    separable_cost: float = SEPARABLE_TAP_COST * sum(np.count_nonzero(f) for f in factors) \
         if factors else np.inf
-    if min(direct_cost, separable_cost) > FFT_COST_TAPS:
+    if direct_cost > FFT_COST_TAPS and separable_cost > FFT_COST_TAPS:
         out = _correlate_fft(padded, kernel, (rows, cols))
-    elif separable_cost < direct_cost:
+    elif factors is not None and separable_cost < direct_cost:
         column, row = factors
         out = _correlate_direct(_correlate_direct(padded, column[:, None], rows), row[None, :], rows)
     else:
@@ -190,7 +192,7 @@ def _pad_reflect(planes: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarra
     for axis, half in enumerate((kernel_shape[0] // 2, kernel_shape[1] // 2)):
         widths = [(0, 0)] * planes.ndim
         widths[axis] = (half, half)
-        mode = "reflect" if planes.shape[axis] > 1 else "edge"
+        mode: Literal["reflect", "edge"] = "reflect" if planes.shape[axis] > 1 else "edge"
         planes = np.pad(planes, widths, mode=mode)
     return planes
 

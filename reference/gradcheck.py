@@ -16,14 +16,15 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "rel_error"]
 
 
-def _central_difference(f: Callable[[np.ndarray], object], x: np.ndarray, h: float,
-                        reduce: Callable[[object, object], float]) -> np.ndarray:
+def _central_difference(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float,
+                        reduce: Callable[[Any, Any], float]) -> np.ndarray:
     """Return ``reduce(f(x + h e_i), f(x - h e_i)) / (2 h)`` for every index i of `x`.
 
     `x` is modified in place during the call and always restored, even if `f` raises.

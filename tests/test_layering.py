@@ -5,41 +5,61 @@
 - the sandbox's worker imports nothing of ``grader/`` outside itself, nor ``reference/``
   (it runs where neither is visible);
 - ``grader/checks/`` never imports ``reference/`` (scoring never calls the answer key).
+
+Relative imports are resolved against the file's place in the tree, so ``from ... import x``
+out of the worker counts as importing the package above it.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WORKER = REPO / "grader" / "sandbox" / "worker"
+WORKER = "grader/sandbox/worker"
 WORKER_OWN = {"compat", "confine", "drivers", "main", "protocol", "server", "supervisor"}
 
-RULES = [  # (files, forbidden top-level packages, why)
-    (REPO / "reference", {"grader"}, "the answer key must not depend on the harness"),
-    (REPO / "assignments", {"reference"}, "a student kit must not carry the answers"),
-    (REPO / "grader" / "checks", {"reference"}, "scoring must not call the answer key"),
-    (WORKER, {"grader", "reference"}, "the worker runs where neither is visible"),
+RULES = [  # (folder, forbidden packages, allowed inside them, why)
+    ("reference", {"grader"}, set(), "the answer key must not depend on the harness"),
+    ("assignments", {"reference"}, set(), "a student kit must not carry the answers"),
+    ("grader/checks", {"reference"}, set(), "scoring must not call the answer key"),
+    (WORKER, {"grader", "reference"}, {"grader.sandbox.worker"},
+     "the worker runs where neither is visible"),
 ]
 
 
-def imported(path: Path) -> set[str]:
-    """Top-level modules ``path`` imports: import statements, importlib.import_module("x"),
-    __import__("x") (relative imports resolve inside the package, so they are left out)."""
+def imported(path: Path, root: Path) -> set[str]:
+    """Dotted names of the modules ``path`` (a file under ``root``) imports.
+
+    Import statements (relative ones resolved against the file's package), and string
+    literals given to ``importlib.import_module`` or ``__import__`` (of an f-string, the
+    literal part before the first placeholder).
+    """
+    package = path.relative_to(root).parent.parts
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= _from_import(node, package)
         elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                names.add(first.value.split(".")[0])
+            literal = _literal_prefix(node.args[0])
+            if literal and not literal.startswith("."):
+                names.add(literal.rstrip("."))
     return names
+
+
+def _from_import(node: ast.ImportFrom, package: tuple[str, ...]) -> set[str]:
+    """``from X import a, b``: ``X`` (made absolute when relative)."""
+    if node.level == 0:
+        return {node.module} if node.module else set()
+    base = package[: len(package) - (node.level - 1)] if node.level - 1 <= len(package) else ()
+    if node.module:
+        return {".".join((*base, node.module))}
+    return {".".join((*base, alias.name)) for alias in node.names}
 
 
 def _is_dynamic_import(func: ast.expr) -> bool:
@@ -47,23 +67,67 @@ def _is_dynamic_import(func: ast.expr) -> bool:
         isinstance(func, ast.Name) and func.id in ("__import__", "import_module"))
 
 
-@pytest.mark.parametrize("folder, forbidden, why", RULES,
-                         ids=[str(rule[0].relative_to(REPO)) for rule in RULES])
-def test_boundary(folder, forbidden, why):
-    broken = {str(p.relative_to(REPO)): sorted(imported(p) & forbidden)
-              for p in sorted(folder.rglob("*.py")) if imported(p) & forbidden}
-    assert broken == {}, why
+def _literal_prefix(arg: ast.expr) -> str | None:
+    """The constant text of a string argument, or of an f-string up to its first placeholder."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        return str(arg.values[0].value)
+    return None
+
+
+def _within(name: str, packages: set[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def violations(root: Path, folder: str, forbidden: set[str], allowed: set[str]) -> dict[str, list[str]]:
+    """``{file: [forbidden modules it imports]}`` for the Python files under ``root/folder``."""
+    broken = {}
+    for path in sorted((root / folder).rglob("*.py")):
+        bad = sorted(name for name in imported(path, root)
+                     if _within(name, forbidden) and not _within(name, allowed))
+        if bad:
+            broken[str(path.relative_to(root))] = bad
+    return broken
+
+
+@pytest.mark.parametrize("folder, forbidden, allowed, why", RULES, ids=[rule[0] for rule in RULES])
+def test_boundary(folder, forbidden, allowed, why):
+    assert violations(REPO, folder, forbidden, allowed) == {}, why
 
 
 def test_the_worker_imports_only_itself_the_standard_library_and_its_course_packages():
     allowed_third_party = {"numpy", "torch", "torchvision", "PIL"}
-    for path in sorted(WORKER.rglob("*.py")):
-        foreign = {name for name in imported(path) - WORKER_OWN - allowed_third_party
-                   if not _standard_library(name)}
+    for path in sorted((REPO / WORKER).rglob("*.py")):
+        tops = {name.split(".")[0] for name in imported(path, REPO)
+                if not _within(name, {WORKER.replace("/", ".")})}
+        foreign = {name for name in tops - WORKER_OWN - allowed_third_party
+                   if name not in sys.stdlib_module_names and name != "__future__"}
         assert foreign == set(), f"{path.relative_to(REPO)} imports {sorted(foreign)}"
 
 
-def _standard_library(name: str) -> bool:
-    import sys
+SYNTHETIC = {  # file: (source, the forbidden modules the checker must find)
+    "reference/harris.py": ("import numpy\nfrom grader.inputs import image\n", ["grader.inputs"]),
+    "reference/sub/deep.py": ("from ... import grader\n", ["grader"]),
+    "assignments/proj1/stub.py": ("import reference.filtering as f\n", ["reference.filtering"]),
+    "assignments/proj1/sneaky.py": ('name = "sift"\nmodule = __import__(f"reference.{name}")\n',
+                                    ["reference"]),
+    "grader/checks/numeric.py": ('import importlib\nm = importlib.import_module("reference.sift")\n',
+                                 ["reference.sift"]),
+    "grader/checks/fine.py": ("from grader.checks import base\nfrom . import base\n", []),
+    "grader/sandbox/worker/server.py": ("from .drivers import student\nimport protocol\n", []),
+    "grader/sandbox/worker/drivers/escape.py": (
+        "from ..protocol import send\nfrom ...session import Session\nfrom .. import server\n",
+        ["grader.sandbox.session"]),
+    "grader/sandbox/worker/drivers/answers.py": ("from reference import cnn\n", ["reference"]),
+}
 
-    return name in sys.stdlib_module_names or name == "__future__"
+
+def test_the_checker_finds_each_kind_of_violation_in_a_synthetic_tree(tmp_path):
+    for name, (source, _) in SYNTHETIC.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(source)
+    found = {}
+    for folder, forbidden, allowed, _ in RULES:
+        found |= violations(tmp_path, folder, forbidden, allowed)
+    assert found == {name: bad for name, (_, bad) in SYNTHETIC.items() if bad}

@@ -4,6 +4,7 @@ a second check on it must still count as course data."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from grader import inputs
@@ -30,6 +31,32 @@ def test_a_second_check_on_a_cached_course_pair_is_course_data_too(course_data):
     prepared = prepare(_two_checks_on_one_pair(), "provenance")
     assert [p.uses_course_data for p in prepared] == [True, True]
     assert all(p.unavailable is None for p in prepared)
+
+
+@pytest.fixture
+def fake_course_data(monkeypatch, tmp_path):
+    """A course-data folder holding one tiny generated ``notre_dame`` pair (where the real
+    data is absent, the regression above still runs)."""
+    from PIL import Image
+
+    folder = tmp_path / "data" / "proj2" / "notre_dame"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (240, 240, 3), dtype=np.uint8)).save(folder / name)
+    points = {key: np.array([100.0, 120.0]) for key in ("x1", "y1", "x2", "y2")}
+    np.savez(folder / "notre_dame_gt.npz", image_a="a.png", image_b="b.png", **points)
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    inputs._course_pair.cache_clear()
+    yield
+    inputs._course_pair.cache_clear()
+
+
+def test_a_second_check_on_a_cached_fake_course_pair_is_course_data_too(fake_course_data):
+    prepared = prepare(_two_checks_on_one_pair(), "provenance")
+    assert all(p.unavailable is None for p in prepared)
+    assert [p.uses_course_data for p in prepared] == [True, True]
 
 
 SAMPLES = {"pair_image": PAIR["pair_image"], "pair_ground_truth": {"pair": "notre_dame"},

@@ -51,15 +51,19 @@ import re
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 OPERATORS = ("arith", "compare", "constant", "slice", "index", "drop", "sign", "transpose")
 
-_ARITH = {ast.Add: [ast.Sub], ast.Sub: [ast.Add], ast.Mult: [ast.Div], ast.Div: [ast.Mult],
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+_Located = ast.expr | ast.stmt | ast.keyword  # what a rewrite replaces: nodes with a source span
+
+_ARITH: dict[type[ast.operator], list[type[ast.operator]]] = {ast.Add: [ast.Sub], ast.Sub: [ast.Add], ast.Mult: [ast.Div], ast.Div: [ast.Mult],
           ast.FloorDiv: [ast.Div], ast.Pow: [ast.Mult], ast.Mod: [ast.FloorDiv],
           ast.BitAnd: [ast.BitOr], ast.BitOr: [ast.BitAnd]}
-_COMPARE = {ast.Lt: [ast.LtE, ast.Gt], ast.LtE: [ast.Lt], ast.Gt: [ast.GtE, ast.Lt],
+_COMPARE: dict[type[ast.cmpop], list[type[ast.cmpop]]] = {ast.Lt: [ast.LtE, ast.Gt], ast.LtE: [ast.Lt], ast.Gt: [ast.GtE, ast.Lt],
             ast.GtE: [ast.Gt], ast.Eq: [ast.NotEq], ast.NotEq: [ast.Eq]}
-_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+_SYMBOL: dict[type[ast.AST], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
            ast.Pow: "**", ast.Mod: "%", ast.BitAnd: "&", ast.BitOr: "|", ast.Lt: "<",
            ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _NOT_SKIPPABLE_CALLS = {"len", "range", "int", "float", "bool", "tuple", "list", "zip", "enumerate",
@@ -92,7 +96,7 @@ class Mutant:
 
 @dataclass(frozen=True)
 class _Site:
-    node: ast.AST
+    node: _Located
     function: str
 
 
@@ -122,7 +126,8 @@ def mutants_of(source: str, module: str, targets: set[str],
     seen = {hashlib.sha256(source.encode()).hexdigest()}
     sites = [_Site(node, "<module>") for node in constants]
     for name, node in sorted(reached.items(), key=lambda item: item[1].lineno):
-        sites += [_Site(child, name) for child in _function_nodes(node)]
+        sites += [_Site(child, name) for child in _function_nodes(node)
+                  if isinstance(child, (ast.expr, ast.stmt, ast.keyword))]  # the rewritten kinds
     for site in sites:
         for operator, replacement, description in _rewrites(site.node):
             mutated = _splice(source, offsets, site.node, replacement)
@@ -163,7 +168,7 @@ def free_lines(source: str) -> dict[int, FreeLine]:
     return found
 
 
-def _free_reason(node: ast.AST, operator: str, free: dict[int, FreeLine]) -> str:
+def _free_reason(node: _Located, operator: str, free: dict[int, FreeLine]) -> str:
     """The reason when every line ``node`` spans is marked free for ``operator``, else ``""``."""
     lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
     if all(line in free and free[line].covers(operator) for line in lines):
@@ -194,7 +199,7 @@ def one_per_line(mutants: list[Mutant], seed: int) -> list[Mutant]:
 
 # -- which code is mutated ---------------------------------------------------
 
-def _reachable(functions: dict[str, ast.FunctionDef], targets: set[str],
+def _reachable(functions: dict[str, _Function], targets: set[str],
                provided: frozenset[str] = frozenset()) -> set[str]:
     """``targets`` and every module function they call, transitively, except ``provided`` ones."""
     reached, stack = set(), [t for t in targets if t in functions and t not in provided]
@@ -210,9 +215,9 @@ def _reachable(functions: dict[str, ast.FunctionDef], targets: set[str],
     return reached
 
 
-def _methods(classes: dict[str, ast.ClassDef], targets: set[str]) -> dict[str, ast.FunctionDef]:
+def _methods(classes: dict[str, ast.ClassDef], targets: set[str]) -> dict[str, _Function]:
     """``{"Class.method": node}`` for the target classes and the module classes they derive from."""
-    found: dict[str, ast.FunctionDef] = {}
+    found: dict[str, _Function] = {}
     stack, seen = [t for t in targets if t in classes], set()
     while stack:
         name = stack.pop()
@@ -226,7 +231,7 @@ def _methods(classes: dict[str, ast.ClassDef], targets: set[str]) -> dict[str, a
     return found
 
 
-def _module_constants(tree: ast.Module, used_by: list[ast.FunctionDef]) -> list[ast.AST]:
+def _module_constants(tree: ast.Module, used_by: list[_Function]) -> list[ast.expr]:
     """Numeric module-level constants (``N_ORI = 8``) that the mutated functions read."""
     read = {n.id for f in used_by for n in ast.walk(f) if isinstance(n, ast.Name)}
     found = []
@@ -238,7 +243,7 @@ def _module_constants(tree: ast.Module, used_by: list[ast.FunctionDef]) -> list[
     return found
 
 
-def _function_nodes(function: ast.FunctionDef) -> Iterator[ast.AST]:
+def _function_nodes(function: _Function) -> Iterator[ast.AST]:
     """Nodes of ``function`` open to mutation: defaults and body, minus the excluded parts."""
     args = function.args
     for default in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
@@ -261,9 +266,9 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
     if isinstance(node, ast.Assign) and _is_validation_call(node.value):
         return
     if isinstance(node, ast.AnnAssign):
-        node = ast.Assign(targets=[node.target], value=node.value) if node.value else None
-        if node is None:
+        if node.value is None:
             return
+        node = ast.Assign(targets=[node.target], value=node.value)
     yield node
     for child in ast.iter_child_nodes(node):
         yield from _walk(child)
@@ -289,13 +294,13 @@ def _rewrites(node: ast.AST) -> Iterator[tuple[str, str, str]]:
             yield "arith", _unparse(ast.AugAssign(node.target, new(), node.value)), \
                 f"{_SYMBOL[type(node.op)]}= → {_SYMBOL[new]}="
     elif isinstance(node, ast.Compare) and len(node.ops) == 1:
-        for new in _COMPARE.get(type(node.ops[0]), []):
-            yield "compare", _unparse(ast.Compare(node.left, [new()], node.comparators)), \
-                f"{_SYMBOL[type(node.ops[0])]} → {_SYMBOL[new]}"
+        for comparison in _COMPARE.get(type(node.ops[0]), []):
+            yield "compare", _unparse(ast.Compare(node.left, [comparison()], node.comparators)), \
+                f"{_SYMBOL[type(node.ops[0])]} → {_SYMBOL[comparison]}"
     elif isinstance(node, ast.BoolOp):
-        new = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-        yield "compare", _unparse(ast.BoolOp(new, node.values)), \
-            f"{type(node.op).__name__.lower()} → {type(new).__name__.lower()}"
+        swapped = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        yield "compare", _unparse(ast.BoolOp(swapped, node.values)), \
+            f"{type(node.op).__name__.lower()} → {type(swapped).__name__.lower()}"
     yield from _constant_rewrites(node)
     yield from _slice_rewrites(node)
     yield from _index_rewrites(node)
@@ -314,8 +319,8 @@ def _constant_rewrites(node: ast.AST) -> Iterator[tuple[str, str, str]]:
         for new in (value + 1, value - 1) if value else (1,):
             yield "constant", repr(new), f"{value} → {new}"
     elif isinstance(value, float):
-        new = {0.0: 1.0, 1.0: 0.0}.get(value, value * 2)
-        yield "constant", repr(new), f"{value!r} → {new!r}"
+        changed = {0.0: 1.0, 1.0: 0.0}.get(value, value * 2)
+        yield "constant", repr(changed), f"{value!r} → {changed!r}"
 
 
 def _slice_rewrites(node: ast.AST) -> Iterator[tuple[str, str, str]]:
@@ -323,8 +328,9 @@ def _slice_rewrites(node: ast.AST) -> Iterator[tuple[str, str, str]]:
         for part in ("lower", "upper"):
             bound = getattr(node, part)
             if bound is None:
-                new = ast.Constant(1 if part == "lower" else -1)
-                yield "slice", _unparse(_with(node, **{part: new})), f"slice {part} bound None → {new.value}"
+                bound_value = 1 if part == "lower" else -1
+                yield "slice", _unparse(_with(node, **{part: ast.Constant(bound_value)})), \
+                    f"slice {part} bound None → {bound_value}"
                 continue
             _no_constant_mutation(bound)
             for delta, sign in ((1, "+"), (-1, "-")):
@@ -432,11 +438,11 @@ def _constant_value(node: ast.AST | None):
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -node.operand.value
+        return -cast(float, node.operand.value)  # a parsed -<constant> negates a number
     return None
 
 
-def _shift(node: ast.AST, delta: int) -> ast.AST:
+def _shift(node: ast.expr, delta: int) -> ast.expr:
     value = _constant_value(node)
     if isinstance(value, int) and not isinstance(value, bool):
         return ast.Constant(value + delta)
@@ -460,11 +466,11 @@ def _line_offsets(source: str) -> list[int]:
     return offsets
 
 
-def _splice(source: str, offsets: list[int], node: ast.AST, replacement: str) -> str:
+def _splice(source: str, offsets: list[int], node: _Located, replacement: str) -> str:
     """``source`` with ``node``'s text replaced (parenthesised when it is an expression)."""
     data = source.encode()
     start = offsets[node.lineno - 1] + node.col_offset
-    end = offsets[node.end_lineno - 1] + node.end_col_offset
+    end = offsets[(node.end_lineno or node.lineno) - 1] + (node.end_col_offset or 0)
     if isinstance(node, ast.expr) and not isinstance(node, ast.Slice) and not _is_atom(replacement):
         replacement = f"({replacement})"
     return (data[:start] + replacement.encode() + data[end:]).decode()

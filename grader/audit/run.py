@@ -114,8 +114,8 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
     mutants, free = generated.scored, generated.free
     references = {m: targets.reference_source(s) for m, s in target.modules.items()}
-    options = replace(options, check_timeout_s=options.check_timeout_s or target.check_timeout_s
-                      or DEFAULT_CHECK_TIMEOUT_S)
+    check_timeout_s = options.check_timeout_s or target.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S
+    options = replace(options, check_timeout_s=check_timeout_s)
     share_cores(options.workers)
     root = workdirs.make("grader-submission-")
     try:
@@ -143,7 +143,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
         assignment=rubric.assignment, rubric_hash=rubric_hash, generated=generated.scored_total,
         free_generated=generated.free_total, seed=options.seed,
         sampled=len(mutants) < generated.scored_total or len(free) < generated.free_total,
-        check_timeout_s=options.check_timeout_s,
+        check_timeout_s=check_timeout_s,
         outcomes=outcomes, variants=variants, runtime_s=time.perf_counter() - started,
         workers=options.workers, reference_modules=dict(target.modules), left_out=dict(target.left_out),
     )
@@ -168,7 +168,7 @@ def grade_mutant(task: AuditTask) -> dict[str, Any]:
     recorder = OutputRecorder(rubric) if task.record_outputs else None
     result = grading.grade(loaded, rubric, rubric_hash, prepared,
                            stop_at_first_loss=task.stop_at_first_loss, observe=recorder)
-    summary = {
+    summary: dict[str, Any] = {
         "score": result.score, "max_score": result.max_score, "outputs": None,
         "checks": [{"id": c.id, "status": c.status.value, "score": c.score, "max_score": c.max_score,
                     "target": c.target, "duration_s": c.duration_s} for c in result.checks],
@@ -200,7 +200,7 @@ class OutputRecorder:
             self.arrays[f"{key}/{index}"] = _as_array(value)
 
     def save(self, path: Path) -> None:
-        np.savez(path, **self.arrays)
+        np.savez(path, allow_pickle=False, **self.arrays)
 
 
 def cheapest_first(checks: list[dict], rubric: Rubric) -> tuple[str, ...]:

@@ -165,7 +165,7 @@ def _hints(details: dict[str, Any], wanted: int) -> list[str]:
     accuracy = details["accuracy"]
     sorted_by = {d: details.get(f"accuracy_sorted_{d}") for d in ("descending", "ascending")}
     best = max((d for d in sorted_by if sorted_by[d] is not None), default=None,
-               key=lambda d: sorted_by[d])
+               key=lambda d: sorted_by[d] or 0.0)
     if best is not None and sorted_by[best] > accuracy + 0.005:
         meaning = ("highest confidence first" if best == "descending"
                    else "lowest value first, i.e. your confidences behave like distances")

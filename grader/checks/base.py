@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from grader import old_apis
 from grader.prepare import PreparedCase, PreparedCheck
 from grader.results import CheckResult, Status
-from grader.sandbox import CallOutcome, SandboxSession
+from grader.sandbox import CallOutcome, Ref, Step
 
 # Outcomes after which running the remaining cases would only repeat the failure.
 _FATAL = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "missing_module": Status.ERROR,
@@ -38,6 +38,21 @@ class Verdict:
         return float(self.passed) if self.credit is None else min(max(self.credit, 0.0), 1.0)
 
 
+class Calls(Protocol):
+    """What a check calls the student's code through: a :class:`~grader.sandbox.SandboxSession`,
+    or the call memo in front of one (:mod:`grader.sandbox.memo`)."""
+
+    def call(self, module: str, function: str, args: list[Any], timeout_s: float) -> CallOutcome:
+        ...
+
+    def run(self, module: str, steps: list[Step], returns: list[Ref] | None,
+            timeout_s: float, cpu_limit_s: float | None = None) -> CallOutcome:
+        ...
+
+    def stop(self) -> None:
+        ...
+
+
 @dataclass
 class CheckContext:
     """What a check needs besides its own data: the sandbox and the time limit.
@@ -48,7 +63,7 @@ class CheckContext:
     (check id, case number, outcome): the mutation audit records outputs that way.
     """
 
-    session: SandboxSession
+    session: Calls
     limit_s: float
     observe: Callable[[str, int, CallOutcome], None] | None = None
     cap: Callable[[float], float] = field(default=lambda seconds: seconds)

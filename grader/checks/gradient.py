@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -155,6 +155,7 @@ class GradientCheck(CheckKind):
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
+        outcome = cast(GradientOutcome, outcome)  # what invoke returns for a call that returned
         check, opts = prepared.check, _options(prepared.check)
         visible = check.visibility == "visible"
         value_label = "out" if opts.backward else "loss"

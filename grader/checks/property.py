@@ -88,7 +88,8 @@ class PropertyCheck(CheckKind):
         except OutputProblem as exc:
             return Verdict(False, str(exc))
         observed = Observed(value, case.expected, dict(zip(varied, calls[1:])), args)
-        problems, details = [], {}
+        problems: list[str] = []
+        details: dict[str, Any] = {}
         for name, params in properties:
             problem, numbers = PROPERTIES[name].test(observed, params)
             details |= numbers
@@ -111,5 +112,7 @@ def _per_call(outputs: list[Any], width: int | None) -> list[list[Any]]:
 
 
 def _variant_args(case: PreparedCase, name: str, params: dict[str, Any]) -> list[Any]:
-    args = PROPERTIES[name].variant(dict(zip(case.arg_names, case.args)), params)
+    variant = PROPERTIES[name].variant
+    assert variant is not None  # only properties with a variant call get here
+    args = variant(dict(zip(case.arg_names, case.args)), params)
     return [args[n] for n in case.arg_names]

@@ -64,8 +64,8 @@ def _render(digit: int, size: int, rng: np.random.Generator) -> np.ndarray:
     for segment in SEGMENTS[digit]:
         start, end = (vertices[point] for point in _ENDS[segment])
         draw.line([start, end], fill=255, width=stroke, joint="curve")
-    canvas = canvas.rotate(rng.uniform(-20, 20), resample=Image.BILINEAR)
-    ink = np.asarray(canvas.resize((size, size), Image.BOX), dtype=np.float64) / 255.0
+    canvas = canvas.rotate(rng.uniform(-20, 20), resample=Image.Resampling.BILINEAR)
+    ink = np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float64) / 255.0
     return _shade(ink, rng)
 
 

@@ -80,7 +80,7 @@ def resize_and_crop(image, size: int) -> np.ndarray:
     width, height = gray.size
     scale = size / min(width, height)
     new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
-    resized = gray.resize(new_size, Image.BILINEAR)
+    resized = gray.resize(new_size, Image.Resampling.BILINEAR)
     left, top = (new_size[0] - size) // 2, (new_size[1] - size) // 2
     return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
 

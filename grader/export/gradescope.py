@@ -10,6 +10,7 @@ and ``tags``. Hidden checks map to Gradescope's ``after_published``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from grader.results import Status, SubmissionResult
 _VISIBILITY = {"visible": "visible", "hidden": "after_published", "after_due": "after_due_date"}
 
 
-def results_json(result: SubmissionResult, leaderboard: list[str] = ()) -> dict[str, Any]:
+def results_json(result: SubmissionResult, leaderboard: Sequence[str] = ()) -> dict[str, Any]:
     """The ``results.json`` object for one submission."""
     tests = [{
         "name": check.name,
@@ -61,7 +62,7 @@ def _output(check) -> str:
     return text
 
 
-def _leaderboard(result: SubmissionResult, check_ids: list[str]) -> list[dict[str, Any]]:
+def _leaderboard(result: SubmissionResult, check_ids: Sequence[str]) -> list[dict[str, Any]]:
     board = []
     for check in result.checks:
         if check.id in check_ids and "accuracy" in check.details:

@@ -91,7 +91,7 @@ def colormap_css(cmap: str, value: float) -> str:
 def _lut(cmap: str) -> tuple[tuple[int, int, int], ...]:
     """The colormap's 256 colours as ``(r, g, b)`` bytes (``colormaps[name]`` copies it)."""
     table = colormaps[cmap](np.linspace(0, 1, 256), bytes=True)[:, :3]
-    return tuple(tuple(int(v) for v in row) for row in table)
+    return tuple((int(r), int(g), int(b)) for r, g, b in table)
 
 
 def colormap_gradient_css(cmap: str, stops: int = 8) -> str:

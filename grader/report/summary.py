@@ -77,7 +77,7 @@ def summarize(views: list[StudentView], facts: RubricFacts | None = None) -> lis
     summaries = []
     for assignment in sorted(by_assignment):
         group = by_assignment[assignment]
-        limits = {}
+        limits: dict[str, float | None] = {}
         for view in group:
             for check_id, fact in facts.get(view.result.rubric_hash, {}).items():
                 limits.setdefault(check_id, fact.timeout_s)
@@ -158,7 +158,7 @@ def _histogram(scores: list[float], max_score: float) -> str:
     ax = figure.add_axes((0.08, 0.2, 0.9, 0.72))
     top = max(max_score, max(scores, default=0.0), 1e-9)
     bins = np.linspace(0, top, min(20, max(5, int(np.ceil(top)))) + 1)
-    ax.hist(np.clip(scores, 0, top), bins=bins, color="#3f6fb5", edgecolor="white")
+    ax.hist(np.clip(scores, 0, top), bins=bins.tolist(), color="#3f6fb5", edgecolor="white")
     ax.set_xlim(0, top)
     ax.set_xlabel("score", fontsize=8)
     ax.set_ylabel("students", fontsize=8)

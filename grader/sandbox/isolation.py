@@ -84,7 +84,9 @@ def disabled() -> set[str]:
 @functools.cache
 def available() -> Available:
     """Probe every layer once (a bubblewrap start and one confined interpreter)."""
-    off, layers, missing = disabled(), [], {}
+    off = disabled()
+    layers: list[str] = []
+    missing: dict[str, str] = {}
     if sys.platform != "linux":
         reason = f"{sys.platform} has none of the Linux isolation layers"
         return Available((), {layer: reason for layer in LAYERS})

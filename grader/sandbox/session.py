@@ -358,6 +358,7 @@ class SandboxSession:
         try:
             if self._proc is None:
                 self._start(deadline, capture)
+            assert self._proc is not None
             self._cpu = _CpuMeter(self._proc.pid, cpu_limit_s) if cpu_limit_s else None
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
             self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
@@ -460,6 +461,7 @@ class SandboxSession:
         and the CPU time of a request with a CPU limit."""
         if self._cpu is not None:
             self._cpu.check()
+        assert self._proc is not None
         used = tree_memory_mib(self._proc.pid)
         if used > self._limits.memory_mb or (self._cgroup and cgroup.out_of_memory(self._cgroup)):
             raise _OverMemory(f"the process tree used {used:.0f} MiB of memory, more than the "

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,7 +25,7 @@ class ProtocolError(Exception):
     """The other side sent something that is not a well-formed message."""
 
 
-def encode(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
+def encode(header: dict, arrays: Sequence[np.ndarray] = ()) -> bytes:
     """Frame ``header`` (JSON-serialisable) and ``arrays`` as one message."""
     blobs = []
     for array in arrays:

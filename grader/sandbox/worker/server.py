@@ -166,7 +166,8 @@ def _lookup(ref: list, results: list, steps: list):
 def _describe(result) -> tuple[list[dict], list[np.ndarray]]:
     """Turn the return value into plain items: arrays, JSON scalars, None, or a type name."""
     values = list(result) if isinstance(result, (tuple, list)) else [result]
-    items, out_arrays = [], []
+    items: list[dict] = []
+    out_arrays: list[np.ndarray] = []
     for value in values:
         item, array = _plain(value)
         if array is not None:

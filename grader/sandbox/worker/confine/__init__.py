@@ -61,10 +61,10 @@ def grants(trees: list[str], hidden: list[str]) -> list[str]:
     installation holds ``site-packages/reference``) is granted entry by entry along the
     path down to it, leaving out only the hidden entries themselves.
     """
-    hidden = {os.path.normpath(h) for h in hidden}
+    hidden_paths = {os.path.normpath(h) for h in hidden}
     covered: list[str] = []
     for tree in dict.fromkeys(os.path.normpath(t) for t in trees):
-        covered += _cover(tree, hidden)
+        covered += _cover(tree, hidden_paths)
     return covered
 
 

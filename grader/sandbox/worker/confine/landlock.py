@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+from collections.abc import Sequence
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # generic syscall table
 _VERSION_FLAG = 1
@@ -58,7 +59,7 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def restrict(read: list[str], write: list[str], devices: list[str] = ()) -> dict[str, bool]:
+def restrict(read: list[str], write: list[str], devices: Sequence[str] = ()) -> dict[str, bool]:
     """Allow only ``read`` (read and execute), ``write`` (full use) and ``devices``; deny TCP,
     and scope signals and abstract Unix sockets to this domain where the kernel can.
 

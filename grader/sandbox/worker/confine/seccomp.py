@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+from collections.abc import Sequence
 
 _ALLOW = 0x7FFF0000
 _KILL_PROCESS = 0x80000000
@@ -91,7 +92,7 @@ def available() -> bool:
     return True
 
 
-def install(protect_pids: list[int] = ()) -> None:
+def install(protect_pids: Sequence[int] = ()) -> None:
     """Load the filter into this process (and everything it starts from now on).
 
     Raises
@@ -123,7 +124,7 @@ def install(protect_pids: list[int] = ()) -> None:
         lib.seccomp_release(context)
 
 
-def _protected_values(pids: list[int]) -> list[int]:
+def _protected_values(pids: Sequence[int]) -> list[int]:
     """Values of a pid argument that reach the protected processes: each pid, its process
     group (``-pid``), every process (``-1``) and this process group (``0``)."""
     if not pids:

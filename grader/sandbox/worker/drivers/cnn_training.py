@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +31,8 @@ from drivers.student import load
 
 # The F18 notebook's defaults for Part 1.
 DEFAULT_PARAMS = {"n_epochs": 100, "batch_size": 50}
-DEFAULT_OPTIMIZER = {"lr": 1e-2, "momentum": 0.9, "weight_decay": 5e-4}
-DEFAULT_STEP = {"step_size": 60, "gamma": 0.1}
+DEFAULT_OPTIMIZER: dict[str, Any] = {"lr": 1e-2, "momentum": 0.9, "weight_decay": 5e-4}
+DEFAULT_STEP: dict[str, Any] = {"step_size": 60, "gamma": 0.1}
 PREDICT_BATCH = 250
 
 
@@ -39,9 +40,9 @@ PREDICT_BATCH = 250
 class Settings:
     """What ``custom_part1_trainer`` chose, completed with the course defaults."""
 
-    loss_function: object
+    loss_function: Any
     optimizer: torch.optim.Optimizer
-    lr_scheduler: object
+    lr_scheduler: Any
     n_epochs: int
     batch_size: int
     custom: bool

@@ -65,7 +65,7 @@ def _sklearn_stand_in() -> dict[str, types.ModuleType]:
             return self
 
         def fit(self, X, y=None):
-            self.__init__()
+            StandardScaler.__init__(self)
             return self.partial_fit(X)
 
         def transform(self, X):
@@ -76,6 +76,6 @@ def _sklearn_stand_in() -> dict[str, types.ModuleType]:
 
     sklearn = types.ModuleType("sklearn", "Stand-in: scikit-learn is not installed here.")
     preprocessing = types.ModuleType("sklearn.preprocessing")
-    preprocessing.StandardScaler = StandardScaler
-    sklearn.preprocessing = preprocessing
+    vars(preprocessing)["StandardScaler"] = StandardScaler
+    vars(sklearn)["preprocessing"] = preprocessing
     return {"sklearn": sklearn, "sklearn.preprocessing": preprocessing}
