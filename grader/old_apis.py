@@ -14,7 +14,7 @@ import re
 from grader.sandbox.worker.compat import REMOVED_NUMPY_NAMES
 
 NUMPY1_ENVIRONMENT = "numpy1"  # rubrics/environments/numpy1.yaml
-_IN_NUMPY1 = f"numpy 1.26 runs it (the course environment `{NUMPY1_ENVIRONMENT}`)"
+_IN_NUMPY1 = f"numpy 1.26 runs it: the course environment `{NUMPY1_ENVIRONMENT}`"
 
 _MISSING = re.compile(r"module 'numpy((?:\.\w+)*)' has no attribute '(\w+)'")
 _KEYWORD = re.compile(r"(\w+)\(\) got an unexpected keyword argument '(newshape)'")
@@ -32,8 +32,8 @@ def explain(error: str) -> str | None:
         return (f"np.{keyword.group(1)}'s {keyword.group(2)}= keyword was removed in numpy 2 "
                 f"(use shape=); {_IN_NUMPY1}")
     if _SCALAR in error:
-        return ("int() or float() of an array with one element (not 0-d) is an error in "
-                f"numpy 2 (deprecated since 1.25; use .item()); {_IN_NUMPY1}")
+        return ("int() or float() of a one-element array that is not 0-d is an error in "
+                f"numpy 2, deprecated since 1.25 (use .item()); {_IN_NUMPY1}")
     return None
 
 

@@ -73,7 +73,7 @@ def test_the_shipped_definitions_load_and_name_their_file():
 
 
 def test_an_unknown_environment_names_the_defined_ones(tmp_path):
-    with pytest.raises(CourseEnvironmentError, match=r"'numpy0' is not defined.*defined: numpy1"):
+    with pytest.raises(CourseEnvironmentError, match=r"'numpy0' is not defined.*defined: f18_proj6, numpy1"):
         environments.load(DEFINITIONS, "numpy0")
 
 
@@ -228,8 +228,8 @@ def test_numpy1_code_on_numpy_2_names_the_removed_api_and_the_environment(tmp_pa
     affine, conv = graded["affine"], graded["conv"]
     assert affine.score == 0 and conv.score == 0
     assert "newshape= keyword was removed in numpy 2" in affine.message
-    assert "numpy 1.26 runs it (the course environment `numpy1`)" in affine.message
-    assert "one element (not 0-d) is an error in numpy 2" in conv.message
+    assert "numpy 1.26 runs it: the course environment `numpy1`" in affine.message
+    assert "one-element array that is not 0-d is an error in numpy 2" in conv.message
 
 
 def test_the_shipped_old_api_message_names_a_shipped_environment():

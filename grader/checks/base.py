@@ -209,7 +209,7 @@ def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
     text = texts.get(outcome.status, outcome.error)
     removed = old_apis.explain(outcome.error) if outcome.status in ("raised", "import_failed") \
         else None
-    return Verdict(False, f"{text} ({removed})" if removed else text, status=status,
+    return Verdict(False, f"{text} — {removed}" if removed else text, status=status,
                    details={"traceback": outcome.traceback} if outcome.traceback else {})
 
 
