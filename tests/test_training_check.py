@@ -323,3 +323,56 @@ def test_a_student_module_that_fails_to_import_says_so(tmp_path, check_id):
     assert "importing your module failed: ModuleNotFoundError: No module named 'visdom'" in \
         result.message, result.message
     assert "raised" not in result.message
+
+
+def _loaded_rubric(folder: Path, cpu_budget_s: float, timeout_s: float) -> Path:
+    """proj4's train_glyphs alone, with a short CPU budget and a wall limit that an idle
+    machine meets and a loaded one would not (the rubric's environments beside it)."""
+    import shutil
+
+    import yaml
+
+    data = yaml.safe_load(RUBRIC.read_text())
+    (check,) = [c for c in data["checks"] if c["id"] == "train_glyphs"]
+    check["timeout_s"] = timeout_s
+    check["options"]["time_budget_s"] = {"cpu": cpu_budget_s, "cuda": cpu_budget_s}
+    data["checks"] = [check]
+    shutil.copytree(RUBRIC.parent / "environments", folder / "environments")
+    path = folder / "proj4_cnn.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_honest_training_on_a_loaded_machine_is_graded_not_timed_out(tmp_path):
+    """Two workers and twice as many CPU burners as cores: each worker gets about a third of
+    a core, so 4 CPU-seconds of training (plus importing torch) take longer than the 15 s
+    wall limit. The limit follows the CPU the worker gets: both honest models are graded
+    (with the limit fixed, both end in ``timeout``: ``_CpuMeter.WALL_CAP = 1``)."""
+    import subprocess
+
+    from conftest import run_grader
+
+    rubric = _loaded_rubric(tmp_path, cpu_budget_s=4, timeout_s=15)
+    for name in ("ann", "ben"):
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        (tmp_path / "subs" / name / "student_code.py").write_text(
+            (EXAMPLES / "alice_correct" / "student_code.py").read_text())
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        started = time.perf_counter()
+        proc = run_grader("grade", str(rubric), str(tmp_path / "subs"), "--workers", "2",
+                          "--db", str(tmp_path / "book.sqlite"), "--json", str(tmp_path / "out.json"),
+                          env={"GRADER_THREADS": "1"})
+        wall = time.perf_counter() - started
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert proc.returncode == 0, proc.stderr
+    for result in json.loads((tmp_path / "out.json").read_text()):
+        (check,) = result["checks"]
+        assert check["status"] in ("passed", "failed"), (result["student"], check["message"])
+        assert check["details"]["stopped_by"] == "budget", check["message"]
+        assert 0 <= check["details"]["accuracy"] <= 1
+    assert wall > 15  # the load was real: one grading took longer than the fixed limit
