@@ -26,7 +26,7 @@ from grader.gradebook import Gradebook
 from grader.overrides import Extension
 from grader.prepare import prepare
 from grader.sandbox import isolation
-from grader.sandbox.launcher import share_cores
+from grader.sandbox.launcher import threads_per_worker
 from grader.progress import BatchProgress
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
@@ -58,14 +58,18 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
-    # each of the parallel workers gets its share of the cores for multi-threaded checks
-    share_cores(options.workers)
     if rubric.environment_spec is not None:  # built here once, before any worker needs it
         environments.ensure(rubric.environment_spec)
     executor = make_executor(options.workers, options.cluster)
     extensions = book.extensions(rubric.assignment)
     try:
-        tasks = _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,
+        # each of the parallel workers gets its share of the cores for multi-threaded checks
+        common = dict(rubric_file=str(rubric_file.resolve()), rubric_hash=rubric_hash,
+                      data_dir=str(course_data_dir()) if course_data_dir() else None,
+                      threads=threads_per_worker(options.workers),
+                      needs_gpu=any(c.device == "cuda" for c in rubric.checks),
+                      stored_calls_db=str(book.path.resolve()) if options.rescore else None)
+        tasks = _tasks(paths, rubric, rubric_hash, common, book, options, results, opened,
                        progress)
         for task, outcome in executor.stream(tasks):
             path, loaded = opened.pop(task.root)
@@ -81,11 +85,10 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     return [results[p] for p in paths if p in results]
 
 
-def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, opened,
+def _tasks(paths, rubric, rubric_hash, common, book, options, results, opened,
            progress) -> Iterator[Task]:
-    """Materialise each submission; yield a task for each one that needs grading."""
-    needs_gpu = any(c.device == "cuda" for c in rubric.checks)
-    data_dir = course_data_dir()
+    """Materialise each submission; yield a task for each one that needs grading (``common``:
+    the task fields every submission shares)."""
     for path in paths:
         student = submission.student_id(path)
         try:
@@ -105,12 +108,7 @@ def _tasks(paths, rubric, rubric_hash, rubric_file, book, options, results, open
             progress.advance(known, reused=True)
             continue
         opened[str(loaded.root)] = (path, loaded)
-        yield Task(student=student, root=str(loaded.root), module_dir=loaded.module_dir,
-                   modules={m: str(p) for m, p in loaded.modules.items()},
-                   content_hash=loaded.content_hash, notes=loaded.notes,
-                   rubric_file=str(rubric_file.resolve()),
-                   data_dir=str(data_dir) if data_dir else None, needs_gpu=needs_gpu,
-                   stored_calls_db=str(book.path.resolve()) if options.rescore else None)
+        yield Task(submission=loaded, **common)
 
 
 def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -24,47 +25,87 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.datapath import ENV_VAR as DATA_ENV
 from grader.errors import GraderError
+from grader.sandbox.launcher import THREADS_ENV
 from grader.sandbox.processes import alive
+from grader.submission import Submission
 
 
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs to grade one materialised submission."""
+    """One submission to grade and everything the process that grades it needs: plain data,
+    the same in this process, in a pool worker or on a Dask worker on another machine.
 
-    student: str
-    root: str
-    module_dir: str
-    modules: dict[str, str]
-    content_hash: str
-    notes: list[str] = field(default_factory=list)
+    ``rubric_hash`` is the hash of the rubric the batch prepared: a worker that reads another
+    from ``rubric_file`` (edited during the batch) refuses the task rather than grade it with
+    a rubric the gradebook would not name. ``threads`` is the CPU threads the student's worker
+    may use (the cores shared among the parallel workers).
+    """
+
+    submission: Submission
     rubric_file: str = ""
+    rubric_hash: str = ""
     data_dir: str | None = None
+    threads: int | None = None
     needs_gpu: bool = False
     stored_calls_db: str | None = None  # re-scoring: the gradebook holding the stored outcomes
+
+    @property
+    def student(self) -> str:
+        return self.submission.student
+
+    @property
+    def content_hash(self) -> str:
+        return self.submission.content_hash
+
+    @property
+    def root(self) -> str:
+        return str(self.submission.root)
 
 
 def run_task(task: Task) -> dict[str, Any]:
     """Grade ``task`` (in whatever process runs it) and return the result as a dict."""
     from grader import grading
-    from grader.submission import Submission
 
-    if task.data_dir:
-        os.environ["GRADER_DATA"] = task.data_dir
-    rubric, rubric_hash, prepared = _prepared(task.rubric_file)
-    loaded = Submission(
-        student=task.student, root=Path(task.root), content_hash=task.content_hash,
-        module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
-        missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes),
-    )
-    stored = None
-    if task.stored_calls_db:
-        from grader.gradebook import read_stored_calls
-        from grader.sandbox.memo import decode_stored
+    with task_environment(task):
+        rubric, rubric_hash, prepared = _prepared(task.rubric_file)
+        same_rubric(task, rubric_hash)
+        stored = None
+        if task.stored_calls_db:
+            from grader.gradebook import read_stored_calls
+            from grader.sandbox.memo import decode_stored
 
-        stored = decode_stored(read_stored_calls(Path(task.stored_calls_db), task.content_hash))
-    return grading.grade(loaded, rubric, rubric_hash, prepared,
-                         stored=stored).to_dict(include_artifacts=True)
+            stored = decode_stored(read_stored_calls(Path(task.stored_calls_db), task.content_hash))
+        return grading.grade(task.submission, rubric, rubric_hash, prepared,
+                             stored=stored).to_dict(include_artifacts=True)
+
+
+@contextlib.contextmanager
+def task_environment(task: Task) -> Iterator[None]:
+    """The course data folder and the thread share the task names, for the task's length only
+    (read by :mod:`grader.datapath` and the sandbox's launcher; a Dask worker grades other
+    batches' tasks afterwards)."""
+    values = {DATA_ENV: task.data_dir, THREADS_ENV: str(task.threads) if task.threads else None}
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is not None:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def same_rubric(task: Task, rubric_hash: str) -> None:
+    """Refuse a task whose rubric file no longer hashes to what the batch prepared."""
+    if task.rubric_hash and rubric_hash != task.rubric_hash:
+        raise GraderError(f"{task.rubric_file} changed during the batch (it hashes to "
+                          f"{rubric_hash}, the batch prepared {task.rubric_hash}): grade again")
 
 
 @functools.lru_cache(maxsize=4)

@@ -245,8 +245,14 @@ def _crash_worker(task):
 def _crash_tasks(root: Path, victim: str):
     from grader.executors import Task
 
-    return [Task(student=name, root=str(root), module_dir=".", modules={}, content_hash=name)
-            for name in ("ann", victim, "bob", "cat")]
+    return [Task(submission=_empty(name, root)) for name in ("ann", victim, "bob", "cat")]
+
+
+def _empty(student: str, root: Path, content_hash: str | None = None):
+    from grader.submission import Submission
+
+    return Submission(student=student, root=root, content_hash=content_hash or student,
+                      module_dir=".", modules={}, missing=[])
 
 
 @pytest.mark.parametrize("victim", ["victim_once", "victim_always"])
@@ -274,10 +280,33 @@ def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
     from grader.rubric import load_rubric
 
     rubric, rubric_hash = load_rubric(Path(RUBRIC))
-    task = Task(student="ann", root=str(tmp_path), module_dir=".", modules={}, content_hash="abc")
+    task = Task(submission=_empty("ann", tmp_path, "abc"))
     result = _finish(RuntimeError("worker died"), task, tmp_path, rubric, rubric_hash, BatchOptions(),
                      {})
     assert result.grader_failure and "the grader failed, not the submission" in result.notes[0]
     with Gradebook(tmp_path / "book.sqlite") as book:
         book.record(result)
         assert book.find("ann", "abc", rubric_hash) is None  # graded again next time
+
+
+def test_a_task_sets_its_data_folder_and_threads_for_its_length_only(monkeypatch, tmp_path):
+    from grader.executors import Task, task_environment
+
+    monkeypatch.delenv("GRADER_THREADS", raising=False)
+    monkeypatch.setenv("GRADER_DATA", "/before")
+    with task_environment(Task(submission=_empty("ann", tmp_path), data_dir=str(tmp_path),
+                               threads=3)):
+        assert os.environ["GRADER_DATA"] == str(tmp_path) and os.environ["GRADER_THREADS"] == "3"
+    assert os.environ["GRADER_DATA"] == "/before" and "GRADER_THREADS" not in os.environ
+
+
+def test_a_worker_refuses_a_task_whose_rubric_changed_during_the_batch(tmp_path):
+    from grader.errors import GraderError
+    from grader.executors import Task, run_task
+    from grader.rubric import load_rubric
+
+    rubric_hash = load_rubric(Path(RUBRIC))[1]
+    task = Task(submission=_empty("ann", tmp_path), rubric_file=str(RUBRIC),
+                rubric_hash="0" * 16)
+    with pytest.raises(GraderError, match=f"changed during the batch \\(it hashes to {rubric_hash}"):
+        run_task(task)

@@ -39,11 +39,12 @@ from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
 from grader.checks import KINDS
 from grader.datapath import course_data_dir
 from grader.errors import GraderError
-from grader.executors import Task, make_executor
+from grader.executors import Task, make_executor, same_rubric, task_environment
 from grader.prepare import prepare
 from grader.results import Status
 from grader.rubric import Rubric, load_rubric
-from grader.sandbox.launcher import share_cores
+from grader.sandbox.launcher import threads_per_worker
+from grader.submission import Submission
 
 DEFAULT_CHECK_TIMEOUT_S = 20.0
 
@@ -116,12 +117,12 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     references = {m: targets.reference_source(s) for m, s in target.modules.items()}
     check_timeout_s = options.check_timeout_s or target.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S
     options = replace(options, check_timeout_s=check_timeout_s)
-    share_cores(options.workers)
     root = workdirs.make("grader-submission-")
     try:
-        common = dict(rubric_file=str(rubric_file), needs_gpu=any(c.device == "cuda" for c in rubric.checks),
+        common = dict(rubric_file=str(rubric_file), rubric_hash=rubric_hash,
+                      needs_gpu=any(c.device == "cuda" for c in rubric.checks),
                       data_dir=str(course_data_dir()) if course_data_dir() else None,
-                      left_out=tuple(target.left_out))
+                      threads=threads_per_worker(options.workers), left_out=tuple(target.left_out))
         reference = grade_mutant(_task("reference", root / "reference", references, common,
                                        options.check_timeout_s))
         if reference["score"] < reference["max_score"] - 1e-9:
@@ -151,23 +152,16 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
 
 def grade_mutant(task: AuditTask) -> dict[str, Any]:
     """Grade one folder (in whatever process runs it); record its outputs if it kept full marks."""
-    import os
-
-    from grader.submission import Submission
-
-    if task.data_dir:
-        os.environ["GRADER_DATA"] = task.data_dir
-    rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s, task.left_out)
-    if task.check_order:
-        rank = {check_id: number for number, check_id in enumerate(task.check_order)}
-        prepared = sorted(prepared, key=lambda p: rank.get(p.check.id, len(rank)))
-    loaded = Submission(
-        student=task.student, root=Path(task.root), content_hash=task.content_hash,
-        module_dir=task.module_dir, modules={m: Path(p) for m, p in task.modules.items()},
-        missing=[m for m in rubric.modules if m not in task.modules], notes=list(task.notes))
-    recorder = OutputRecorder(rubric) if task.record_outputs else None
-    result = grading.grade(loaded, rubric, rubric_hash, prepared,
-                           stop_at_first_loss=task.stop_at_first_loss, observe=recorder)
+    with task_environment(task):
+        rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s,
+                                                  task.left_out)
+        same_rubric(task, rubric_hash)
+        if task.check_order:
+            rank = {check_id: number for number, check_id in enumerate(task.check_order)}
+            prepared = sorted(prepared, key=lambda p: rank.get(p.check.id, len(rank)))
+        recorder = OutputRecorder(rubric) if task.record_outputs else None
+        result = grading.grade(task.submission, rubric, rubric_hash, prepared,
+                               stop_at_first_loss=task.stop_at_first_loss, observe=recorder)
     summary: dict[str, Any] = {
         "score": result.score, "max_score": result.max_score, "outputs": None,
         "checks": [{"id": c.id, "status": c.status.value, "score": c.score, "max_score": c.max_score,
@@ -280,9 +274,10 @@ def _task(name: str, folder: Path, sources: dict[str, str], common: dict,
           check_timeout_s: float | None) -> AuditTask:
     targets.write_submission(folder, sources)
     content = hashlib.sha256("".join(sources[m] for m in sorted(sources)).encode()).hexdigest()[:16]
-    return AuditTask(student=name, root=str(folder), module_dir=".",
-                     modules={m: str(folder / f"{m}.py") for m in sources}, content_hash=content,
-                     check_timeout_s=check_timeout_s, record_outputs=True, **common)
+    written = Submission(student=name, root=folder, content_hash=content, module_dir=".",
+                         modules={m: folder / f"{m}.py" for m in sources}, missing=[])
+    return AuditTask(submission=written, check_timeout_s=check_timeout_s, record_outputs=True,
+                     **common)
 
 
 def _stream(tasks: Iterable[AuditTask], total: int, options: AuditOptions) -> dict[str, Any]:
@@ -340,9 +335,7 @@ def _grade_variants(assignment: str, rubric: Rubric, common: dict,
             loaded = submission.load(path, rubric.modules, student=path.name,
                                      provided=rubric.provided_files)
             opened[path.name] = loaded
-            tasks.append(AuditTask(student=path.name, root=str(loaded.root), module_dir=loaded.module_dir,
-                                   modules={m: str(p) for m, p in loaded.modules.items()},
-                                   content_hash=loaded.content_hash, notes=loaded.notes, **common))
+            tasks.append(AuditTask(submission=loaded, **common))
         if not tasks:
             return []
         graded = _stream(tasks, len(tasks), replace(options, progress=None))

@@ -289,11 +289,14 @@ def _tasks_of_user(uid: int) -> int:
     return count
 
 
-def share_cores(workers: int) -> None:
-    """Give each of ``workers`` sandboxes running at once its share of the cores (unless set).
+def threads_per_worker(workers: int) -> int:
+    """The CPU threads each of ``workers`` sandboxes running at once may use: its share of the
+    cores (``GRADER_THREADS`` when the user sets it).
 
     Without it, parallel sandboxes each start one thread per core; the
     oversubscribed threads spin, which burns the CPU-time budgets of training
     checks without training.
     """
-    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // workers)))
+    chosen = os.environ.get(THREADS_ENV, "")
+    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else \
+        max(1, (os.cpu_count() or 1) // workers)
