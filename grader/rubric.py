@@ -144,7 +144,9 @@ class Rubric(_Strict):
 
     assignment: str
     title: str = ""
-    reference: str
+    reference: str | dict[str, str] = Field(description="the answer key: one reference module "
+                                            "for every student module, or {student module: "
+                                            "reference module}")
     defaults: Defaults = Defaults()
     compat: Compat = Compat()
     isolation: Literal["strict", "best_effort"] = Field(
@@ -182,6 +184,10 @@ class Rubric(_Strict):
             problem = KINDS[check.kind].options_problem(check.options)
             if problem:
                 raise _LocatedError(("checks", index, "options"), problem)
+            if isinstance(self.reference, dict) and check.module not in self.reference:
+                raise _LocatedError(("checks", index, "target"),
+                                    f"student module {check.module!r} has no reference module "
+                                    f"in the rubric's reference: {sorted(self.reference)}")
             for required in check.requires:
                 if required not in seen:
                     raise _LocatedError(("checks", index, "requires"),
@@ -196,7 +202,15 @@ class Rubric(_Strict):
 
     def reference_for(self, check: Check) -> str:
         """``module:function`` of the reference that computes the expected output."""
-        return check.reference or f"{self.reference}:{check.function}"
+        return check.reference or f"{self.reference_modules[check.module]}:{check.function}"
+
+    @property
+    def reference_modules(self) -> dict[str, str]:
+        """Student module → the reference module that answers it: the one mapping that
+        preparation, the audit and the kit tests read."""
+        if isinstance(self.reference, str):
+            return {module: self.reference for module in self.modules}
+        return dict(self.reference)
 
     @property
     def modules(self) -> list[str]:

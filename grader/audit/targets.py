@@ -1,4 +1,5 @@
-"""Which reference file stands for which student module, per assignment: the audit's one table.
+"""The audit's view of an assignment: which reference file stands for which student module
+(the rubric's ``reference:``, the one mapping) and the audit's own settings per assignment.
 
 A mutant submission is a reference module with one change, written under the
 student module's name (``reference/filtering.py`` → ``student_code.py``).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.datapath import REPO_ROOT
@@ -31,21 +32,18 @@ class AuditTarget:
     while grading mutants (training checks need more than the usual 20 s).
     """
 
-    modules: dict[str, str]  # student module → reference module (file stem in reference/)
+    modules: dict[str, str] = field(default_factory=dict)  # student module → reference file stem
     max_mutants: int | None = None
     provided: frozenset[str] = frozenset()
     left_out: dict[str, str] = field(default_factory=dict)
     check_timeout_s: float | None = None
 
 
+# the audit's own settings; which reference module answers which student module is the
+# rubric's (``reference:``), read by :func:`target_for`
 TARGETS: dict[str, AuditTarget] = {
-    "proj1_filtering": AuditTarget({"student_code": "filtering"}),
-    "proj2_features": AuditTarget({"student_harris": "harris", "student_sift": "sift",
-                                   "student_feature_matching": "matching"}),
-    "proj3_backprop": AuditTarget({"layers": "layers"}),
     "proj4_cnn": AuditTarget(
-        {"student_code": "cnn", "conv_arithmetic": "conv_arithmetic"}, max_mutants=40,
-        provided=frozenset({"get_mean_std"}),  # the course's utils.py
+        max_mutants=40, provided=frozenset({"get_mean_std"}),  # the course's utils.py
         left_out={"train_15scene": "300 CPU-seconds of training per mutant; train_glyphs trains "
                                    "the same code on synthetic digits in 60"},
         check_timeout_s=120.0),
@@ -55,13 +53,18 @@ _REFERENCE_IMPORT = re.compile(r"^(\s*)from reference\.(\w+) import", re.MULTILI
 
 
 def target_for(assignment: str) -> AuditTarget:
-    """The table entry for ``assignment``, or a one-sentence error naming the known ones."""
-    try:
-        return TARGETS[assignment]
-    except KeyError:
-        known = ", ".join(sorted(TARGETS))
-        raise GraderError(f"no audit mapping for {assignment!r}; audited assignments: {known} "
-                          "(add a row to grader/audit/targets.py)") from None
+    """The audit's settings for ``assignment``, with the rubric's student → reference modules."""
+    from grader.assignments import rubric_path
+    from grader.rubric import load_rubric
+
+    rubric, _ = load_rubric(rubric_path(assignment))
+    modules = {}
+    for module, reference in rubric.reference_modules.items():
+        if not reference.startswith("reference."):
+            raise GraderError(f"{assignment}: the audit mutates reference/ modules only; "
+                              f"{module} is answered by {reference}")
+        modules[module] = reference.removeprefix("reference.")
+    return replace(TARGETS.get(assignment, AuditTarget()), modules=modules)
 
 
 def reference_source(stem: str) -> str:
