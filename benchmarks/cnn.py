@@ -2,29 +2,63 @@
 
     python benchmarks/cnn.py [--budget 180] [--variants]
 
-Trains with the reference's settings (``reference.cnn.custom_part1_trainer``),
-evaluating on the test split after every epoch, on ``cuda`` when available
-(else the CPU, with all its cores). ``--variants`` also trains SimpleNet
-without batch norm and/or dropout. Needs the course data (``GRADER_DATA``).
+Trains with the reference's settings (``reference.cnn.custom_part1_trainer``) through the
+grader's own training loop (``grader/sandbox/worker/drivers/cnn_training.py``, the one copy:
+the training check runs it in the sandbox), evaluating on the test split after every epoch
+(not counted), on ``cuda`` when available (else the CPU, with all its cores). Seconds are
+wall seconds of training. ``--variants`` also trains SimpleNet without batch norm and/or
+dropout. Needs the course data (``GRADER_DATA``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
+from dataclasses import dataclass
 
 import torch
 
 from grader.datasets.scenes import load_scenes
-from reference import cnn, training
+from grader.sandbox.worker.drivers import cnn_training as loop
+from grader.sandbox.worker.drivers import device as devices
+from reference import cnn
 
 MILESTONES = (0.40, 0.50, 0.55, 0.60, 0.65, 0.70)
 
 
-def run(name: str, model: torch.nn.Module, budget_s: float) -> list[str]:
-    train, test = load_scenes("train"), load_scenes("test")
-    records = training.train(model, cnn.custom_part1_trainer(model), train.images, train.labels,
-                             test.images, test.labels, seed=0, budget_s=budget_s)
+@dataclass(frozen=True)
+class EpochRecord:
+    """After epoch ``epoch``: training ``seconds`` so far, mean ``loss``, test ``accuracy``."""
+
+    epoch: int
+    seconds: float
+    loss: float
+    accuracy: float
+
+
+def train(model: torch.nn.Module, budget_s: float, device: torch.device) -> list[EpochRecord]:
+    """Train ``model`` on 15-scene's training split; one record per epoch."""
+    train_split, test_split = load_scenes("train"), load_scenes("test")
+    model.to(device)
+    settings = loop.course_settings(model, cnn.custom_part1_trainer(model))
+    x_train, x_test, _, _ = loop.normalise(train_split.images, test_split.images)
+    labels = torch.as_tensor(train_split.labels).long().to(device)
+    records: list[EpochRecord] = []
+
+    def evaluate(epoch: int, seconds: float, loss: float) -> None:
+        predicted = loop.predict(model, x_test, device)
+        records.append(EpochRecord(epoch, seconds, loss,
+                                   float((predicted == test_split.labels).mean())))
+
+    wall = (lambda: devices.clock(device)) if device.type == "cuda" else time.perf_counter
+    loop.fit(model, settings, x_train.to(device), labels, device, devices.seed_everything(0),
+             budget_s, flip=True, after_epoch=evaluate, clock=wall)
+    return records
+
+
+def run(name: str, model: torch.nn.Module, budget_s: float, device: torch.device) -> list[str]:
+    records = train(model, budget_s, device)
     cells = []
     for goal in MILESTONES:
         hit = next((r for r in records if r.accuracy >= goal), None)
@@ -40,7 +74,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="also train without BN / dropout")
     args = parser.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    device = training.pick_device()
+    device = devices.pick_device("any")
     models = [("SimpleNet (BN + dropout)", lambda: cnn.SimpleNet(15))]
     if args.variants:
         models += [("no batch norm", lambda: cnn.simple_net_variant(15, False, True)),
@@ -52,7 +86,7 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for name, build in models:
         torch.manual_seed(0)
-        print("| " + " | ".join(run(name, build(), args.budget)) + " |", flush=True)
+        print("| " + " | ".join(run(name, build(), args.budget, device)) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The reference SimpleNet, its transforms and training loop (reference/cnn.py, reference/training.py)."""
+"""The reference SimpleNet and its transforms (reference/cnn.py), trained by the grader's one
+training loop (grader/sandbox/worker/drivers/cnn_training.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import torch
 from torch import nn
 
 from grader.datasets.glyphs import make_glyphs
-from reference import cnn, training
+from grader.sandbox.worker.drivers import cnn_training as loop
+from grader.sandbox.worker.drivers import device as devices
+from reference import cnn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,27 +88,47 @@ def test_create_datasets_normalises_both_splits_with_training_statistics(tmp_pat
     assert "RandomHorizontalFlip" not in {type(t).__name__ for t in test.transform.transforms}
 
 
-def _small_run(seed: int) -> list[training.EpochRecord]:
+def _small_run(seed: int) -> tuple[list[float], np.ndarray]:
+    """Two epochs of the reference SimpleNet on glyphs through the grader's training loop."""
     x, y = make_glyphs(300, 5, 64)
-    xt, yt = make_glyphs(100, 6, 64)
-    torch.manual_seed(seed)
+    xt, _ = make_glyphs(100, 6, 64)
+    generator = devices.seed_everything(seed)
     model = cnn.SimpleNet(10)
-    settings = cnn.custom_part1_trainer(model)
-    settings["params"] = {"n_epochs": 2, "batch_size": 50}
-    return training.train(model, settings, x, y, xt, yt, seed=seed, device=torch.device("cpu"))
+    custom = cnn.custom_part1_trainer(model)
+    settings = loop.course_settings(model, {**custom, "params": {"n_epochs": 2, "batch_size": 50}})
+    x_train, x_test, _, _ = loop.normalise(x, xt)
+    cpu = torch.device("cpu")
+    log = loop.fit(model, settings, x_train, torch.as_tensor(y).long(), cpu, generator,
+                   budget_s=1e9, flip=True)
+    assert log.stopped_by == "epochs" and log.epochs == 2 and log.seconds > 0
+    return log.losses, loop.predict(model, x_test, cpu)
 
 
 def test_reference_training_is_reproducible_on_cpu():
-    first, second = _small_run(0), _small_run(0)
-    assert [(r.loss, r.accuracy) for r in first] == [(r.loss, r.accuracy) for r in second]
-    assert len(first) == 2 and first[-1].seconds > 0
+    (losses, predicted), (again, predicted_again) = _small_run(0), _small_run(0)
+    assert losses == again and np.array_equal(predicted, predicted_again)
+
+
+def test_an_epoch_callback_sees_every_epoch_and_its_time_is_not_counted():
+    x, y = make_glyphs(60, 5, 32)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 10))
+    settings = loop.course_settings(model, {"params": {"n_epochs": 3, "batch_size": 20}})
+    ticks = iter(range(0, 10_000, 1))
+    seen = []
+    log = loop.fit(model, settings, loop.normalise(x, x)[0], torch.as_tensor(y).long(),
+                   torch.device("cpu"), devices.seed_everything(0), budget_s=1e9, flip=False,
+                   after_epoch=lambda epoch, seconds, loss: (seen.append((epoch, seconds)),
+                                                             [next(ticks) for _ in range(100)]),
+                   clock=lambda: float(next(ticks)))
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+    assert log.seconds < 100  # the callbacks' 3 × 100 ticks are not counted
 
 
 def test_course_defaults():
-    settings = training.course_defaults(nn.Linear(2, 2))
-    group = settings["optimizer"].param_groups[0]
+    settings = loop.course_settings(nn.Linear(2, 2), None)
+    group = settings.optimizer.param_groups[0]
     assert (group["lr"], group["momentum"], group["weight_decay"]) == (1e-2, 0.9, 5e-4)
-    assert settings["params"] == {"n_epochs": 100, "batch_size": 50}
+    assert (settings.n_epochs, settings.batch_size, settings.custom) == (100, 50, False)
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 import torch
 
-from drivers.student import load
+from .student import load
 
 READS = 12  # reads of each probed item: a fair coin shows both sides with probability 1 - 2**-11
 PROBED = 4  # items probed for random flips

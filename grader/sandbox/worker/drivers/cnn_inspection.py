@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from drivers import device as devices
-from drivers.cnn_training import as_batch
-from drivers.student import load
+from . import device as devices
+from .cnn_training import as_batch
+from .student import load
 
 _ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding",
                "in_features", "out_features", "num_features", "p")

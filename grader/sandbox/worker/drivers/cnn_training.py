@@ -19,6 +19,7 @@ never come here: the parent computes the accuracy.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from drivers import device as devices
-from drivers.student import load
+from . import device as devices
+from .student import load
 
 # The F18 notebook's defaults for Part 1.
 DEFAULT_PARAMS = {"n_epochs": 100, "batch_size": 50}
@@ -138,10 +139,18 @@ def as_batch(images: np.ndarray) -> torch.Tensor:
 
 
 def fit(model: nn.Module, settings: Settings, images: torch.Tensor, labels: torch.Tensor,
-        device: torch.device, generator: torch.Generator, budget_s: float, flip: bool) -> TrainingLog:
-    """Mini-batch training for ``n_epochs`` or until ``budget_s`` seconds (device-synchronised)."""
+        device: torch.device, generator: torch.Generator, budget_s: float, flip: bool,
+        after_epoch: Callable[[int, float, float], None] | None = None,
+        clock: Callable[[], float] | None = None) -> TrainingLog:
+    """Mini-batch training for ``n_epochs`` or until ``budget_s`` seconds of ``clock``
+    (default :func:`device.clock`: device-synchronised, CPU time of all threads on the CPU).
+
+    ``after_epoch(epoch, seconds, mean_loss)`` is called after every whole epoch (the CNN
+    benchmark evaluates there); the time it takes is not counted.
+    """
+    read = clock or (lambda: devices.clock(device))
     count, losses, epochs = len(images), [], 0.0
-    started = devices.clock(device)
+    started = read()
     for _ in range(settings.n_epochs):
         model.train()
         order = torch.randperm(count, generator=generator).to(device)
@@ -159,15 +168,19 @@ def fit(model: nn.Module, settings: Settings, images: torch.Tensor, labels: torc
             loss.backward()
             settings.optimizer.step()
             total, seen = total + float(loss.item()) * len(batch), seen + len(batch)
-            if devices.clock(device) - started >= budget_s:
+            if read() - started >= budget_s:
                 out_of_time = True
                 break
         losses.append(total / max(seen, 1))
         if out_of_time:
-            return TrainingLog(losses, epochs + seen / count, devices.clock(device) - started, "budget")
+            return TrainingLog(losses, epochs + seen / count, read() - started, "budget")
         settings.lr_scheduler.step()
         epochs += 1
-    return TrainingLog(losses, epochs, devices.clock(device) - started, "epochs")
+        if after_epoch is not None:
+            paused = read()
+            after_epoch(int(epochs), paused - started, losses[-1])
+            started += read() - paused
+    return TrainingLog(losses, epochs, read() - started, "epochs")
 
 
 @torch.no_grad()
