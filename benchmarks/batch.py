@@ -1,7 +1,8 @@
 """Batch throughput and memory: grade a generated batch of proj1 submissions several ways.
 
-Prints a Markdown table: submissions per second with 1 and 2 local workers and
-with a Dask LocalCluster of 2 workers, and the grader's peak RSS (main process)
+Prints a Markdown table: submissions per second with 1 and 2 local workers, with a
+Dask LocalCluster of 2 workers (started by the grader) and with a running Dask cluster
+of 2 workers (started before the timing), and the grader's peak RSS (main process)
 at 50 and 200 submissions. Submissions are copies of the bundled correct and
 incomplete examples, each made distinct by a comment (so nothing is reused from
 the gradebook). Course-data checks are skipped (``GRADER_DATA`` points nowhere)
@@ -11,6 +12,7 @@ so the run needs no data. Run: ``python benchmarks/batch.py [--counts 50 200]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -51,19 +53,50 @@ def grade(batch: Path, db: Path, *flags: str) -> tuple[float, int]:
     return seconds, peak
 
 
+RUNNING = "<running cluster>"
+
+
+@contextlib.contextmanager
+def running_cluster(folder: Path, workers: int):
+    """A Dask scheduler and ``workers`` single-threaded workers, started (and warmed by one
+    task each) before any timing, as on a cluster that serves a whole semester."""
+    from distributed import Client
+
+    address_file = folder / "scheduler.json"
+    env = {**os.environ, "GRADER_DATA": str(folder / "no-data")}
+    processes = [subprocess.Popen(["dask", "scheduler", "--scheduler-file", str(address_file),
+                                   "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)]
+    try:
+        while not address_file.exists():
+            time.sleep(0.2)
+        processes.append(subprocess.Popen(
+            ["dask", "worker", "--scheduler-file", str(address_file), "--nworkers", str(workers),
+             "--nthreads", "1", "--no-dashboard"], env=env, cwd=REPO, stderr=subprocess.DEVNULL))
+        with Client(scheduler_file=str(address_file)) as client:
+            client.wait_for_workers(workers)
+            client.run(lambda: __import__("grader.grading"))
+            yield client.scheduler.address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[50, 200])
     counts = parser.parse_args().counts
     configs = [("local, 1 worker", ["--workers", "1"]), ("local, 2 workers", ["--workers", "2"]),
-               ("Dask LocalCluster, 2 workers", ["--cluster", "local", "--workers", "2"])]
+               ("Dask LocalCluster, 2 workers", ["--cluster", "local", "--workers", "2"]),
+               ("Dask, running cluster, 2 workers", ["--cluster", RUNNING, "--workers", "2"])]
     print("| submissions | executor | seconds | submissions/s | grader peak RSS (MiB) |")
     print("|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, running_cluster(Path(scratch), 2) as address:
         for count in counts:
             batch = make_batch(Path(scratch) / f"batch{count}", count)
-            for name, flags in configs:
-                db = Path(scratch) / f"{count}-{len(flags)}-{flags[-1]}.sqlite"
+            for number, (name, flags) in enumerate(configs):
+                db = Path(scratch) / f"{count}-{number}.sqlite"
+                flags = [address if flag == RUNNING else flag for flag in flags]
                 seconds, peak = grade(batch, db, *flags)
                 print(f"| {count} | {name} | {seconds:.1f} | {count / seconds:.2f} | "
                       f"{peak / 1024:.0f} |", flush=True)

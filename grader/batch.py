@@ -54,15 +54,16 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     isolation.available()  # probe (and say what is missing) once, before any worker starts
     if rubric.isolation == "strict":  # refuse before anything is recorded
         isolation.require_all_guarantees(rubric.assignment)
-    workdirs.sweep_orphans()  # folders of earlier runs killed before they could clean up
-    prepare(rubric, rubric_hash)  # fill the expected-output cache once, before any worker reads it
+    # a local Dask cluster starts in the background while the batch is prepared
+    executor = make_executor(options.workers, options.cluster)
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
-    if rubric.environment_spec is not None:  # built here once, before any worker needs it
-        environments.ensure(rubric.environment_spec)
-    executor = make_executor(options.workers, options.cluster)
-    extensions = book.extensions(rubric.assignment)
     try:
+        workdirs.sweep_orphans()  # folders of earlier runs killed before they could clean up
+        prepare(rubric, rubric_hash)  # fill the expected-output cache once, before workers read it
+        if rubric.environment_spec is not None:  # built here once, before any worker needs it
+            environments.ensure(rubric.environment_spec)
+        extensions = book.extensions(rubric.assignment)
         # each of the parallel workers gets its share of the cores for multi-threaded checks
         common = dict(rubric_file=str(rubric_file.resolve()), rubric_hash=rubric_hash,
                       data_dir=str(course_data_dir()) if course_data_dir() else None,

@@ -215,30 +215,60 @@ class DaskExecutor:
     Submissions are materialised into a folder the workers must be able to
     read (a shared filesystem on a real cluster). Tasks with GPU checks ask
     for one ``GPU`` worker resource (start such workers with
-    ``dask worker ADDRESS --resources GPU=1``).
+    ``dask worker ADDRESS --resources GPU=1``). A ``local`` cluster starts in the
+    background (about a second and a half, with its workers' first import of the harness)
+    while the grader prepares the batch; the first task waits for it.
     """
 
     def __init__(self, address: str, workers: int):
         try:
-            from distributed import Client, LocalCluster
+            import distributed  # noqa: F401 - say now, not in the background, that it is missing
         except ImportError:
             raise GraderError("--cluster needs Dask: pip install -e '.[cluster]'") from None
         self._cluster = None
+        self._client = None
         if address == "local":
+            self.workers = workers
+            starter = cf.ThreadPoolExecutor(1, thread_name_prefix="dask-start")
+            self._starting: cf.Future | None = starter.submit(self._start_local, workers)
+            starter.shutdown(wait=False)  # its one thread ends with the start
+        else:
+            self._starting = None
+            self._client = self._connect(address)
+            self.workers = max(1, len(self._client.scheduler_info()["workers"]))
+
+    def _start_local(self, workers: int) -> None:
+        import dask
+        from distributed import LocalCluster
+
+        # no dashboard, so no use for the profiler's sampling of every thread each 10 ms: on a
+        # machine whose cores the sandboxes keep busy it only takes CPU from the grading
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          dashboard_address=None, host="127.0.0.1")
-            address = self._cluster.scheduler_address
+        self._client = self._connect(self._cluster.scheduler_address)
+        self._client.run(_warm_up)  # each worker imports the harness now, not at its first task
+
+    @staticmethod
+    def _connect(address: str):
+        from distributed import Client
+
         try:
-            self._client = Client(address, timeout="30s")
+            return Client(address, timeout="30s")
         except OSError as exc:
             raise GraderError(f"--cluster {address}: cannot reach the Dask scheduler ({exc})") from None
-        self.workers = max(1, len(self._client.scheduler_info()["workers"]))
+
+    def _ready(self):
+        if self._starting is not None:
+            self._starting.result()  # the cluster's start-up error, if any, is raised here
+            self._starting = None
+        return self._client
 
     def stream(self, tasks: Iterable[Task], function: Callable = run_task) -> Iterator[Outcome]:
         def submit(task: Task):
             resources = {"GPU": 1} if task.needs_gpu else None
-            return self._client.submit(function, task, pure=False, resources=resources,
-                                       key=f"grade-{task.student}-{task.content_hash}")
+            return self._ready().submit(function, task, pure=False, resources=resources,
+                                        key=f"grade-{task.student}-{task.content_hash}")
 
         return _stream(submit, tasks, 2 * self.workers, self._as_completed)
 
@@ -248,9 +278,17 @@ class DaskExecutor:
         return iter(as_completed(list(futures)))
 
     def close(self) -> None:
-        self._client.close()
+        with contextlib.suppress(Exception):  # a failed start was raised by stream already
+            self._ready()
+        if self._client is not None:
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _warm_up() -> None:
+    """Import what grading a task needs, in a cluster worker, before its first task."""
+    from grader import grading  # noqa: F401
 
 
 def make_executor(workers: int, cluster: str | None):
