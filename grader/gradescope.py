@@ -25,7 +25,8 @@ from pathlib import Path
 from grader import grading, late, submission
 from grader.export.gradescope import results_json
 from grader.kit import bundle, manifest, wheel
-from grader.prepare import PreparedCheck, prepare
+from grader.prepare import prepare
+from grader.prepared import PreparedCheck
 from grader.rubric import Rubric
 from grader.sandbox import isolation
 

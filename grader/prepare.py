@@ -14,7 +14,6 @@ import importlib
 import inspect
 import io
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,32 +21,9 @@ import numpy as np
 from grader import datapath, inputs, sealed
 from grader.array_refs import ArrayRefs, decode
 from grader.datapath import CourseDataMissing
+# The model's home is grader.prepared; grader.grading still imports PreparedCheck from here.
+from grader.prepared import PreparedCase, PreparedCheck, Value, as_outputs
 from grader.rubric import Check, Rubric
-
-Value = Any  # ndarray | float | int | bool | str | None
-
-
-@dataclass
-class PreparedCase:
-    """One case: ordered arguments, expected outputs, and outputs of classic mistakes."""
-
-    id: str
-    description: str
-    arg_names: list[str]
-    args: list[Value]
-    expected: list[Value]
-    diagnoses: list[tuple[str, list[Value]]] = field(default_factory=list)
-
-
-@dataclass
-class PreparedCheck:
-    """A check's cases, or the reason it cannot run here (e.g. course data missing)."""
-
-    check: Check
-    cases: list[PreparedCase]
-    unavailable: str | None = None
-    uses_course_data: bool = False
-
 
 def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> list[PreparedCheck]:
     """Prepare every check (or only the visible ones) of ``rubric``."""
@@ -102,12 +78,6 @@ def describe(specs: dict[str, Any]) -> str:
 def _resolve(target: str):
     module_name, function_name = target.split(":")
     return importlib.import_module(module_name), function_name
-
-
-def as_outputs(result: Any) -> list[Value]:
-    """A reference's return value as a list of plain outputs (a tuple is unpacked)."""
-    values = list(result) if isinstance(result, tuple) else [result]
-    return [np.asarray(v) if isinstance(v, (np.ndarray, list, np.generic)) else v for v in values]
 
 
 def _expected_for(module, function: str, check: Check, case_args: dict[str, Value]):

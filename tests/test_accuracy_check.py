@@ -8,7 +8,7 @@ import pytest
 from grader.checks.accuracy import AccuracyCheck
 from grader.checks.base import CheckContext
 from grader.checks.curve import curve_fraction, curve_problem
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.rubric import Check
 from grader.sandbox import CallOutcome
 

@@ -17,7 +17,8 @@ from grader import grading, submission
 from grader.checks.gradient import (GradientCheck, GradientOutcome, _numerical, _perturbations,
                                     rel_error)
 from grader.errors import RubricError
-from grader.prepare import PreparedCase, PreparedCheck, prepare
+from grader.prepare import prepare
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.results import Status
 from grader.rubric import Check, Rubric, rubric_hash
 

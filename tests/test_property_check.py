@@ -11,7 +11,7 @@ from scipy import ndimage
 from grader import inputs
 from grader.checks.base import CheckContext
 from grader.checks.property import PropertyCheck
-from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.rubric import Check
 from grader.sandbox import CallOutcome
 from reference import harris

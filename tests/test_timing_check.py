@@ -16,7 +16,7 @@ import pytest
 from grader.checks import timing
 from grader.checks.base import CheckContext
 from grader.checks.timing import TimingCheck, calibration_seconds
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.rubric import Check
 from grader.sandbox import CallOutcome
 

@@ -35,7 +35,7 @@ from grader.checks import feature_outputs as read
 from grader.checks.base import Verdict
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.checks.thumbnails import MAX_SIDE, thumbnail
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
 

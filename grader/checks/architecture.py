@@ -34,7 +34,7 @@ import numpy as np
 from grader.checks import driver_json
 from grader.checks.base import Verdict
 from grader.checks.rules import DriverRulesCheck
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 
 DRIVER = "drivers.cnn_inspection"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from grader import old_apis
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
 from grader.sandbox import CallOutcome, Ref, Step
 
@@ -103,8 +103,6 @@ class CheckKind:
     @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
         """The expected outputs for ``args``: by default, the reference function's return value."""
-        from grader.prepare import as_outputs
-
         return as_outputs(getattr(module, function)(*args))
 
     @classmethod

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CheckKind, Verdict
-from grader.prepare import PreparedCheck
+from grader.prepared import PreparedCheck
 from grader.results import CheckResult
 
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from grader.checks.base import CheckContext, CheckKind, Verdict
 from grader.checks.validate import as_numeric_array
 from grader.errors import RubricError
-from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import Status
 from grader.sandbox import CallOutcome, Each, Ref, Step
 

@@ -26,7 +26,7 @@ from typing import Any
 from grader.checks.base import CheckKind, Verdict
 from grader.checks.feature_outputs import OutputProblem
 from grader.checks.feature_properties import PROPERTIES, READERS, VALUES_READ, Observed
-from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from grader.checks.base import CheckKind, Verdict
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Step
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from grader.checks.base import CheckContext, Verdict
 from grader.checks.curve import CurveScored, curve_fraction
-from grader.prepare import PreparedCase, PreparedCheck, as_outputs
+from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
 from grader.sandbox import CallOutcome
 

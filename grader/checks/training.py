@@ -37,7 +37,7 @@ import numpy as np
 
 from grader.checks.base import Verdict
 from grader.checks.curve import CurveScored, curve_fraction
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 from grader.sandbox.launcher import gpu_devices
 from grader.sandbox.session import Step

@@ -25,7 +25,8 @@ import grader
 from grader import assignments, grading, submission
 from grader.errors import GraderError
 from grader.kit import bundle, wheel
-from grader.prepare import PreparedCheck, prepare
+from grader.prepare import prepare
+from grader.prepared import PreparedCheck
 from grader.results import SubmissionResult
 from grader.rubric import Rubric, load_rubric
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from grader.array_refs import ArrayRefs, decode
-from grader.prepare import PreparedCase, PreparedCheck
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.rubric import Rubric
 
 ARRAYS = "arrays.npz"
