@@ -20,9 +20,10 @@ import numpy as np
 
 from grader import datapath, inputs, sealed
 from grader.array_refs import ArrayRefs, decode
+from grader.checks import KINDS
 from grader.datapath import CourseDataMissing
 # The model's home is grader.prepared; grader.grading still imports PreparedCheck from here.
-from grader.prepared import PreparedCase, PreparedCheck, Value, as_outputs
+from grader.prepared import PreparedCase, PreparedCheck, Value
 from grader.rubric import Check, Rubric
 
 def prepare(rubric: Rubric, rubric_hash: str, visible_only: bool = False) -> list[PreparedCheck]:
@@ -81,8 +82,6 @@ def _resolve(target: str):
 
 
 def _expected_for(module, function: str, check: Check, case_args: dict[str, Value]):
-    from grader.checks import KINDS
-
     kind = KINDS[check.kind]
 
     def run(args: dict[str, Value]) -> list[Value]:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader import environments, inputs
+from grader.checks import KINDS
 from grader.environments import EnvironmentSpec
 from grader.errors import GraderError, RubricError
 from grader.yaml_lines import line_of, load_with_lines
@@ -171,8 +172,6 @@ class Rubric(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rubric:
-        from grader.checks import KINDS
-
         seen: set[str] = set()
         for index, check in enumerate(self.checks):
             if check.id in seen:

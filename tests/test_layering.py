@@ -4,7 +4,9 @@
 - ``assignments/`` never imports ``reference/`` (a student kit carries no answers);
 - the sandbox's worker imports nothing of ``grader/`` outside itself, nor ``reference/``
   (it runs where neither is visible);
-- ``grader/checks/`` never imports ``reference/`` (scoring never calls the answer key).
+- ``grader/checks/`` never imports ``reference/`` (scoring never calls the answer key);
+- ``grader/`` outside the worker has no import cycle at module level (imports inside functions
+  and under ``if TYPE_CHECKING:`` do not count), but for the listed :data:`ALLOWED_CYCLES`.
 
 Relative imports are resolved against the file's place in the tree, so ``from ... import x``
 out of the worker counts as importing the package above it.
@@ -131,3 +133,122 @@ def test_the_checker_finds_each_kind_of_violation_in_a_synthetic_tree(tmp_path):
     for folder, forbidden, allowed, _ in RULES:
         found |= violations(tmp_path, folder, forbidden, allowed)
     assert found == {name: bad for name, (_, bad) in SYNTHETIC.items() if bad}
+
+
+# Module-level import cycles left on purpose, each a set of modules (a strongly connected
+# component of the graph). The sandbox package's ``__init__`` imports its session, which
+# imports the workspace, which imports ``workdirs``, which imports ``grader.sandbox.processes``
+# (and so the sandbox package): breaking it moves ``workdirs`` or ``alive`` across that package.
+ALLOWED_CYCLES = [
+    {"grader.sandbox", "grader.sandbox.session", "grader.sandbox.workspace", "grader.workdirs"},
+]
+
+
+def module_names(root: Path, package: str, skip: str) -> dict[str, Path]:
+    """``{dotted name: file}`` of the modules of ``package`` under ``root``, less ``skip``."""
+    found = {}
+    for path in sorted((root / package).rglob("*.py")):
+        if path.is_relative_to(root / skip):
+            continue
+        parts = path.relative_to(root).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements run when a module is imported: at top level and inside top-level
+    ``if``/``try`` blocks, but not under ``if TYPE_CHECKING:`` nor inside functions."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+            found += _module_level(node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            found += _module_level(node.body + node.orelse + node.finalbody
+                                   + [s for handler in node.handlers for s in handler.body])
+    return found
+
+
+def _targets(node: ast.Import | ast.ImportFrom, package: tuple[str, ...], modules: set[str]) -> set[str]:
+    """The modules one statement imports: ``from pkg import mod`` names ``pkg.mod`` too."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    if node.level:
+        base = ".".join((*package[: len(package) - node.level + 1], *filter(None, [node.module])))
+    else:
+        base = node.module or ""
+    return {base} | ({f"{base}.{alias.name}" for alias in node.names} & modules)
+
+
+def import_graph(root: Path, package: str = "grader", skip: str = WORKER) -> dict[str, set[str]]:
+    """``{module: modules of the graph it imports at module level}``.
+
+    Importing ``a.b.c`` also runs the packages ``a`` and ``a.b``, so they count as imported,
+    except those that contain the importing module (a package importing its own parts is
+    how packages work, not a cycle).
+    """
+    modules = module_names(root, package, skip)
+    graph = {}
+    for name, path in modules.items():
+        own = path.relative_to(root).parent.parts
+        edges = set()
+        for node in _module_level(ast.parse(path.read_text(encoding="utf-8"), str(path)).body):
+            for target in _targets(node, own, set(modules)):
+                parts = target.split(".")
+                edges |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        graph[name] = {t for t in edges & set(modules) if t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of ``graph`` with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = {stack.pop()}
+            while node not in component:
+                component.add(stack.pop())
+            if len(component) > 1:
+                found.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_grader_has_no_import_cycle_but_the_allowed_ones():
+    found = cycles(import_graph(REPO))
+    assert sorted(map(sorted, found)) == sorted(map(sorted, ALLOWED_CYCLES))
+
+
+CYCLIC = {  # file: source; a ↔ b is a cycle (through the package c too); the rest are not
+    "grader/a.py": "from grader import b\n",
+    "grader/b.py": "import grader.c.d\nfrom typing import TYPE_CHECKING\n"
+                   "if TYPE_CHECKING:\n    from grader import e\n",
+    "grader/c/__init__.py": "from grader.c import d\nfrom . import f\n",
+    "grader/c/d.py": "from ..a import x\n",
+    "grader/c/f.py": "import os\n",
+    "grader/e.py": "import grader.b\n\ndef later():\n    from grader import a\n",
+    "grader/sandbox/worker/w.py": "from grader import a\n",
+}
+
+
+def test_the_cycle_finder_counts_module_level_imports_and_the_packages_they_run(tmp_path):
+    for name, source in CYCLIC.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(source)
+    assert cycles(import_graph(tmp_path)) == [{"grader.a", "grader.b", "grader.c", "grader.c.d"}]

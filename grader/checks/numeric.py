@@ -8,16 +8,18 @@ the rubric's ``diagnoses`` (e.g. a flipped kernel), the message says so.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.checks.base import CheckKind, Verdict
 from grader.checks.thumbnails import image_artifacts
 from grader.checks.validate import as_numeric_array
-from grader.prepare import PreparedCase, PreparedCheck
-from grader.rubric import Comparison
+from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
+
+if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for types only
+    from grader.rubric import Comparison
 
 
 class NumericCheck(CheckKind):
