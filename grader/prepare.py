@@ -51,29 +51,11 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
             zip(check.cases, arguments, cached)):
         names = list(case_args)
         cases.append(PreparedCase(
-            id=case.id or f"case{index + 1}", description=describe(case.args),
+            id=case.id or f"case{index + 1}", description=inputs.describe(case.args),
             arg_names=names, args=[case_args[n] for n in names],
             expected=expected, diagnoses=diagnoses,
         ))
     return PreparedCheck(check, cases, uses_course_data=uses_course_data)
-
-
-def describe(specs: dict[str, Any]) -> str:
-    """A short human description of a case's inputs, e.g. ``image 20×30×3, filter random 5×3``."""
-    parts = []
-    for name, spec in specs.items():
-        (generator, params), = spec.items()
-        if generator == "kernel":
-            size = params.get("size", 3)
-            size = size if isinstance(size, list) else [size, size]
-            parts.append(f"{name} {params['name']} {'×'.join(map(str, size))}")
-        elif generator == "image":
-            parts.append(f"{name} {params['source'].split(':', 1)[1]}")
-        elif isinstance(params, dict) and "shape" in params:
-            parts.append(f"{name} {'×'.join(map(str, params['shape']))}")
-        else:
-            parts.append(f"{name} {generator}")
-    return ", ".join(parts)
 
 
 def _resolve(target: str):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader import inputs
+from grader.inputs import pairs
 from grader.datapath import CourseDataMissing
 from grader.prepare import prepare
 from grader.rubric import Rubric
@@ -48,9 +49,9 @@ def fake_course_data(monkeypatch, tmp_path):
     np.savez(folder / "notre_dame_gt.npz", image_a="a.png", image_b="b.png", **points)
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
-    inputs._course_pair.cache_clear()
+    pairs.course_pair.cache_clear()
     yield
-    inputs._course_pair.cache_clear()
+    pairs.course_pair.cache_clear()
 
 
 def test_a_second_check_on_a_cached_fake_course_pair_is_course_data_too(fake_course_data):
@@ -68,9 +69,9 @@ SAMPLES = {"pair_image": PAIR["pair_image"], "pair_ground_truth": {"pair": "notr
 def no_course_data(monkeypatch, tmp_path):
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "absent"))
     monkeypatch.setattr("grader.datapath._DEFAULT", tmp_path / "absent")
-    inputs._course_pair.cache_clear()
+    pairs.course_pair.cache_clear()
     yield
-    inputs._course_pair.cache_clear()
+    pairs.course_pair.cache_clear()
 
 
 def test_without_the_data_both_are_course_data_and_unavailable(no_course_data):
@@ -87,5 +88,6 @@ def test_each_generator_that_needs_the_course_data_is_declared(name, no_course_d
 
 
 def test_the_declared_set_is_the_generators_that_read_course_files():
-    assert inputs.FROM_COURSE_DATA | {"image"} == set(SAMPLES)
+    declared = {name for name, made in inputs.GENERATORS.items() if made.course_data is not False}
+    assert declared == set(SAMPLES)
     assert not inputs.reads_course_data({"image": {"source": "skimage:astronaut"}})
