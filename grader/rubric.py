@@ -177,12 +177,7 @@ class Rubric(_Strict):
             if check.id in seen:
                 raise _LocatedError(("checks", index, "id"), f"duplicate check id {check.id!r}")
             seen.add(check.id)
-            if check.kind not in KINDS:
-                raise _LocatedError(("checks", index, "kind"),
-                                    f"unknown kind {check.kind!r}; choose one of {sorted(KINDS)}")
-            problem = KINDS[check.kind].options_problem(check.options)
-            if problem:
-                raise _LocatedError(("checks", index, "options"), problem)
+            _valid_for_kind(index, check)
             if isinstance(self.reference, dict) and check.module not in self.reference:
                 raise _LocatedError(("checks", index, "target"),
                                     f"student module {check.module!r} has no reference module "
@@ -215,6 +210,21 @@ class Rubric(_Strict):
     def modules(self) -> list[str]:
         """Student module names the checks target, in first-use order."""
         return list(dict.fromkeys(check.module for check in self.checks))
+
+
+def _valid_for_kind(index: int, check: Check) -> None:
+    """Raise the located error of ``checks[index]`` if its kind is unknown, or finds its
+    options or the rest of it (:meth:`~grader.checks.base.CheckKind.check_problem`) wrong."""
+    if check.kind not in KINDS:
+        raise _LocatedError(("checks", index, "kind"),
+                            f"unknown kind {check.kind!r}; choose one of {sorted(KINDS)}")
+    kind = KINDS[check.kind]
+    problem = kind.options_problem(check.options)
+    if problem:
+        raise _LocatedError(("checks", index, "options"), problem)
+    found = kind.check_problem(check)
+    if found:
+        raise _LocatedError(("checks", index, *found.where), found.message)
 
 
 class _LocatedError(ValueError):

@@ -76,3 +76,46 @@ def test_yaml_syntax_error_has_a_line(tmp_path):
 def test_missing_file_is_one_sentence(tmp_path):
     with pytest.raises(RubricError, match="cannot read rubric"):
         load_rubric(tmp_path / "absent.yaml")
+
+
+def _one_check(kind: str, options: str, cases: list[str]) -> str:
+    """A rubric of one check of ``kind`` (its ``options`` a YAML flow mapping), whose cases
+    name the arguments ``cases[i]`` (a space-separated list), each a literal."""
+    listed = "".join("      - args: {" + ", ".join(f"{name}: {{value: 1}}" for name in names.split())
+                     + "}\n" for names in cases)
+    return ("assignment: demo\nreference: reference.sift\nchecks:\n  - id: one\n    name: one\n"
+            f"    kind: {kind}\n    target: student_code:f\n    points: 1\n"
+            f"    options: {options}\n    cases:\n{listed}")
+
+
+PIPELINE = "image_a image_b feature_width ground_truth"
+SCENES = "train_images train_labels test_images test_labels"
+CURVE = "curve: [[0, 0], [1, 1]]"
+BUDGET = "time_budget_s: {cpu: 10, cuda: 5}"
+
+
+@pytest.mark.parametrize("kind, options, cases, expected", [
+    ("accuracy", f"{{{CURVE}}}", [PIPELINE, "image_a image_b feature_width"],
+     r"line 12, checks\[0\]\.cases\[1\]\.args: kind 'accuracy' needs argument\(s\) \['ground_truth'\]"),
+    ("accuracy", f"{{{CURVE}, num_matches: 0}}", [PIPELINE],
+     r"line 9, checks\[0\]\.options: num_matches must be a whole number, 1 or more \(got 0\)"),
+    ("accuracy", f"{{{CURVE}, scale_factor: -0.5}}", [PIPELINE],
+     r"line 9, checks\[0\]\.options: scale_factor must be a positive number"),
+    ("timing", f"{{{CURVE}}}", ["x"],
+     r"line 10, checks\[0\]\.cases: a timing check needs two cases or more"),
+    ("training", f"{{{CURVE}, {BUDGET}}}", ["train_images train_labels test_images"],
+     r"line 11, checks\[0\]\.cases\[0\]\.args: kind 'training' needs argument\(s\) \['test_labels'\]"),
+])
+def test_what_a_kind_needs_of_its_check_fails_at_load_time(tmp_path, kind, options, cases, expected):
+    with pytest.raises(RubricError, match=expected):
+        load_rubric(_write(tmp_path, _one_check(kind, options, cases)))
+
+
+@pytest.mark.parametrize("kind, options, cases", [
+    ("accuracy", f"{{{CURVE}, num_matches: 50, scale_factor: 0.25}}", [PIPELINE]),
+    ("timing", f"{{{CURVE}}}", ["x", "x"]),
+    ("training", f"{{{CURVE}, {BUDGET}}}", [SCENES]),
+])
+def test_the_same_checks_with_what_their_kind_needs_load(tmp_path, kind, options, cases):
+    rubric, _ = load_rubric(_write(tmp_path, _one_check(kind, options, cases)))
+    assert rubric.checks[0].kind == kind

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks import feature_outputs as read
-from grader.checks.base import Verdict
+from grader.checks.base import CheckProblem, Verdict, missing_arguments
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.checks.thumbnails import MAX_SIDE, thumbnail
 from grader.prepared import PreparedCase, PreparedCheck
@@ -60,7 +60,17 @@ class AccuracyCheck(CurveScored):
         for key in ("detector", "descriptor"):
             if ":" not in str(options.get(key, DEFAULTS[key])):
                 return f"{key} must be module:function"
+        num_matches, scale = (options.get(k, DEFAULTS[k]) for k in ("num_matches", "scale_factor"))
+        if not (_number(num_matches) and float(num_matches).is_integer() and num_matches >= 1):
+            return f"num_matches must be a whole number, 1 or more (got {num_matches!r})"
+        if not (_number(scale) and scale > 0):
+            return f"scale_factor must be a positive number, the working scale (got {scale!r})"
         return super().options_problem(options)
+
+    @classmethod
+    def check_problem(cls, check: Any) -> CheckProblem | None:
+        """Every case names the images, the feature width and the ground truth."""
+        return missing_arguments(check, SENT + (GROUND_TRUTH,))
 
     @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
@@ -119,6 +129,11 @@ class AccuracyCheck(CurveScored):
         verdict.artifacts = _match_artifacts(case, pairs.pairs, x1, y1, x2, y2, returned.correct,
                                              prepared.check.visibility == "visible")
         return verdict
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is an int or a float (YAML's ``true`` is not a number here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _read_pipeline(outputs: list[Any]):

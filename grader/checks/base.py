@@ -8,14 +8,17 @@ every kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from grader import old_apis
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
 from grader.sandbox import CallOutcome, Ref, Step
+
+if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for types only
+    from grader.rubric import Check
 
 # Outcomes after which running the remaining cases would only repeat the failure.
 _FATAL = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "missing_module": Status.ERROR,
@@ -74,12 +77,34 @@ class CheckContext:
         return self.cap(self.limit_s)
 
 
+@dataclass(frozen=True)
+class CheckProblem:
+    """What is wrong with one check of a rubric, found at load time: one sentence, and
+    ``where`` inside the check it is (e.g. ``("cases", 2, "args")``; empty: the check
+    itself), so the rubric's error names the file, the line and the field."""
+
+    message: str
+    where: tuple[str | int, ...] = ()
+
+
+def missing_arguments(check: Check, names: Sequence[str]) -> CheckProblem | None:
+    """The problem of the first case of ``check`` that lacks one of the arguments ``names``."""
+    for index, case in enumerate(check.cases):
+        missing = [name for name in names if name not in case.args]
+        if missing:
+            return CheckProblem(f"kind {check.kind!r} needs argument(s) {missing} in every case "
+                                f"({', '.join(names)})", ("cases", index, "args"))
+    return None
+
+
 class CheckKind:
     """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`.
 
     A kind may also accept ``options`` in the rubric (:meth:`options_problem`
-    validates them at load time) and compute its expected outputs its own way
-    from the reference module (:meth:`expected_outputs`, trusted side only).
+    validates them at load time), demand more of the check, such as the arguments
+    its cases name (:meth:`check_problem`, also at load time), and compute its
+    expected outputs its own way from the reference module (:meth:`expected_outputs`,
+    trusted side only).
     """
 
     name: ClassVar[str]
@@ -93,6 +118,15 @@ class CheckKind:
     def options_problem(cls, options: dict[str, Any]) -> str | None:
         """Why ``options`` are invalid for this kind (one sentence), or ``None``."""
         return f"kind {cls.name!r} takes no options" if options else None
+
+    @classmethod
+    def check_problem(cls, check: Check) -> CheckProblem | None:
+        """What this kind finds wrong with ``check`` beyond its options, or ``None``.
+
+        Called when the rubric is loaded, once :meth:`options_problem` has passed, so that a
+        rubric error never waits for grading to surface.
+        """
+        return None
 
     @classmethod
     def unknown_options(cls, options: dict[str, Any], allowed: set[str]) -> str | None:

@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CheckContext, Verdict
+from grader.checks.base import CheckContext, CheckProblem, Verdict
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
 from grader.sandbox import CallOutcome
 
 _BEST_OF = 3
+_TWO_CASES = "a timing check needs two cases or more (the first one warms up)"
 
 
 class TimingCheck(CurveScored):
@@ -48,6 +49,13 @@ class TimingCheck(CurveScored):
         return super().options_problem(options)
 
     @classmethod
+    def check_problem(cls, check: Any) -> CheckProblem | None:
+        """Two cases or more: the first one only warms up."""
+        if len(check.cases) < 2:
+            return CheckProblem(_TWO_CASES, ("cases",))
+        return None
+
+    @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
         """The reference's outputs, then its best time and the calibration time (seconds)."""
         target = getattr(module, function)
@@ -61,9 +69,7 @@ class TimingCheck(CurveScored):
 
     def run(self, prepared: PreparedCheck, context: CheckContext) -> CheckResult:
         if len(prepared.cases) < 2:
-            return self._result(prepared, [Verdict(False, "rubric error: a timing check needs two "
-                                                   "cases or more (the first one warms up)")],
-                                "", 0.0)
+            return self._result(prepared, [Verdict(False, f"rubric error: {_TWO_CASES}")], "", 0.0)
         context.session.stop()  # nothing of the student's runs while the machine is measured
         self._calibration_here = calibration_seconds()
         check = prepared.check

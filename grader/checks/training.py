@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Verdict
+from grader.checks.base import CheckProblem, Verdict, missing_arguments
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
@@ -74,6 +74,11 @@ class TrainingCheck(CurveScored):
         if not isinstance(options.get("model_kwargs", {}), dict):
             return "model_kwargs must be a mapping of keyword arguments"
         return super().options_problem(options)
+
+    @classmethod
+    def check_problem(cls, check: Any) -> CheckProblem | None:
+        """Every case names the training set and the test set, its labels too."""
+        return missing_arguments(check, SENT + (LABELS,))
 
     @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
