@@ -28,7 +28,7 @@ from typing import Any
 from grader.datapath import ENV_VAR as DATA_ENV
 from grader.errors import GraderError
 from grader.sandbox.launcher import THREADS_ENV
-from grader.sandbox.processes import alive
+from grader.pids import alive
 from grader.submission import Submission
 
 
@@ -225,8 +225,8 @@ class DaskExecutor:
             import distributed  # noqa: F401 - say now, not in the background, that it is missing
         except ImportError:
             raise GraderError("--cluster needs Dask: pip install -e '.[cluster]'") from None
-        self._cluster = None
-        self._client = None
+        self._cluster: Any = None  # distributed.LocalCluster, once started
+        self._client: Any = None  # distributed.Client
         if address == "local":
             self.workers = workers
             starter = cf.ThreadPoolExecutor(1, thread_name_prefix="dask-start")

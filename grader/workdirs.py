@@ -19,7 +19,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from grader.sandbox.processes import alive
+from grader.pids import alive
 
 _OWNER = re.compile(r"^grader-(?:run|submission|scratch)-(\d+)-")
 _lock = threading.Lock()

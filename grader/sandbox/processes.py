@@ -26,17 +26,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (also one of another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def kill_tree(pid: int, marker: bytes | None = None) -> None:
     """SIGKILL every descendant of ``pid`` until none is left, then ``pid`` and its process
     group, and every process whose environment holds ``marker``.
