@@ -227,25 +227,10 @@ def report(db: Path, out: Path, assignment: str | None, instructor: bool) -> Non
         if not results:
             raise GraderError(f"{db}: the gradebook holds no results"
                               + (f" for {assignment}" if assignment else ""))
-        render_reports(results, out, artifacts=book.artifacts, facts=_rubric_facts(results),
+        render_reports(results, out, artifacts=book.artifacts,
                        instructor=instructor, similar=book.similar_pairs())
     console().print(f"wrote {len(results)} student report(s) (HTML and Markdown) and the class "
                     f"summary {out / SUMMARY_FILE} in {time.perf_counter() - started:.1f} s")
-
-
-def _rubric_facts(results) -> dict:
-    """Time limits and thresholds of the rubrics that graded ``results``, where the same rubric
-    (same hash) is still at hand; the reports leave them out otherwise."""
-    from grader.report import facts_of
-
-    facts = {}
-    for name in sorted({r.assignment for r in results}):
-        try:
-            rubric, rubric_hash = load_rubric(assignments.rubric_path(name))
-        except GraderError:
-            continue
-        facts[rubric_hash] = facts_of(rubric)
-    return facts
 
 
 @cli.command()

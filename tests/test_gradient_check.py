@@ -298,3 +298,10 @@ def test_an_all_zero_gradient_is_named_as_such(tmp_path):
     message = results["affine"].message
     assert "dw has relative error 1 (all zeros: not computed yet?)" in message
     assert "constant factor" not in message
+
+
+def test_a_result_records_what_its_report_draws_the_limit_and_the_threshold(tmp_path):
+    """The report reads a check's time limit and pass bar from the result, never the rubric."""
+    checks = _grade(tmp_path, "", {**RELU, "options": {**RELU["options"], "rel_error": 1e-6}})
+    assert checks["relu"].details["limit_s"] == 10.0
+    assert checks["relu"].details["rel_error_threshold"] == 1e-6

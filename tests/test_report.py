@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from grader.report import CheckFacts, render_markdown, render_reports
+from grader.report import render_markdown, render_reports
 from grader.report.environment import md_code
 from grader.report.figures import check_figures
 from grader.report.summary import mask_numbers, score_stats, summarize
@@ -125,18 +125,21 @@ def test_confusion_matrix_and_gradient_chart_come_from_details():
     table, = check_figures(training, {})
     assert table.labels == ["a", "b"] and table.recall == ["80%", "100%"]
     gradient = _check("g", Status.FAILED, 0.3, details={"forward_rel_error": 0.0,
-                                                        "rel_errors": {"dx": 1.0, "db": None}})
-    chart, = check_figures(gradient, {}, CheckFacts(rel_error=1e-8))
+                                                        "rel_errors": {"dx": 1.0, "db": None},
+                                                        "rel_error_threshold": 1e-8})
+    chart, = check_figures(gradient, {})
     assert "dx 1" in chart.alt and "db n/a" in chart.alt and "threshold 1e-08" in chart.alt
+    older = _check("o", Status.FAILED, 0.3, details={"rel_errors": {"dx": 1.0}})  # recorded before
+    assert "threshold not recorded" in check_figures(older, {})[0].alt  # thresholds were
     assert 1_000 < len(base64.b64decode(chart.uri.split(",")[1])) < 30_000
 
 
 def test_student_page_shows_time_against_the_limit_and_compact_figures(tmp_path):
     image = np.clip(np.random.default_rng(1).normal(0.5, 0.2, (120, 160)), 0, 1).astype(np.float32)
     arrays = {"c1": {"output": image, "expected": image[:, ::-1].copy(), "label": np.array("out")}}
-    result = _result("ann", [_check("c1", Status.FAILED, 0.0, duration_s=1.5)])
-    render_reports([result], tmp_path, artifacts=lambda r: arrays,
-                   facts={"r1": {"c1": CheckFacts(timeout_s=6.0)}})
+    result = _result("ann", [_check("c1", Status.FAILED, 0.0, duration_s=1.5,
+                                    details={"limit_s": 6.0})])
+    render_reports([result], tmp_path, artifacts=lambda r: arrays)
     page = (tmp_path / "demo--ann.html").read_text()
     assert "time 1.50 s of the 6.00 s limit" in page and 'style="width: 25.0%"' in page
     sizes = _png_sizes(page)
@@ -149,10 +152,11 @@ def test_summary_statistics_hardest_checks_and_common_failures():
         checks = [_check("easy", Status.PASSED if score else Status.FAILED, float(bool(score)),
                          message=f"error {index}.5 at ({index}, 2)" if not score else "ok"),
                   _check("hard", Status.PASSED if score == 3 else Status.TIMEOUT, float(score == 3),
-                         message="f took longer than 2 s (time limit)", duration_s=2.0 + index)]
+                         message="f took longer than 2 s (time limit)", duration_s=2.0 + index,
+                         details={"limit_s": 2.0})]
         results.append(_result(f"s{index}", checks))
     views = [student_view(r, href=f"{r.student}.html") for r in results]
-    summary, = summarize(views, {"r1": {"hard": CheckFacts(timeout_s=2.0)}})
+    summary, = summarize(views)
     assert [c.id for c in summary.checks] == ["hard", "easy"]
     hard = summary.checks[0]
     assert hard.pass_rate == 0.25 and hard.failures == [("f took longer than 2 s (time limit)", 3)]

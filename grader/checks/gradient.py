@@ -170,7 +170,8 @@ class GradientCheck(CheckKind):
             clauses.append(f"{opts.backward} raised {outcome.backward_error}")
         clauses += [p.message for p in parts if p.message]
         details = {"forward_rel_error": forward_error, "credit": round(credit, 6),
-                   "rel_errors": {f"d{n}": p.rel_error for n, p in zip(opts.wrt, parts)}}
+                   "rel_errors": {f"d{n}": p.rel_error for n, p in zip(opts.wrt, parts)},
+                   "rel_error_threshold": opts.rel_error}  # the report's chart draws it
         passed = forward_clause is None and all(p.credit == 1 for p in parts)
         return Verdict(passed, "; ".join(clauses), details,
                              status=Status.ERROR if outcome.backward_error else None,

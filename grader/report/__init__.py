@@ -15,14 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.report.facts import CheckFacts, RubricFacts, facts_of
 from grader.report.student import (render_student_html, render_student_markdown,
                                    student_view)
 from grader.report.summary import render_summary_html, summarize
 from grader.results import SubmissionResult
 
-__all__ = ["CheckFacts", "RubricFacts", "facts_of", "render_markdown", "render_reports",
-           "report_filename", "SUMMARY_FILE"]
+__all__ = ["render_markdown", "render_reports", "report_filename", "SUMMARY_FILE"]
 
 SUMMARY_FILE = "index.html"
 Artifacts = Callable[[SubmissionResult], dict[str, dict[str, np.ndarray]]]
@@ -34,29 +32,28 @@ def report_filename(result: SubmissionResult, suffix: str = ".html") -> str:
     return f"{result.assignment}--{safe}{suffix}"
 
 
-def render_markdown(result: SubmissionResult, facts: dict[str, CheckFacts] | None = None) -> str:
+def render_markdown(result: SubmissionResult) -> str:
     """The result as Markdown, for terminals and CI summaries (no figures)."""
-    return render_student_markdown(student_view(result, None, facts))
+    return render_student_markdown(student_view(result, None))
 
 
 def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifacts | None = None,
-                   facts: RubricFacts | None = None, instructor: bool = False,
+                   instructor: bool = False,
                    similar: dict[str, list[tuple]] | None = None) -> list[Path]:
     """Write each student's report (``.html`` and ``.md``) and the class summary; return the files.
 
     ``artifacts(result)`` gives the arrays of a result's figures (e.g.
-    :meth:`grader.gradebook.Gradebook.artifacts`); ``facts`` maps a rubric hash
-    to its checks' time limits and thresholds. The reports are the students' unless
+    :meth:`grader.gradebook.Gradebook.artifacts`); each check's time limit and thresholds
+    are in its recorded details. The reports are the students' unless
     ``instructor``: then they also show what the code printed during hidden checks.
     ``similar`` maps an assignment to its flagged pairs ``(a, b, share_a, share_b, page)``
     (:meth:`grader.gradebook.Gradebook.similar_pairs`), ranked in the class summary.
     """
     out.mkdir(parents=True, exist_ok=True)
-    facts = facts or {}
     written, views = [], []
     for result in results:
         view = student_view(result, artifacts(result) if artifacts else None,
-                            facts.get(result.rubric_hash), report_filename(result), instructor)
+                            report_filename(result), instructor)
         html_path, md_path = out / view.href, out / report_filename(result, ".md")
         html_path.write_text(render_student_html(view, SUMMARY_FILE), encoding="utf-8")
         md_path.write_text(render_student_markdown(view), encoding="utf-8")
@@ -68,5 +65,5 @@ def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifa
     pairs = {assignment: [(a, b, share_a, share_b, os.path.relpath(page, out))
                           for a, b, share_a, share_b, page in found]
              for assignment, found in (similar or {}).items()}
-    summary.write_text(render_summary_html(summarize(views, facts), pairs), encoding="utf-8")
+    summary.write_text(render_summary_html(summarize(views), pairs), encoding="utf-8")
     return written + [summary]

@@ -25,10 +25,8 @@ import numpy as np
 
 from grader.report.encode import (array_png, colormap_css, colormap_gradient_css, figure_png,
                                   new_figure)
-from grader.report.facts import CheckFacts
 from grader.results import CheckResult, Status
 
-DEFAULT_REL_ERROR = 1e-7  # GradientOptions' default threshold
 HEAT_CMAP = "magma"
 CONFUSION_CMAP = "Blues"
 MAX_CLASSES = 60
@@ -89,8 +87,7 @@ class _Charts:
 _CHARTS = _Charts()
 
 
-def check_figures(check: CheckResult, arrays: dict[str, np.ndarray],
-                  facts: CheckFacts | None = None) -> list[Any]:
+def check_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
     """The figures of ``check`` (possibly none), drawn from its artifacts and details."""
     visible = check.visibility == "visible"
     figures: list[Any] = []
@@ -103,8 +100,8 @@ def check_figures(check: CheckResult, arrays: dict[str, np.ndarray],
         figures.append(_confusion_table(matrix, check.details.get("class_names")))
     errors = check.details.get("rel_errors")
     if isinstance(errors, dict) and errors:
-        threshold = (facts.rel_error if facts and facts.rel_error else DEFAULT_REL_ERROR)
-        figures.append(_gradient_chart(check.details.get("forward_rel_error"), errors, threshold))
+        figures.append(_gradient_chart(check.details.get("forward_rel_error"), errors,
+                                       check.details.get("rel_error_threshold")))
     return [f for f in figures if f is not None]
 
 
@@ -244,7 +241,9 @@ def _confusion_table(matrix: Any, names: Any) -> ConfusionTable | None:
 # -- gradients: relative error per tensor ----------------------------------------------
 
 
-def _gradient_chart(forward: Any, errors: dict[str, Any], threshold: float) -> Chart:
+def _gradient_chart(forward: Any, errors: dict[str, Any], threshold: float | None) -> Chart:
+    """The chart of one gradient check; ``threshold`` is the pass bar its result recorded
+    (``None`` for results recorded before they carried it: no line is drawn)."""
     names = ["forward"] + [str(name) for name in errors]
     values = [forward] + list(errors.values())
     numbers = [float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
@@ -258,12 +257,15 @@ def _gradient_chart(forward: Any, errors: dict[str, Any], threshold: float) -> C
         uri = _CHARTS.drawn[key] = _draw_gradient_chart(names, numbers, threshold)
     described = ", ".join(f"{n} {'n/a' if v is None else f'{v:.2g}'}"
                           for n, v in zip(names, numbers))
-    return Chart(uri, f"relative errors: {described}; threshold {threshold:.0e}",
-                 f"relative error per tensor (log scale); the dashed line is the pass threshold "
-                 f"{threshold:.0e}; a missing bar means the value could not be compared")
+    bar = f"{threshold:.0e}" if threshold is not None else "not recorded"
+    line = (f"the dashed line is the pass threshold {bar}; " if threshold is not None else "")
+    return Chart(uri, f"relative errors: {described}; threshold {bar}",
+                 f"relative error per tensor (log scale); {line}a missing bar means the value "
+                 "could not be compared")
 
 
-def _draw_gradient_chart(names: list[str], values: list[float | None], threshold: float) -> str:
+def _draw_gradient_chart(names: list[str], values: list[float | None],
+                         threshold: float | None) -> str:
     """Bars of ``log10`` relative errors on linear axes (a log axis costs twice the time).
 
     Exact zeros sit on the ``0`` tick at the bottom; a value that could not be
@@ -277,14 +279,16 @@ def _draw_gradient_chart(names: list[str], values: list[float | None], threshold
     bottom = _LOG_FLOOR - 0.8
     tops = [None if v is None else max(_LOG_FLOOR, math.log10(v)) if v > 0 else _LOG_FLOOR
             for v in values]
-    colours = ["#2e7d32" if v is not None and v <= threshold else "#c62828" for v in values]
+    colours = ["#c62828" if v is None else "#607d8b" if threshold is None
+               else "#2e7d32" if v <= threshold else "#c62828" for v in values]
     positions = list(range(len(names)))
     ax.bar(positions, [0.0 if t is None else t - bottom for t in tops], bottom=bottom,
            color=colours, width=0.6)
     for x, top in zip(positions, tops):
         if top is None:
             ax.text(x, bottom + 0.3, "n/a", ha="center", va="bottom", fontsize=7, color="#c62828")
-    ax.axhline(math.log10(threshold), color="#222", linestyle="--", linewidth=1)
+    if threshold is not None:
+        ax.axhline(math.log10(threshold), color="#222", linestyle="--", linewidth=1)
     ax.set_xticks(positions, names, fontsize=8)
     ax.set_ylim(bottom, 0.5)
     ticks = [_LOG_FLOOR] + list(range(-15, 1, 3))

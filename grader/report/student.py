@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from grader.report.environment import ENV
-from grader.report.facts import CheckFacts
 from grader.report.figures import check_figures
 from grader.results import CheckResult, Status, SubmissionResult
 
 # details that are not numbers worth a line of their own
 _UNLISTED = {"traceback", "notes", "seconds", "case_credits", "rel_errors", "forward_rel_error",
+             "rel_error_threshold", "limit_s",
              "confusion_matrix", "class_names", "epoch_losses", "diagnosis", "failed_case",
              "cases", "cases_passed", "credit", "fraction", "summary"}
 _MAX_NUMBERS = 10
@@ -101,21 +101,20 @@ class StudentView:
 
 
 def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarray]] | None = None,
-                 facts: dict[str, CheckFacts] | None = None, href: str = "",
+                 href: str = "",
                  instructor: bool = False) -> StudentView:
     """The view of ``result``; ``arrays`` are its artifacts (check id → name → array).
 
     ``instructor`` keeps what the student's code printed during hidden checks (it can carry
     their inputs), which the student's own copy leaves out.
     """
-    arrays, facts = arrays or {}, facts or {}
+    arrays = arrays or {}
     checks = []
     for check in result.checks:
-        fact = facts.get(check.id)
         checks.append(CheckView(
             result=check,
-            figures=check_figures(check, arrays.get(check.id, {}), fact),
-            limit_s=fact.timeout_s if fact else None,
+            figures=check_figures(check, arrays.get(check.id, {})),
+            limit_s=check.details.get("limit_s"),
             numbers=_numbers(check) if check.visibility == "visible" else [],
             instructor=instructor,
         ))

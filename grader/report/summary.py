@@ -15,7 +15,6 @@ import numpy as np
 
 from grader.report.encode import figure_png, new_figure
 from grader.report.environment import ENV
-from grader.report.facts import RubricFacts
 from grader.report.student import StudentView
 from grader.results import Status
 
@@ -68,9 +67,8 @@ class AssignmentSummary:
         return max((v.result.max_score for v in self.views), default=0.0)
 
 
-def summarize(views: list[StudentView], facts: RubricFacts | None = None) -> list[AssignmentSummary]:
+def summarize(views: list[StudentView]) -> list[AssignmentSummary]:
     """One summary per assignment found in ``views`` (sorted by name)."""
-    facts = facts or {}
     by_assignment: dict[str, list[StudentView]] = {}
     for view in views:
         by_assignment.setdefault(view.result.assignment, []).append(view)
@@ -78,9 +76,10 @@ def summarize(views: list[StudentView], facts: RubricFacts | None = None) -> lis
     for assignment in sorted(by_assignment):
         group = by_assignment[assignment]
         limits: dict[str, float | None] = {}
-        for view in group:
-            for check_id, fact in facts.get(view.result.rubric_hash, {}).items():
-                limits.setdefault(check_id, fact.timeout_s)
+        for view in group:  # each result records its checks' limits (the newest rubric's first)
+            for check in view.result.checks:
+                if check.details.get("limit_s") is not None:
+                    limits.setdefault(check.id, float(check.details["limit_s"]))
         checks = _check_stats(group, limits)
         summaries.append(AssignmentSummary(
             assignment=assignment, views=group, stats=score_stats([v.result.score for v in group]),
