@@ -179,6 +179,7 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
     through = memo.fresh() if kind.fresh_calls else memo
     reused, ran = memo.reused, memo.ran
     result = kind.run(item, CheckContext(through, rubric.timeout_for(check), observe, cap))
+    result.kind = check.kind  # the report asks the kind for its figures
     result.details["limit_s"] = float(rubric.timeout_for(check))  # what the report shows
     result.details["calls_run"] = memo.ran - ran
     if memo.reused - reused:

@@ -47,6 +47,7 @@ class CheckResult:
     stdout: str = ""
     duration_s: float = 0.0
     visibility: str = "visible"
+    kind: str = ""  # the check kind that judged it (it draws the report's figures); "" before
     # small arrays for the report's figures (the student's output, the expected one for
     # visible checks, matched points...); stored beside the result, not inside its JSON
     artifacts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)

@@ -10,9 +10,8 @@ import pytest
 
 from grader.report import render_markdown, render_reports
 from grader.report.environment import md_code
-from grader.report.figures import check_figures
 from grader.report.summary import mask_numbers, score_stats, summarize
-from grader.report.student import student_view
+from grader.report.student import check_figures, student_view
 from grader.results import CheckResult, Status, SubmissionResult
 
 HOSTILE = '<script>console.error("pwned")</script><img src=x onerror="alert(1)">'
@@ -180,3 +179,17 @@ def test_every_student_is_linked_from_the_summary(tmp_path, count):
     for i in range(count):
         assert f'href="demo--student_{i}.html"' in index
         assert (tmp_path / f"demo--student_{i}.md").is_file()
+
+
+def test_each_kind_draws_its_own_figures_and_older_results_are_read_off_their_artifacts():
+    image = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)
+    arrays = {"output": image, "expected": image, "label": np.array("out")}
+    numeric = _check("n", Status.FAILED, 0.0, kind="numeric")
+    assert [type(f).__name__ for f in check_figures(numeric, arrays)] == ["ImagePanels"]
+    assert check_figures(_check("t", kind="timing"), arrays) == []  # the kind draws nothing
+    older = _check("o", Status.FAILED, 0.0)  # recorded before results named their kind
+    assert [type(f).__name__ for f in check_figures(older, arrays)] == ["ImagePanels"]
+    gradient = _check("g", Status.FAILED, 0.3, kind="gradient",
+                      details={"forward_rel_error": 0.0, "rel_errors": {"dx": 1.0},
+                               "rel_error_threshold": 1e-7})
+    assert [type(f).__name__ for f in check_figures(gradient, {})] == ["Chart"]

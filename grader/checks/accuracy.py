@@ -36,6 +36,7 @@ from grader.checks.base import CheckProblem, Verdict, missing_arguments
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.checks.thumbnails import MAX_SIDE, thumbnail
 from grader.prepared import PreparedCase, PreparedCheck
+from grader.results import CheckResult
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
 
@@ -50,6 +51,14 @@ STEP_NAMES = ("get_interest_points on image A", "get_interest_points on image B"
 
 class AccuracyCheck(CurveScored):
     name = "accuracy"
+
+    @classmethod
+    def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
+        """Both images with the evaluated matches (which were right: visible checks only)."""
+        from grader.report.figures import match_picture
+
+        return [match_picture(arrays, result.visibility == "visible")] \
+            if "image_a" in arrays and "points_a" in arrays else []
     step_names = STEP_NAMES
 
     @classmethod

@@ -140,6 +140,12 @@ class CheckKind:
         return as_outputs(getattr(module, function)(*args))
 
     @classmethod
+    def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
+        """The report's figures of ``result`` (its ``arrays`` are its recorded artifacts), drawn
+        with :mod:`grader.report.figures` (imported when a report draws); none by default."""
+        return []
+
+    @classmethod
     def reproducible_outputs(cls, outputs: list[Any]) -> list[Any]:
         """The outputs that two runs of the same code return identically (all, by default).
 

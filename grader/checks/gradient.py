@@ -47,7 +47,7 @@ from grader.checks.base import CheckContext, CheckKind, Verdict
 from grader.checks.validate import as_numeric_array
 from grader.errors import RubricError
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
-from grader.results import Status
+from grader.results import CheckResult, Status
 from grader.sandbox import CallOutcome, Each, Ref, Step
 
 
@@ -109,6 +109,16 @@ class _Part:
 
 class GradientCheck(CheckKind):
     name = "gradient"
+
+    @classmethod
+    def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
+        """The relative error of the forward value and of each gradient, with the pass bar."""
+        from grader.report.figures import gradient_chart
+
+        errors = result.details.get("rel_errors")
+        return [gradient_chart(result.details.get("forward_rel_error"), errors,
+                               result.details.get("rel_error_threshold"))] \
+            if isinstance(errors, dict) and errors else []
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:

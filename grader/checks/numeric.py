@@ -16,6 +16,7 @@ from grader.checks.base import CheckKind, Verdict
 from grader.checks.thumbnails import image_artifacts
 from grader.checks.validate import as_numeric_array
 from grader.prepared import PreparedCase, PreparedCheck
+from grader.results import CheckResult, Status
 from grader.sandbox import CallOutcome
 
 if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for types only
@@ -24,6 +25,15 @@ if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for ty
 
 class NumericCheck(CheckKind):
     name = "numeric"
+
+    @classmethod
+    def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
+        """The output beside the expected one (visible checks) and the error heat-map."""
+        from grader.report.figures import image_panels
+
+        passed = result.status == Status.PASSED
+        return [image_panels(arrays, result.visibility == "visible", passed)] \
+            if "output" in arrays else []
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:

@@ -38,6 +38,7 @@ import numpy as np
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepared import PreparedCase, PreparedCheck
+from grader.results import CheckResult
 from grader.sandbox import CallOutcome
 from grader.sandbox.launcher import gpu_devices
 from grader.sandbox.session import Step
@@ -55,6 +56,14 @@ _MAX_LOSSES = 200
 
 class TrainingCheck(CurveScored):
     name = "training"
+
+    @classmethod
+    def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
+        """The confusion matrix of the test predictions, with each class's recall."""
+        from grader.report.figures import confusion_table
+
+        matrix = result.details.get("confusion_matrix")
+        return [] if matrix is None else [confusion_table(matrix, result.details.get("class_names"))]
     fresh_calls = True  # stochastic, and its budget is the run's own
 
     @classmethod

@@ -1,7 +1,8 @@
 """The pictures of one check, where a picture beats a sentence.
 
-:func:`check_figures` turns a check's recorded artifacts and details into
-figure objects that the templates draw:
+Each check kind draws its own figures (:meth:`grader.checks.base.CheckKind.figures`) with
+the primitives here, from a check's recorded artifacts and details; the templates draw the
+figure objects:
 
 - ``numeric`` (filtering): the student's output beside the expected one and a
   heat-map of the absolute error (:class:`ImagePanels`);
@@ -87,22 +88,23 @@ class _Charts:
 _CHARTS = _Charts()
 
 
-def check_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
-    """The figures of ``check`` (possibly none), drawn from its artifacts and details."""
+def artifact_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
+    """The figures of a result recorded before results named their kind: read off its
+    artifacts and details (a kind draws its own with :meth:`CheckKind.figures`)."""
     visible = check.visibility == "visible"
     figures: list[Any] = []
     if "output" in arrays:
-        figures.append(_image_panels(arrays, visible, check.status == Status.PASSED))
+        figures.append(image_panels(arrays, visible, check.status == Status.PASSED))
     if "image_a" in arrays and "points_a" in arrays:
-        figures.append(_match_picture(arrays, visible))
+        figures.append(match_picture(arrays, visible))
     matrix = check.details.get("confusion_matrix")
     if matrix is not None:
-        figures.append(_confusion_table(matrix, check.details.get("class_names")))
+        figures.append(confusion_table(matrix, check.details.get("class_names")))
     errors = check.details.get("rel_errors")
     if isinstance(errors, dict) and errors:
-        figures.append(_gradient_chart(check.details.get("forward_rel_error"), errors,
-                                       check.details.get("rel_error_threshold")))
-    return [f for f in figures if f is not None]
+        figures.append(gradient_chart(check.details.get("forward_rel_error"), errors,
+                                      check.details.get("rel_error_threshold")))
+    return [figure for figure in figures if figure is not None]
 
 
 # -- filtering: output, expected, error ----------------------------------------------
@@ -120,7 +122,7 @@ def _displayable(array: np.ndarray) -> tuple[np.ndarray, str]:
     return array, ""
 
 
-def _image_panels(arrays: dict[str, np.ndarray], visible: bool, passed: bool) -> ImagePanels | None:
+def image_panels(arrays: dict[str, np.ndarray], visible: bool, passed: bool) -> ImagePanels | None:
     output, note = _displayable(arrays["output"])
     if output.ndim not in (2, 3):
         return None
@@ -175,7 +177,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _match_picture(arrays: dict[str, np.ndarray], visible: bool) -> MatchPicture | None:
+def match_picture(arrays: dict[str, np.ndarray], visible: bool) -> MatchPicture | None:
     image_a, image_b = _grey(arrays["image_a"]), _grey(arrays["image_b"])
     if image_a.ndim != 2 or image_b.ndim != 2:
         return None
@@ -212,7 +214,7 @@ def _match_picture(arrays: dict[str, np.ndarray], visible: bool) -> MatchPicture
 # -- training: confusion matrix ------------------------------------------------------
 
 
-def _confusion_table(matrix: Any, names: Any) -> ConfusionTable | None:
+def confusion_table(matrix: Any, names: Any) -> ConfusionTable | None:
     try:
         counts = np.asarray(matrix, dtype=np.float64)
     except (TypeError, ValueError):
@@ -241,7 +243,7 @@ def _confusion_table(matrix: Any, names: Any) -> ConfusionTable | None:
 # -- gradients: relative error per tensor ----------------------------------------------
 
 
-def _gradient_chart(forward: Any, errors: dict[str, Any], threshold: float | None) -> Chart:
+def gradient_chart(forward: Any, errors: dict[str, Any], threshold: float | None) -> Chart:
     """The chart of one gradient check; ``threshold`` is the pass bar its result recorded
     (``None`` for results recorded before they carried it: no line is drawn)."""
     names = ["forward"] + [str(name) for name in errors]

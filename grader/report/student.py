@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks import KINDS
 from grader.report.environment import ENV
-from grader.report.figures import check_figures
+from grader.report.figures import artifact_figures
 from grader.results import CheckResult, Status, SubmissionResult
 
 # details that are not numbers worth a line of their own
@@ -119,6 +120,14 @@ def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarra
             instructor=instructor,
         ))
     return StudentView(result, checks, href)
+
+
+def check_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
+    """The figures ``check``'s kind draws from its artifacts ``arrays`` and details (a result
+    recorded before results named their kind: read off its artifacts)."""
+    kind = KINDS.get(check.kind)
+    figures = kind.figures(check, arrays) if kind else artifact_figures(check, arrays)
+    return [figure for figure in figures if figure is not None]
 
 
 def _numbers(check: CheckResult) -> list[tuple[str, str]]:
