@@ -96,10 +96,19 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader(hostile_dir):
 
 
 def test_an_answer_to_a_request_not_yet_read_is_a_protocol_violation(hostile_dir):
+    """The forged answer follows the real one at once: the parent finds it behind the first
+    reply (when both arrive in one read, as on a loaded machine) or as the answer to the next
+    request; either way a protocol violation, never the forged value, and the session goes on."""
     with SandboxSession(hostile_dir) as session:
-        assert session.call("student_code", "answer_unasked", [np.full(3, 7)], 10).status == "returned"
-        outcome = _bounded(lambda: session.call("student_code", "double", [np.arange(3)], 5), 20)
-        assert outcome.status == "protocol" and "broke the sandbox protocol" in outcome.error
+        first = session.call("student_code", "answer_unasked", [np.full(3, 7)], 10)
+        later = _bounded(lambda: session.call("student_code", "double", [np.arange(3)], 5), 20)
+        outcomes = [first.status, later.status]
+        assert first.status in ("returned", "protocol") and "protocol" in outcomes, outcomes
+        for outcome in (first, later):
+            if outcome.status == "protocol":
+                assert "broke the sandbox protocol" in outcome.error
+        if later.status == "returned":  # never the forged value
+            assert later.outputs[0].tolist() == [0, 2, 4]
         assert session.call("student_code", "double", [np.arange(3)], 10).status == "returned"
 
 
