@@ -20,6 +20,7 @@ RUBRIC = yaml.safe_load((REPO / "rubrics" / "proj3_backprop.yaml").read_text())
 POINTS = {check["id"]: check["points"] for check in RUBRIC["checks"]}
 WRT = {check["id"]: len(check["options"]["wrt"]) for check in RUBRIC["checks"]}
 HIDDEN = {check["id"] for check in RUBRIC["checks"] if check.get("visibility") == "hidden"}
+pytestmark = pytest.mark.slow  # a fixture grades the whole batch through the CLI (over 10 s)
 
 # the checks each example fails, and the one gradient (index in wrt) it gets wrong
 BUGS = {
