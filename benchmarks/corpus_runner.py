@@ -7,7 +7,7 @@ sandbox — the corpus is public code chosen by whoever runs the benchmark.
 
 ``REQUEST.json``::
 
-    {"folder": ".../student", "arrays": "in.npz", "results": "out.npz",
+    {"folder": ".../student", "arrays": "in.npz", "results": "out.npz", "numpy_aliases": true,
      "calls": [{"function": "layers:affine_forward",
                 "args": [{"array": "a0"}, {"json": {...}}, {"ref": [0, 1]}],
                 "backward": "layers:affine_backward", "dout": "d0", "perturb": [0, 1, 2],
@@ -19,7 +19,8 @@ its first output only), ``i.grad.J`` (the backward's gradients, or a loss functi
 ``i.num.J`` (central differences of the student's own forward times ``dout``, for each
 argument in ``perturb``). The runner prints one JSON line: per call, ``error`` (the import or
 the forward raised), ``backward_error`` and ``seconds`` (forward plus backward, perturbations
-excluded); the student's own printing is swallowed.
+excluded); the student's own printing is swallowed. ``numpy_aliases`` (a rubric's
+``compat``) defines the numpy names old code uses that the interpreter's numpy removed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ import time
 import traceback
 
 import numpy as np
+
+
+# numpy names removed in 1.24 / 2.0 that 2016-2019 student code still uses, with their old
+# meanings; only names that are missing are defined (np.bool exists again in numpy 2)
+OLD_NUMPY = {"int": int, "float": float, "complex": complex, "object": object, "str": str,
+             "unicode": str, "asscalar": lambda a: a.item(), "alltrue": np.all,
+             "sometrue": np.any, "product": np.prod, "cumproduct": np.cumprod,
+             "float_": np.float64, "complex_": np.complex128, "NaN": np.nan, "Inf": np.inf,
+             "PINF": np.inf, "NINF": -np.inf, "infty": np.inf, "round_": np.round,
+             "bool8": np.bool_, "int0": np.intp, "string_": np.bytes_, "unicode_": np.str_}
+
+
+def add_numpy_aliases() -> None:
+    """Define the removed numpy names the student's code may use (the rubric's compat)."""
+    for name, value in OLD_NUMPY.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
 
 
 def _argument(spec: dict, arrays, values: list) -> object:
@@ -153,6 +171,8 @@ def main(request_path: str) -> int:
     with open(request_path) as handle:
         request = json.load(handle)
     sys.path.insert(0, request["folder"])
+    if request.get("numpy_aliases"):
+        add_numpy_aliases()
     reports, results, values = [], {}, []
     printed = io.StringIO()
     modules = Modules()

@@ -114,15 +114,18 @@ def _collect(reports: list[dict], results) -> list[Replay]:
             for i, r in enumerate(reports)]
 
 
-def replay(folder: Path, calls: list[Call], python: str, timeout_s: float = 600) -> list[Replay]:
+def replay(folder: Path, calls: list[Call], python: str, timeout_s: float = 600,
+           numpy_aliases: bool = False) -> list[Replay]:
     """Run ``calls`` on the submission in ``folder`` under ``python``; one Replay per call.
 
+    ``numpy_aliases`` gives old code the removed numpy names (the rubric's ``compat``).
     A runner that dies (a segfault, the timeout) makes every call an error with its reason.
     """
     encoded, arrays = _encode(calls)
     with tempfile.TemporaryDirectory(prefix="real-code-") as tmp:
         request = {"folder": str(Path(folder).resolve()), "arrays": f"{tmp}/in.npz",
-                   "results": f"{tmp}/out.npz", "calls": encoded}
+                   "results": f"{tmp}/out.npz", "calls": encoded,
+                   "numpy_aliases": numpy_aliases}
         np.savez(request["arrays"], **arrays)
         Path(tmp, "request.json").write_text(json.dumps(request))
         try:
@@ -158,6 +161,12 @@ def _same(actual: np.ndarray | None, expected: np.ndarray, tolerance: float) -> 
 def rubric_checks(rubric: Path) -> list[dict]:
     """The rubric's checks, read as plain YAML (no harness model)."""
     return yaml.safe_load(Path(rubric).read_text())["checks"]
+
+
+def numpy_aliases(rubric: Path) -> bool:
+    """Whether the rubric lets old code use removed numpy names (``compat.numpy_aliases``)."""
+    compat = yaml.safe_load(Path(rubric).read_text()).get("compat") or {}
+    return bool(compat.get("numpy_aliases"))
 
 
 def case_inputs(case: dict) -> tuple[list[str], list[Any]]:
@@ -266,7 +275,7 @@ def proj3_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             calls.append(Call(f"{module}:{function}", values,
                               f"{module}:{backward}" if backward else None, truth[1],
                               [names.index(n) for n in options["wrt"]], options["h"]))
-    runs = replay(folder, calls, python)
+    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric))
     scores = []
     for check in {id(p[0]): p[0] for p in plan}.values():
         mine = [(options, truth, runs[i]) for c, options, truth, i in plan if c is check]
@@ -336,7 +345,7 @@ def proj1_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             named = dict(zip(names, values))
             plan.append((check, scipy_truth(function, named), named["filter"], len(calls)))
             calls.append(Call(check["target"], values))
-    runs = replay(folder, calls, python) if calls else []
+    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric)) if calls else []
     for check in {id(p[0]): p[0] for p in plan}.values():
         mine = [(truth, kernel, runs[i]) for c, truth, kernel, i in plan if c is check]
         credits = [float(numeric_pass(run, truth, kernel, check["compare"]))
@@ -410,7 +419,7 @@ def proj2_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             named = dict(zip(names, values))
             plan.append((check, named["ground_truth"], len(calls)))
             calls.extend(pipeline_calls(named, check.get("options", {}), len(calls)))
-    runs = replay(folder, calls, python) if calls else []
+    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric)) if calls else []
     for check in {id(p[0]): p[0] for p in plan}.values():
         options = check.get("options", {})
         curve = np.asarray(options["curve"], dtype=np.float64)
