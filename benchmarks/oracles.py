@@ -7,7 +7,8 @@ interpreter the user names — and scores them with answers the harness does not
 - ``proj3_backprop``: **torch autograd** gives each layer's forward value and gradients; the
   case's credit follows the rubric header's rule (1/3 for the forward, the rest shared by the
   gradients in ``wrt``; a gradient equal to the central differences of the student's own
-  forward earns half its share), with the rubric's tolerances;
+  forward earns half its share), with the rubric's tolerances; shapes are accepted as the
+  course's own gradient check accepts them (its ``rel_error`` broadcasts);
 - ``proj1_filtering``: **scipy.ndimage.correlate** gives ``my_imfilter`` and
   ``create_hybrid_image`` (low = filtered image 1, high = image 2 minus its filtered self,
   hybrid = their sum clipped to [0, 1]), compared on the rubric's region and tolerances;
@@ -153,9 +154,21 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
+def course_shape_ok(actual: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether the course's own check would compare the two: its ``rel_error`` broadcasts, so
+    ``db`` of shape (1, M) passes against (M,), while (M, 1) would broadcast to (M, M) and fail."""
+    try:
+        shape = np.broadcast_shapes(np.shape(actual), np.shape(expected))
+    except ValueError:
+        return False
+    return int(np.prod(shape)) == np.size(expected) == np.size(actual)
+
+
 def _same(actual: np.ndarray | None, expected: np.ndarray, tolerance: float) -> bool:
-    return (actual is not None and np.shape(actual) == np.shape(expected)
-            and bool(np.all(np.isfinite(actual))) and rel_error(actual, expected) <= tolerance)
+    if actual is None or not course_shape_ok(actual, expected):
+        return False
+    actual = np.reshape(actual, np.shape(expected))
+    return bool(np.all(np.isfinite(actual))) and rel_error(actual, expected) <= tolerance
 
 
 def rubric_checks(rubric: Path) -> list[dict]:
@@ -314,9 +327,9 @@ def numeric_pass(run: Replay, truth: list[np.ndarray], kernel: np.ndarray, compa
         kernel.shape[0] // 2, kernel.shape[1] // 2)
     window = (slice(rows, -rows or None), slice(cols, -cols or None))
     for actual, expected in zip(run.outputs, truth):
-        if actual is None or actual.shape != expected.shape:
+        if actual is None or not course_shape_ok(actual, expected):
             return False
-        a, e = actual[window].astype(np.float64), expected[window]
+        a, e = actual.reshape(expected.shape)[window].astype(np.float64), expected[window]
         if not np.all(np.isfinite(a)) or np.any(
                 np.abs(a - e) > compare.get("atol", 0) + compare.get("rtol", 0) * np.abs(e)):
             return False

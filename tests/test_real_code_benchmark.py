@@ -158,6 +158,10 @@ def test_gradient_credit_gives_half_a_share_to_the_students_own_numerical_gradie
     options = {**oracles.GRADIENT_DEFAULTS, "wrt": ["x"]}
     own = oracles.Replay(None, None, 0.0, [np.zeros(2)], [wrong], [wrong])
     assert oracles.gradient_credit(own, np.ones(2), [truth], options) == pytest.approx(1 / 3)
+    row = oracles.Replay(None, None, 0.0, [np.ones(2)], [truth[None]], [None])  # (1, 3): the
+    assert oracles.gradient_credit(row, np.ones(2), [truth], options) == 1      # course passes it
+    column = oracles.Replay(None, None, 0.0, [np.ones(2)], [truth[:, None]], [None])
+    assert oracles.gradient_credit(column, np.ones(2), [truth], options) == pytest.approx(1 / 3)
     raised = oracles.Replay("ValueError: no", None, 0.0, [], [], [])
     assert oracles.gradient_credit(raised, np.ones(2), [truth], options) == 0
 
