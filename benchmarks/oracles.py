@@ -176,6 +176,19 @@ def rubric_checks(rubric: Path) -> list[dict]:
     return yaml.safe_load(Path(rubric).read_text())["checks"]
 
 
+def time_budget(rubric: Path) -> float:
+    """Seconds the replay of one submission may take: the rubric's per-submission budget."""
+    defaults = yaml.safe_load(Path(rubric).read_text()).get("defaults") or {}
+    return float(defaults.get("submission_timeout_s", 600))
+
+
+def _replay(rubric: Path, folder: Path, calls: list[Call], python: str) -> list[Replay]:
+    """:func:`replay` with the rubric's compat and time budget."""
+    if not calls:
+        return []
+    return replay(folder, calls, python, time_budget(rubric), numpy_aliases(rubric))
+
+
 def numpy_aliases(rubric: Path) -> bool:
     """Whether the rubric lets old code use removed numpy names (``compat.numpy_aliases``)."""
     compat = yaml.safe_load(Path(rubric).read_text()).get("compat") or {}
@@ -288,7 +301,7 @@ def proj3_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             calls.append(Call(f"{module}:{function}", values,
                               f"{module}:{backward}" if backward else None, truth[1],
                               [names.index(n) for n in options["wrt"]], options["h"]))
-    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric))
+    runs = _replay(rubric, folder, calls, python)
     scores = []
     for check in {id(p[0]): p[0] for p in plan}.values():
         mine = [(options, truth, runs[i]) for c, options, truth, i in plan if c is check]
@@ -358,7 +371,7 @@ def proj1_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             named = dict(zip(names, values))
             plan.append((check, scipy_truth(function, named), named["filter"], len(calls)))
             calls.append(Call(check["target"], values))
-    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric)) if calls else []
+    runs = _replay(rubric, folder, calls, python)
     for check in {id(p[0]): p[0] for p in plan}.values():
         mine = [(truth, kernel, runs[i]) for c, truth, kernel, i in plan if c is check]
         credits = [float(numeric_pass(run, truth, kernel, check["compare"]))
@@ -432,7 +445,7 @@ def proj2_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
             named = dict(zip(names, values))
             plan.append((check, named["ground_truth"], len(calls)))
             calls.extend(pipeline_calls(named, check.get("options", {}), len(calls)))
-    runs = replay(folder, calls, python, numpy_aliases=numpy_aliases(rubric)) if calls else []
+    runs = _replay(rubric, folder, calls, python)
     for check in {id(p[0]): p[0] for p in plan}.values():
         options = check.get("options", {})
         curve = np.asarray(options["curve"], dtype=np.float64)
