@@ -49,7 +49,8 @@ def _git(git_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _has_commit(git_dir: Path, commit: str) -> bool:
-    return git_dir.is_dir() and _git(git_dir, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+    found = _git(git_dir, "cat-file", "-e", f"{commit}^{{commit}}") if git_dir.is_dir() else None
+    return found is not None and found.returncode == 0
 
 
 def mirror_candidates(mirror: Path, repo: str) -> list[Path]:

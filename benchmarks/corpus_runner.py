@@ -14,8 +14,8 @@ sandbox — the corpus is public code chosen by whoever runs the benchmark.
                 "h": 1e-5}]}
 
 An argument ``{"ref": [i, j]}`` is output ``j`` of call ``i`` (a pipeline: interest points,
-then features, then matches). For call ``i`` the results file holds ``i.out.J`` (the value; for a forward with a backward,
-its first output only), ``i.grad.J`` (the backward's gradients, or a loss function's own) and
+then features, then matches). For call ``i`` the results file holds ``i.out.J`` (the value;
+for a forward with a backward, its first output only), ``i.grad.J`` (the backward's gradients, or a loss function's own) and
 ``i.num.J`` (central differences of the student's own forward times ``dout``, for each
 argument in ``perturb``). The runner prints one JSON line: per call, ``error`` (the import or
 the forward raised), ``backward_error`` and ``seconds`` (forward plus backward, perturbations

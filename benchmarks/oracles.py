@@ -201,8 +201,9 @@ def case_inputs(case: dict) -> tuple[list[str], list[Any]]:
     return names, [inputs.generate(case["args"][name]) for name in names]
 
 
-def _score_check(check: dict, credits: list[float], replays: list[Replay], note: str = "",
-                 ) -> OracleScore:
+def _score_check(check: dict, credits: list[float], replays: list[Replay],
+                 note: str = "") -> OracleScore:
+    """The check's points from its cases' credits (``partial: cases``, the default, or ``all``)."""
     fraction = sum(credits) / len(credits) if credits else 0.0
     if check.get("partial", "cases") == "all":
         fraction = float(all(c >= 1 for c in credits))
@@ -236,7 +237,7 @@ def _torch_layer(function: str, args: list[Any]):
 
 
 def torch_truth(function: str, names: list[str], values: list[Any], wrt: list[str],
-                dout_seed: int, loss: bool) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+                dout_seed: int, loss: bool) -> tuple[np.ndarray, Any, list[np.ndarray]]:
     """``(value, dout or None, gradients in wrt order)`` by torch autograd."""
     import torch
     tensors = []
@@ -305,7 +306,8 @@ def proj3_oracle(rubric: Path, folder: Path, python: str) -> list[OracleScore]:
     scores = []
     for check in {id(p[0]): p[0] for p in plan}.values():
         mine = [(options, truth, runs[i]) for c, options, truth, i in plan if c is check]
-        credits = [gradient_credit(run, truth[0], truth[2], options) for options, truth, run in mine]
+        credits = [gradient_credit(run, value, grads, options)
+                   for options, (value, _, grads), run in mine]
         scores.append(_score_check(check, credits, [run for _, _, run in mine]))
     return scores
 

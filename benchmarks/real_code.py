@@ -95,7 +95,8 @@ def _note(check, oracle: OracleScore) -> str:
     return " ".join(text.split())[:110]
 
 
-def join(assignment: str, student: str, result, scores: list[OracleScore]) -> list[Row]:
+def join(student: str, result, scores: list[OracleScore]) -> list[Row]:
+    """One row per harness check, beside the oracle's score of the same check id."""
     by_id = {s.check_id: s for s in scores}
     rows = []
     for check in result.checks:
@@ -118,8 +119,8 @@ def run_assignment(assignment: str, folders: list[Path], python: str) -> list[St
         started = time.perf_counter()
         scores = ORACLES[assignment](Path(path), folder, python)
         oracle_s = time.perf_counter() - started
-        runs.append(StudentRun(assignment, folder.name, join(assignment, folder.name, result,
-                                                             scores), grading_s, oracle_s))
+        rows = join(folder.name, result, scores)
+        runs.append(StudentRun(assignment, folder.name, rows, grading_s, oracle_s))
         print(f"[{assignment}] {folder.name}: harness {sum(r.harness for r in runs[-1].rows):g}"
               f", oracle {_total(runs[-1].rows)}", file=sys.stderr)
     return runs
@@ -135,7 +136,8 @@ def _points(value: float | None) -> str:
 
 
 def check_table(runs: list[StudentRun]) -> list[str]:
-    lines = ["| student | check | harness | oracle | max | harness check s | student call s | note |",
+    lines = ["| student | check | harness | oracle | max | harness check s | student call s "
+             "| note |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for run in runs:
         for r in run.rows:
