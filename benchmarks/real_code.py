@@ -106,8 +106,10 @@ def join(student: str, result, scores: list[OracleScore]) -> list[Row]:
     return rows
 
 
-def run_assignment(assignment: str, folders: list[Path], python: str) -> list[StudentRun]:
-    """Grade and replay every folder of one assignment."""
+def run_assignment(assignment: str, folders: list[Path], python: str,
+                   report=lambda run: None) -> list[StudentRun]:
+    """Grade and replay every folder of one assignment, telling ``report`` each student's run
+    as soon as it exists (a long batch shows its rows while it goes)."""
     path = rubric_path(assignment)
     rubric, digest = load_rubric(path)
     prepared = prepare(rubric, digest)
@@ -121,8 +123,7 @@ def run_assignment(assignment: str, folders: list[Path], python: str) -> list[St
         oracle_s = time.perf_counter() - started
         rows = join(folder.name, result, scores)
         runs.append(StudentRun(assignment, folder.name, rows, grading_s, oracle_s))
-        print(f"[{assignment}] {folder.name}: harness {sum(r.harness for r in runs[-1].rows):g}"
-              f", oracle {_total(runs[-1].rows)}", file=sys.stderr)
+        report(runs[-1])
     return runs
 
 
@@ -135,20 +136,22 @@ def _points(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def check_table(runs: list[StudentRun]) -> list[str]:
-    lines = ["| student | check | harness | oracle | max | harness check s | student call s "
-             "| note |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
-    for run in runs:
-        for r in run.rows:
-            flag = "" if r.agrees in (True, None) else " **≠**"
-            lines.append(f"| {r.student} | {r.check} | {_points(r.harness)} | "
-                         f"{_points(r.oracle)}{flag} | {r.max_points:g} | {r.harness_s:.3f} | "
-                         f"{r.student_s:.3f} | {r.note.replace('|', '/')} |")
-        lines.append(f"| **{run.student}** | **total** | **{sum(r.harness for r in run.rows):g}**"
-                     f" | **{_total(run.rows)}** | {sum(r.max_points for r in run.rows):g} | "
-                     f"{sum(r.harness_s for r in run.rows):.3f} | "
-                     f"{sum(r.student_s for r in run.rows):.3f} | |")
+CHECK_HEADER = ["| student | check | harness | oracle | max | harness check s | student call s "
+                "| note |", "|---|---|---:|---:|---:|---:|---:|---|"]
+
+
+def check_rows(run: StudentRun) -> list[str]:
+    """The check table's rows of one student, and the student's total."""
+    lines = []
+    for r in run.rows:
+        flag = "" if r.agrees in (True, None) else " **≠**"
+        lines.append(f"| {r.student} | {r.check} | {_points(r.harness)} | "
+                     f"{_points(r.oracle)}{flag} | {r.max_points:g} | {r.harness_s:.3f} | "
+                     f"{r.student_s:.3f} | {r.note.replace('|', '/')} |")
+    lines.append(f"| **{run.student}** | **total** | **{sum(r.harness for r in run.rows):g}**"
+                 f" | **{_total(run.rows)}** | {sum(r.max_points for r in run.rows):g} | "
+                 f"{sum(r.harness_s for r in run.rows):.3f} | "
+                 f"{sum(r.student_s for r in run.rows):.3f} | |")
     return lines
 
 
@@ -193,12 +196,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the corpus folder (benchmarks/corpus_build.py writes one), "
                      "or set GRADER_CORPUS")
     wanted = args.assignments.split(",") if args.assignments else None
-    runs = [run for assignment, folders in submissions(args.corpus, wanted).items()
-            for run in run_assignment(assignment, folders, args.python)]
-    if not runs:
+    found = submissions(args.corpus, wanted)
+    if not any(found.values()):
         print(f"real_code: no submissions under {args.corpus}", file=sys.stderr)
         return 1
-    print("\n".join(check_table(runs) + [""] + seconds_table(runs) + [""] + totals_table(runs)))
+    print("\n".join(CHECK_HEADER), flush=True)
+    runs = [run for assignment, folders in found.items()
+            for run in run_assignment(assignment, folders, args.python,
+                                      lambda run: print("\n".join(check_rows(run)), flush=True))]
+    print("\n".join([""] + seconds_table(runs) + [""] + totals_table(runs)))
     return 0
 
 
