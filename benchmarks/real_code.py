@@ -169,18 +169,19 @@ def seconds_table(runs: list[StudentRun]) -> list[str]:
 
 
 def totals_table(runs: list[StudentRun]) -> list[str]:
-    lines = ["| assignment | students | harness points | oracle points (same checks) | "
-             "max (same checks) | checks compared | agree | differ |",
+    """Per assignment: the harness's total, and both sides on the checks an oracle scores."""
+    lines = ["| assignment | students | harness, all checks | checks with an oracle | "
+             "harness on them | oracle on them | agree | differ |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for assignment in dict.fromkeys(r.assignment for r in runs):
         mine = [row for r in runs if r.assignment == assignment for row in r.rows]
         compared = [row for row in mine if row.oracle is not None]
         lines.append(
             f"| {assignment} | {sum(r.assignment == assignment for r in runs)} | "
-            f"{sum(r.harness for r in compared):g} of {sum(r.max_points for r in mine):g} | "
-            f"{sum(r.oracle for r in compared):g} | {sum(r.max_points for r in compared):g} | "
-            f"{len(compared)} | {sum(bool(r.agrees) for r in compared)} | "
-            f"{sum(not r.agrees for r in compared)} |")
+            f"{sum(r.harness for r in mine):g} of {sum(r.max_points for r in mine):g} | "
+            f"{len(compared)} | {sum(r.harness for r in compared):g} of "
+            f"{sum(r.max_points for r in compared):g} | {sum(r.oracle for r in compared):g} | "
+            f"{sum(bool(r.agrees) for r in compared)} | {sum(not r.agrees for r in compared)} |")
     return lines
 
 
