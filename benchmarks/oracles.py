@@ -80,6 +80,7 @@ class OracleScore:
 
 
 def _encode(calls: list[Call]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The runner's call list (JSON) and the arrays it names (one .npz)."""
     arrays: dict[str, np.ndarray] = {}
     encoded = []
     for i, call in enumerate(calls):
@@ -87,6 +88,8 @@ def _encode(calls: list[Call]) -> tuple[list[dict], dict[str, np.ndarray]]:
         for j, arg in enumerate(call.args):
             if isinstance(arg, tuple) and arg and arg[0] == "ref":
                 args.append({"ref": [arg[1], arg[2]]})
+            elif isinstance(arg, np.generic):
+                args.append({"json": arg.item()})
             elif isinstance(arg, np.ndarray):
                 arrays[f"{i}.{j}"] = arg
                 args.append({"array": f"{i}.{j}"})
