@@ -24,6 +24,7 @@ from grader.prepare import prepare
 from grader.rubric import Rubric, load_rubric, rubric_hash
 from grader.sandbox import SandboxSession
 from grader.sandbox.launcher import Interpreter
+from test_gradient_check import AFFINE, CONV  # the same two checks, graded here under numpy 1
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITIONS = ROOT / "rubrics" / "environments"
@@ -49,18 +50,6 @@ def conv_forward_naive(x, w, b, conv_param):
             out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
     return out, (x, w, b, conv_param)
 '''
-
-AFFINE = {"id": "affine", "name": "affine", "kind": "gradient", "target": "layers:affine_forward",
-          "points": 9, "options": {"backward": "affine_backward", "wrt": ["x", "w", "b"]},
-          "cases": [{"args": {"x": {"normal": {"shape": [2, 3, 2], "seed": 1}},
-                              "w": {"normal": {"shape": [6, 4], "seed": 2}},
-                              "b": {"normal": {"shape": [4], "seed": 3}}}}]}
-CONV = {"id": "conv", "name": "conv", "kind": "gradient", "target": "layers:conv_forward_naive",
-        "points": 9, "options": {"backward": "conv_backward_naive", "wrt": ["x", "w", "b"]},
-        "cases": [{"args": {"x": {"normal": {"shape": [2, 2, 5, 5], "seed": 9}},
-                            "w": {"normal": {"shape": [3, 2, 3, 3], "seed": 10}},
-                            "b": {"normal": {"shape": [3], "seed": 11}},
-                            "conv_param": {"value": {"stride": 1, "pad": 1}}}}]}
 
 
 # -- definitions ----------------------------------------------------------------------
