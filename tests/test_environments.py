@@ -236,3 +236,13 @@ def test_proj3_runs_in_numpy1_and_stored_outcomes_follow_the_environment():
     assert spec.key in grading.worker_context(rubric)
     plain = rubric.model_copy(update={"environment": None, "environment_spec": None})
     assert grading.worker_context(plain) == ""
+
+
+def test_a_kit_says_which_environment_its_checks_run_the_code_in():
+    from grader.kit import _readme
+
+    rubric, _ = load_rubric(ROOT / "rubrics" / "proj3_backprop.yaml")
+    text = _readme(ROOT / "assignments" / "proj3_backprop", rubric)
+    assert "the environment\n`numpy1` (numpy 1.26" in text
+    plain = rubric.model_copy(update={"environment": None, "environment_spec": None})
+    assert "course's packages" not in _readme(ROOT / "assignments" / "proj3_backprop", plain)

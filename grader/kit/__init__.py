@@ -152,6 +152,18 @@ Then, from this folder, any of:
 
 All three run your code in a separate sandboxed process with the same limits and
 give the same messages. Hidden checks run only when your submission is graded.
+""" + _environment_note(rubric)
+
+
+def _environment_note(rubric: Rubric) -> str:
+    """What the kit README says of the course environment the checks run the code in."""
+    spec = rubric.environment_spec
+    if spec is None:
+        return ""
+    return f"""
+Your code runs with the course's packages, as it will when graded: the environment
+`{spec.name}` ({spec.description or ", ".join(spec.requirements)}). The first check builds it,
+once, from the package index (about ten seconds; it says so when it starts).
 """
 
 
