@@ -138,6 +138,7 @@ def _npz(result: SubmissionResult) -> bytes:
 
 # --- overrides and adjustments --------------------------------------------------------------
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_an_override_survives_a_regrade_and_shows_everywhere(book_path, tmp_path):
     proc = _grader(book_path, "override", "ann", "identity", "--score", "1.5",
                    "--reason", "kernel flip only; TA review", "--by", "ta-lee")
@@ -205,6 +206,7 @@ def test_a_wrong_change_is_one_sentence_and_changes_nothing(book_path, args, sen
 
 # --- extensions -----------------------------------------------------------------------------
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_an_extension_recomputes_lateness_from_the_submission_time(book_path):
     bob = _effective(book_path, "bob")
     assert (bob.late_days, bob.score) == (2, 4.0)  # 1 day 3 h late: two started days, −20 %

@@ -143,6 +143,7 @@ def course_lib_env(tmp_path_factory):
     return built, key, root
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_an_environment_builds_offline_from_a_wheel_folder(course_lib_env):
     built, key, root = course_lib_env
     assert built.packages["courselib"] == "1.0" and "numpy" in built.packages
@@ -161,6 +162,7 @@ def test_a_failed_build_says_why_and_leaves_nothing(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_the_sandbox_runs_the_environments_interpreter(course_lib_env, tmp_path):
     built, _, _ = course_lib_env
     (tmp_path / "student.py").write_text(textwrap.dedent("""

@@ -304,6 +304,7 @@ def test_the_time_budget_caps_limits_and_marks_what_is_left(monkeypatch):
 
 # --- saying what protects a run ---------------------------------------------------------
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_doctor_names_each_layer_and_guarantee():
     proc = run_grader("doctor", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -139,6 +139,7 @@ def test_proj2_stubs_document_the_image_conventions():
         assert "column" in source and "row" in source, module
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_stub_kit_grades_as_errors_not_crashes(tmp_path):
     out = tmp_path / "r.json"
     proc = run_grader("grade", "proj1_filtering", str(_kit("proj1_filtering")),

@@ -77,6 +77,7 @@ def test_a_notebook_named_after_the_module_wins(tmp_path):
         assert any(n.startswith("student_code.py lifted from student_code.ipynb") for n in loaded.notes)
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_a_notebook_is_graded_like_the_py_it_defines(tmp_path):
     corpus = tmp_path / "submissions"
     corpus.mkdir()

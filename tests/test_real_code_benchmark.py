@@ -199,6 +199,7 @@ def test_top100_accuracy_follows_the_course_rule():
 # -- real_code: both sides on one submission -------------------------------------------
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_real_code_prints_both_sides_and_the_totals(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     _folder(corpus / "proj3_backprop", "alice",

@@ -83,6 +83,7 @@ def _bounded(action, seconds: float):
     return done[0]
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_a_worker_that_stops_reading_cannot_block_the_grader(hostile_dir):
     with SandboxSession(hostile_dir) as session:
         assert session.call("student_code", "stop_reading", [], 10).status == "returned"

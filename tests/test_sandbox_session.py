@@ -214,6 +214,7 @@ def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
         isolation.available.cache_clear()
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_resident_memory_watchdog_when_address_space_is_unlimited(submission_dir):
     limits = Limits(memory_mb=300, address_space_limit=False)
     with SandboxSession(submission_dir, limits=limits) as watched:

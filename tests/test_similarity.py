@@ -100,6 +100,7 @@ def test_the_starter_code_never_counts_as_shared():
     assert with_kit.score < 0.1
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_the_report_has_a_page_per_flagged_pair_and_the_class_summary_ranks_them(corpus, tmp_path):
     (corpus / "mallory" / "student_code.py").write_text(
         (corpus / "mallory" / "student_code.py").read_text() + '\n# </pre><script>alert(1)</script>\n')

@@ -36,6 +36,7 @@ def test_removed_numpy_aliases_are_listed_with_lines():
         ("numpy.float", 2), ("numpy.asscalar", 3)]
 
 
+@pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_library_filtering_costs_the_points_of_my_imfilter_only(tmp_path):
     code = textwrap.dedent("""
         import numpy as np
