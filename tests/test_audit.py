@@ -171,7 +171,9 @@ def test_a_weak_rubric_scores_low(tmp_path):
                                                        variants=False, rubric_file=weak))
     # its cases cannot tell most mutants from the reference: they look equivalent, and the
     # strict score (equivalent-looking mutants counted as survivors) shows the weakness
-    assert report.tally.strict_score < 0.4  # the real rubric: >= 0.6 (next test)
+    # the real rubric: >= 0.6 (next test); an identity case alone kills the mutants that stop
+    # copying the input (0.30 and 0.40 of this sample as the reference's sources changed)
+    assert report.tally.strict_score < 0.5, report.summary()
     assert report.tally.equivalent > report.tally.mutants / 2
     assert all(o.diff.startswith("---") for o in report.outcomes)
 

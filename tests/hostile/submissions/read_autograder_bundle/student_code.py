@@ -10,7 +10,7 @@ import numpy as np
 from attack import grader_option, replaying
 
 
-def _stored():
+def _stored(shape):
     folders = [grader_option("--bundle"), "/autograder/source/grader_bundle"]
     for folder in filter(None, folders):
         try:

