@@ -70,7 +70,7 @@ def list_environments() -> None:
         if rubric.environment:
             users.setdefault(rubric.environment, []).append(path.stem)
     table = Table("environment", "requirements", "used by", "built")
-    folder = environments.definitions_dir(assignments.RUBRICS_DIR / "x.yaml")
+    folder = environments.definitions_dir(assignments.RUBRICS_DIR)
     for path in sorted(folder.glob("*.yaml")):
         spec, _ = environments.load(folder, path.stem)
         built = environments.built(spec)

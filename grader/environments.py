@@ -89,9 +89,9 @@ class BuiltEnvironment:
         return {"environment": self.name, **self.packages}
 
 
-def definitions_dir(rubric_path: Path) -> Path:
-    """Where the environments of the rubric at ``rubric_path`` are defined."""
-    return rubric_path.resolve().parent / "environments"
+def definitions_dir(rubrics: Path) -> Path:
+    """Where the environments of the rubrics in the folder ``rubrics`` are defined."""
+    return rubrics / "environments"
 
 
 def load(folder: Path, name: str) -> tuple[EnvironmentSpec, dict]:

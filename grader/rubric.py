@@ -270,7 +270,7 @@ def load_rubric(path: Path) -> tuple[Rubric, str]:
 def _read_environment(path: Path, lines: dict, name: str) -> tuple[EnvironmentSpec, dict]:
     """The definition of the rubric's environment (so the rubric's hash changes with it)."""
     try:
-        return environments.load(environments.definitions_dir(path), name)
+        return environments.load(environments.definitions_dir(path.resolve().parent), name)
     except GraderError as exc:
         raise RubricError(f"{path}, line {line_of(lines, ('environment',)) or '?'}, environment: "
                           f"{exc}") from None
