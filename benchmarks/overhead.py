@@ -6,7 +6,11 @@ Prints a Markdown table. Run: ``python benchmarks/overhead.py [--repeat N]``.
   case's function directly (what a bare ``pytest`` of the student's code costs);
 - *sandboxed*: :func:`grader.grading.grade` on the same prepared cases — workspace copy,
   worker start (bubblewrap or not, the isolation layers), import, transfer, trusted scoring —
-  in each isolation mode this machine can run.
+  in each isolation mode this machine can run, with the worker started cold (a fresh
+  interpreter, ``GRADER_WARM=0``) and warm (forked by the slot's zygote, started once
+  before the timing: :mod:`grader.sandbox.zygote`);
+- *the floor*: ``python -I -c "import numpy"`` in a fresh bubblewrap sandbox (and without
+  one), which any autograder that starts an interpreter per submission pays at least.
 Expected outputs are prepared once beforehand (they are cached in real use).
 """
 
@@ -15,7 +19,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,7 +31,7 @@ from grader import grading, submission
 from grader.assignments import rubric_path
 from grader.prepare import prepare
 from grader.rubric import load_rubric
-from grader.sandbox import isolation
+from grader.sandbox import isolation, zygote
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "proj1_filtering" / "alice_correct"
@@ -33,6 +40,8 @@ MODES = [  # (name, environment): every layer this machine has; no namespaces; l
     ("no namespaces (Landlock, seccomp, uid, subreaper)", {isolation.NO_BWRAP_ENV: "1"}),
     ("resource limits only", {isolation.DISABLE_ENV: "all"}),
 ]
+FLOOR = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
+         "--proc", "/proc"]
 
 
 def in_process(prepared) -> float:
@@ -57,6 +66,40 @@ def sandboxed(rubric, digest, prepared) -> float:
     return time.perf_counter() - started
 
 
+def floor(repeat: int, prefix: list[str]) -> float:
+    """Median seconds of a fresh ``python -I -c "import numpy"`` (under ``prefix``)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([*prefix, sys.executable, "-I", "-c", "import numpy"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def timed_modes(rubric, digest, prepared, repeat: int) -> list[tuple[str, str, float, float]]:
+    """(mode, start, in-process s, graded s) for each mode this machine runs, cold and warm."""
+    rows = []
+    for mode, env in MODES:
+        for start in ("cold", "warm"):
+            for name in (isolation.NO_BWRAP_ENV, isolation.DISABLE_ENV, zygote.WARM_ENV):
+                os.environ.pop(name, None)
+            os.environ.update({**env, zygote.WARM_ENV: "1" if start == "warm" else "0"})
+            isolation.available.cache_clear()
+            zygote.close_all()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if mode.startswith("bubblewrap") and not isolation.available().has("bubblewrap"):
+                    break
+                if start == "warm" and zygote.why_cold():
+                    rows.append((mode, f"warm: n/a ({zygote.why_cold()[:40]}…)", 0.0, 0.0))
+                    continue
+                sandboxed(rubric, digest, prepared)  # a warm slot's zygote starts here, once
+                direct = [in_process(prepared) for _ in range(repeat)]
+                graded = [sandboxed(rubric, digest, prepared) for _ in range(repeat)]
+            rows.append((mode, start, statistics.median(direct), statistics.median(graded)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -64,25 +107,22 @@ def main() -> None:
     rubric, digest = load_rubric(rubric_path("proj1_filtering"))
     prepared = prepare(rubric, digest)
     cases = sum(len(p.cases) for p in prepared if not p.unavailable)
-    rows = []
-    for mode, env in MODES:
-        os.environ.pop(isolation.NO_BWRAP_ENV, None)
-        os.environ.pop(isolation.DISABLE_ENV, None)
-        os.environ.update(env)
-        isolation.available.cache_clear()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if mode.startswith("bubblewrap") and not isolation.available().has("bubblewrap"):
-                continue
-            direct = [in_process(prepared) for _ in range(repeat)]
-            graded = [sandboxed(rubric, digest, prepared) for _ in range(repeat)]
-        rows.append((mode, statistics.median(direct), statistics.median(graded)))
+    rows = timed_modes(rubric, digest, prepared, repeat)
+    floors = [("fresh `python -I -c \"import numpy\"`", floor(repeat, []))]
+    if shutil.which("bwrap"):
+        floors.insert(0, ("the same in a fresh bubblewrap sandbox", floor(repeat, FLOOR)))
     print(f"proj1_filtering, example alice_correct, {cases} cases, median of {repeat}\n")
-    print("| sandbox | in-process (s) | graded (s) | overhead (s) | overhead per case (ms) |")
-    print("|---|---|---|---|---|")
-    for mode, direct, graded in rows:
-        print(f"| {mode} | {direct:.3f} | {graded:.3f} | {graded - direct:.3f} | "
-              f"{1000 * (graded - direct) / cases:.1f} |")
+    print("| sandbox | worker | in-process (s) | graded (s) | overhead (s) | overhead / floor |")
+    print("|---|---|---|---|---|---|")
+    bar = floors[0][1]
+    for mode, start, direct, graded in rows:
+        if start.startswith("warm: n/a"):
+            print(f"| {mode} | {start} | | | | |")
+            continue
+        print(f"| {mode} | {start} | {direct:.3f} | {graded:.3f} | {graded - direct:.3f} | "
+              f"{(graded - direct) / bar:.2f} |")
+    for name, seconds in floors:
+        print(f"| floor: {name} | | | {seconds:.3f} | | |")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ import numpy as np
 
 import grader
 from grader import environments, source_rules
+from grader.datapath import REPO_ROOT
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
 from grader.prepare import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import Rubric
-from grader.sandbox import CallOutcome, SandboxSession
+from grader.sandbox import CallOutcome, SandboxSession, zygote
 from grader.sandbox.launcher import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
 from grader.submission import Submission
@@ -55,6 +56,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
         numpy_aliases=rubric.compat.numpy_aliases,
         import_timeout_s=rubric.defaults.import_timeout_s, interpreter=interpreter,
+        preload=zygote.preload_for(REPO_ROOT / "assignments" / rubric.assignment),
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
     memo = CallMemo(session, stored, reuse=reuse_calls, context=worker_context(rubric))
@@ -72,7 +74,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
         versions=environment or dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
-        isolation=list(session.layers), started_at=started, finished_at=now(),
+        isolation=list(session.layers), warm=session.warm, started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(sources, rubric),
     )
     result.calls = encode_recorded(memo.recorded)

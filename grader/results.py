@@ -10,6 +10,8 @@ import base64
 import dataclasses
 import enum
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +82,7 @@ class SubmissionResult:
     device: str = "cpu"
     sandbox: str = ""
     isolation: list[str] = field(default_factory=list)  # the layers that held (grader doctor)
+    warm: bool = False  # the sandbox was forked by a warm worker (grader.sandbox.zygote)
     grader_failure: str = ""  # set when the harness, not the student, failed: never reused
     started_at: str = ""
     finished_at: str = ""
@@ -133,10 +136,28 @@ class SubmissionResult:
 
 
 def encode_arrays(arrays: dict[str, np.ndarray]) -> str:
-    """Arrays as base64 of a compressed ``.npz`` (no pickle), for JSON transport."""
+    """Arrays as base64 of an ``.npz`` (no pickle), for JSON transport and the gradebook.
+
+    Each member is deflated only where that pays (zeros, masks, labels): deflate runs at
+    about 20-50 MB/s and saves 10-17 % of float images, which made it most of the trusted
+    side's cost of a grading.
+    """
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            data = member.getvalue()
+            method = zipfile.ZIP_DEFLATED if _compressible(data) else zipfile.ZIP_STORED
+            bundle.writestr(zipfile.ZipInfo(f"{name}.npy"), data, compress_type=method,
+                            compresslevel=1)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _compressible(data: bytes, sample: int = 4096) -> bool:
+    """Whether deflate halves (at least) the first ``sample`` bytes of ``data``."""
+    head = data[:sample]
+    return len(zlib.compress(head, 1)) < len(head) // 2
 
 
 def decode_arrays(text: str | bytes) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 from dataclasses import dataclass
 
 # the names the sandbox's shim restores are the names this scan reports
@@ -37,10 +38,15 @@ def find_calls(source: str) -> list[CallSite]:
 
     Only the outermost name of a dotted chain counts (``np.random.rand``, not ``np.random``).
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
+    return list(_calls(source))
+
+
+@functools.lru_cache(maxsize=32)
+def _calls(source: str) -> tuple[CallSite, ...]:
+    """:func:`find_calls`, once per source (every rule of a grading reads the same modules)."""
+    tree = _parsed(source)
+    if tree is None:
+        return ()
     aliases = _import_aliases(tree)
     inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     sites = []
@@ -49,7 +55,15 @@ def find_calls(source: str) -> list[CallSite]:
             name = _qualified(node, aliases)
             if name and "." in name:
                 sites.append(CallSite(name, node.lineno, function))
-    return sites
+    return tuple(sites)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def forbidden_calls(source: str, function: str, patterns: list[str]) -> list[CallSite]:
@@ -101,11 +115,11 @@ def _walk_with_function(tree: ast.Module):
             yield owner, node
 
 
-def _reachable_functions(source: str, start: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+@functools.lru_cache(maxsize=64)
+def _reachable_functions(source: str, start: str) -> frozenset[str]:
+    tree = _parsed(source)
+    if tree is None:
+        return frozenset()
     bodies = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     reached, stack = set(), [start]
     while stack:
@@ -114,4 +128,4 @@ def _reachable_functions(source: str, start: str) -> set[str]:
             continue
         reached.add(name)
         stack += [n.id for n in ast.walk(bodies[name]) if isinstance(n, ast.Name) and n.id in bodies]
-    return reached
+    return frozenset(reached)

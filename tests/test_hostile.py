@@ -79,6 +79,8 @@ ESCAPE_TARGETS = [
     Path("/tmp/grader_hostile_pickle_executed"),
     Path("/tmp/grader_hostile_zip_slip.py"), Path("/tmp/grader_hostile_zip_absolute.py"),
     Path("/tmp/grader_hostile_tar_slip.py"),
+    *[Path(folder) / name for folder in ("/tmp", "/dev/shm", "/var/tmp")
+      for name in ("grader_hostile_warm_plant", "grader_hostile_warm_stolen")],
 ]
 HOARDS = ["/dev/shm/hoard_*", "/tmp/hoard_*"]  # what tmpfs_memory_bomb leaves with limits only
 
@@ -91,10 +93,12 @@ def verdict_in(mode: str, name: str) -> dict:
     return {**verdict, **verdict.get(mode, {})} if mode == "limits" else verdict
 
 
-def names_for(mode: str) -> list[str]:
-    """The corpus graded in ``mode`` (the Gradescope-only entries run in test_gradescope.py)."""
+def names_for(mode: str, sequence: bool = False) -> list[str]:
+    """The corpus graded in ``mode`` (the Gradescope-only entries run in test_gradescope.py);
+    with ``sequence``, the entries graded one after another by one worker instead."""
     return sorted(name for name, verdict in VERDICTS.items()
-                  if mode not in verdict.get("skip", []) and not verdict.get("gradescope_only"))
+                  if mode not in verdict.get("skip", []) and not verdict.get("gradescope_only")
+                  and bool(verdict.get("sequence")) == sequence)
 
 
 # --- the corpus as graded: folders copied, archives and links built -----------------
@@ -127,7 +131,8 @@ def build_corpus(corpus: Path, names: list[str]) -> None:
             shutil.copytree(SUBMISSIONS / name, corpus / name)
             if VERDICTS[name].get("attack_kit"):
                 shutil.copyfile(HOSTILE / "attack.py", corpus / name / "attack.py")
-    build_archives(corpus)
+    if any(VERDICTS[name].get("archive") or VERDICTS[name].get("built") for name in names):
+        build_archives(corpus)
 
 
 def build_archives(corpus: Path) -> None:
@@ -368,22 +373,30 @@ class Run:
     env: dict[str, str]
 
 
-def _graded_fixture(mode: str):
-    @pytest.fixture(scope="module", name=f"graded_{mode}")
+def _graded_fixture(mode: str, sequence: bool):
+    @pytest.fixture(scope="module", name=f"graded_{'sequence_' if sequence else ''}{mode}")
     def graded_once(tmp_path_factory) -> Run:
-        return _grade_corpus(mode, tmp_path_factory)
+        return _grade_corpus(mode, tmp_path_factory, sequence)
 
     return graded_once
 
 
-for _mode in MODES:  # graded_bubblewrap, graded_root, graded_user, graded_limits
-    globals()[f"graded_{_mode}"] = _graded_fixture(_mode)
+for _mode in MODES:  # graded_bubblewrap, …, graded_sequence_bubblewrap, …
+    globals()[f"graded_{_mode}"] = _graded_fixture(_mode, False)
+    globals()[f"graded_sequence_{_mode}"] = _graded_fixture(_mode, True)
 
 
 @pytest.fixture
 def graded(request) -> Run:
     """The run of the mode this test is parametrised with (each mode is graded once)."""
     return request.getfixturevalue(f"graded_{request.param}")
+
+
+@pytest.fixture
+def graded_sequence(request) -> Run:
+    """The sequence entries of the mode this test is parametrised with, graded in name order
+    by one worker (so one warm worker forks every one of them where the mode allows it)."""
+    return request.getfixturevalue(f"graded_sequence_{request.param}")
 
 
 def _prepare_base(base: Path, names: list[str], listener: Listener) -> Path:
@@ -411,12 +424,12 @@ def _as_mode_user(mode: str, base: Path) -> dict:
     return {"user": USER_UID, "group": USER_UID, "extra_groups": []}
 
 
-def _grade_corpus(mode: str, tmp_path_factory) -> Run:
+def _grade_corpus(mode: str, tmp_path_factory, sequence: bool = False) -> Run:
     problem = mode_problem(mode)
     if problem:
         pytest.skip(problem)
-    names = names_for(mode)
-    base = tmp_path_factory.mktemp(f"hostile_{mode}")
+    names = names_for(mode, sequence)
+    base = tmp_path_factory.mktemp(f"hostile_{'sequence_' if sequence else ''}{mode}")
     listener = Listener(base)
     corpus = _prepare_base(base, names, listener)
     for path in ESCAPE_TARGETS:
@@ -435,7 +448,7 @@ def _grade_corpus(mode: str, tmp_path_factory) -> Run:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "grader.cli", "grade", str(RUBRIC), str(corpus),
-             "--db", str(db), "--json", str(json_path)],
+             "--db", str(db), "--json", str(json_path), *(["--workers", "1"] if sequence else [])],
             env=env, cwd=base, capture_output=True, text=True, timeout=BATCH_TIMEOUT_S, **who)
         returncode, output = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
@@ -451,6 +464,10 @@ def _grade_corpus(mode: str, tmp_path_factory) -> Run:
                                json_path.with_name(json_path.name + ".tampered"))
               if p.exists()]
     stray += [str(p) for p in base.rglob("grader_hostile_*")]
+    # the folders above a sandbox's scratch: its workspace and the grader's base (a root
+    # grader's is in /tmp, where every uid may pass)
+    stray += [str(p) for pattern in ("grader-run-*/grader_hostile_*", "grader-run-*/*/grader_hostile_*")
+              for p in Path("/tmp").glob(pattern)]
     for path in stray:
         Path(path).unlink(missing_ok=True)
     for pattern in HOARDS:
@@ -486,8 +503,9 @@ def _survivors(needles: list[str], before: set[int]) -> dict[int, str]:
     return leftovers
 
 
-def _pairs() -> list:
-    return [pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES for name in names_for(mode)]
+def _pairs(sequence: bool = False) -> list:
+    return [pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES
+            for name in names_for(mode, sequence)]
 
 
 # --- the batch as a whole -----------------------------------------------------------
@@ -560,6 +578,11 @@ def test_with_limits_only_the_attacks_get_through(graded: Run):
 
 @pytest.mark.parametrize("graded,name", _pairs(), indirect=["graded"])
 def test_verdict(graded: Run, name: str):
+    assert_verdict(graded, name)
+
+
+def assert_verdict(graded: Run, name: str) -> None:
+    """``name``'s result in ``graded`` is its verdict in that mode (verdicts.yaml)."""
     verdict = verdict_in(graded.mode, name)
     result = graded.results.get(name)
     assert result is not None, f"{name} is missing from the results:\n{graded.output[-3000:]}"
@@ -582,3 +605,33 @@ def test_verdict(graded: Run, name: str):
                                          for c in result["checks"]))
     if verdict.get("archive"):  # refused before any student code ran
         assert result["sandbox"] == "not started", result["sandbox"]
+
+
+# --- one sandbox after another: what a warm worker must not carry over ---------------
+
+@pytest.mark.parametrize("graded_sequence,name", _pairs(sequence=True),
+                         indirect=["graded_sequence"])
+def test_verdict_in_sequence(graded_sequence: Run, name: str):
+    assert_verdict(graded_sequence, name)
+
+
+@pytest.mark.parametrize("graded_sequence", MODES, indirect=True)
+def test_a_sequence_is_forked_warm_where_every_layer_holds(graded_sequence: Run):
+    assert graded_sequence.returncode == 0, graded_sequence.output[-4000:]
+    assert sorted(graded_sequence.students) == sorted(graded_sequence.names)
+    warm = {student: result["warm"] for student, result in graded_sequence.results.items()}
+    assert all(warm.values()) if graded_sequence.mode in ISOLATED else not any(warm.values()), warm
+
+
+@pytest.mark.parametrize("graded_sequence", ISOLATED, indirect=True)
+def test_a_sequence_leaves_nothing_behind(graded_sequence: Run):
+    assert graded_sequence.leftovers == {}
+    assert graded_sequence.stray_files == []
+    assert graded_sequence.temp_left == []
+
+
+@pytest.mark.parametrize("graded_sequence", ["limits"], indirect=True)
+def test_with_limits_only_a_sandbox_reaches_the_next(graded_sequence: Run):
+    # the plant's daemon outlived its sandbox and copied the victim's code (then left)
+    assert graded_sequence.results["warm_3_reader"]["score"] == FULL_MARKS
+    assert any("warm_plant" in path for path in graded_sequence.stray_files)

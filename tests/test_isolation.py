@@ -24,7 +24,7 @@ from grader import datapath, sealed, workdirs
 from grader.gradebook import Gradebook
 from grader.grading import Budget
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.sandbox import SandboxSession, isolation, uids, workspace
+from grader.sandbox import SandboxSession, isolation, uids, workspace, zygote
 from grader.sandbox.worker.confine import grants, landlock, seccomp
 
 WORKER = Path(isolation.WORKER_DIR)
@@ -211,6 +211,7 @@ def test_latest_is_the_last_recorded_not_the_latest_date(tmp_path):
 # --- workspaces and temp folders -------------------------------------------------------
 
 def test_a_workspace_copy_is_read_only_and_goes_with_its_base(tmp_path):
+    zygote.close_all()  # idle warm workers' slots are folders of the base too
     (tmp_path / "sub" / "pkg").mkdir(parents=True)
     (tmp_path / "sub" / "pkg" / "student_code.py").write_text("x = 1\n")
     space = workspace.create(tmp_path / "sub")

@@ -13,12 +13,13 @@ bubblewrap, Landlock grants the same paths and nothing else.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import datapath
@@ -74,6 +75,7 @@ class LaunchPlan:
     env: dict[str, str]
     isolation: str  # "bubblewrap" or "subprocess"
     layers: tuple[str, ...]  # the layers asked for, confirmed by the worker's ready message
+    spec: dict = field(default_factory=dict)  # what worker/main.py reads (a warm fork: all)
 
 
 @dataclass(frozen=True)
@@ -85,42 +87,96 @@ class Fds:
     control: int
 
 
+@dataclass(frozen=True)
+class Places:
+    """Where a worker finds its files, as its own process sees them (inside bubblewrap's
+    namespace: ``/submission`` or ``/slot/...``, ``/scratch``, ``/harness``)."""
+
+    submission: str
+    scratch: str
+    worker: str
+    write: tuple[str, ...]  # every folder it may write: its scratch (and /tmp, /dev/shm inside)
+
+
+SLOT = "/slot"  # where a warm worker's slot folder (:mod:`grader.sandbox.zygote`) is bound
+
+
+def places(submission: Path, scratch: Path, slot: Path | None = None) -> Places:
+    """The worker's view of a workspace: the host's paths, or bubblewrap's mount points
+    (``slot``: the folder that holds the workspace, bound once for a warm worker)."""
+    if not bubblewrap_available():
+        return Places(str(submission), str(scratch), str(WORKER_DIR), (str(scratch),))
+    inside = "/submission" if slot is None else f"{SLOT}/{submission.relative_to(slot)}"
+    return Places(inside, "/scratch", "/harness", ("/scratch", "/tmp", "/dev/shm"))
+
+
 def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_aliases: bool,
          limits: Limits, marker: str, lease=None, cgroup_dir: Path | None = None,
-         interpreter: Interpreter = Interpreter()) -> LaunchPlan:
+         interpreter: Interpreter = Interpreter(), slot: Path | None = None) -> LaunchPlan:
     """The command that starts a worker for the read-only copy ``submission``.
 
     ``lease`` is the sandbox's own uid (:mod:`grader.sandbox.uids`) when the grader is root;
     ``marker`` is a unique id put in the worker's environment, a last-resort way to find
-    processes it starts.
+    processes it starts. With ``slot`` (the folder of a warm worker that holds
+    ``submission``) the plan has no command: its ``spec`` and ``env`` go to the zygote.
     """
+    where = places(submission, scratch, slot)
+    spec, layers = worker_spec(where, module_dir, fds, numpy_aliases, limits, lease,
+                               cgroup_dir, interpreter)
+    argv = [] if slot else [interpreter.executable, "-I", f"{where.worker}/main.py",
+                            json.dumps(spec)]
+    env = worker_environment(where, marker)
+    if bubblewrap_available():
+        mount = (submission, "/submission")
+        if argv:
+            argv = _bwrap_prefix(mount, limits, lease is not None,
+                                 python_roots(interpreter)) + argv
+        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers), spec)
+    return LaunchPlan(argv, env, "subprocess", layers, spec)
+
+
+def worker_spec(where: Places, module_dir: str, fds: Fds, numpy_aliases: bool, limits: Limits,
+                lease=None, cgroup_dir: Path | None = None,
+                interpreter: Interpreter = Interpreter()) -> tuple[dict, tuple[str, ...]]:
+    """The launch spec ``worker/main.py`` reads (JSON), and the layers it asks for."""
     have = isolation.available()
     use_bwrap = have.has("bubblewrap")
     wanted = {layer for layer in ("landlock", "seccomp") if have.has(layer)}
     wanted |= {"uid"} if lease is not None else set()
-    if use_bwrap:
-        inside_sub, inside_scratch, worker = "/submission", "/scratch", "/harness"
-        write = ["/scratch", "/tmp", "/dev/shm"]
-    else:
-        inside_sub, inside_scratch, worker = str(submission), str(scratch), str(WORKER_DIR)
-        write = [str(scratch)]
-    roots = python_roots(interpreter)
-    confine = confinement(wanted, lease, read=system_paths() + [worker, inside_sub], write=write,
-                          protect=[] if use_bwrap else [os.getpid()], python=roots)
+    confine = confinement(wanted, lease, read=system_paths() + [where.worker, where.submission],
+                          write=list(where.write), protect=[] if use_bwrap else [os.getpid()],
+                          python=python_roots(interpreter))
     spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
-            "module_dir": str(Path(inside_sub) / module_dir), "limits": limit_values(limits, lease),
-            "numpy_aliases": numpy_aliases, "confine": confine,
-            "subreaper": have.has("subreaper"),
+            "module_dir": str(Path(where.submission) / module_dir),
+            "limits": limit_values(limits, lease), "numpy_aliases": numpy_aliases,
+            "confine": confine, "subreaper": have.has("subreaper"),
             "cgroup": str(cgroup_dir) if cgroup_dir and not use_bwrap else None,
-            "chown": write if use_bwrap else []}
-    argv = [interpreter.executable, "-I", f"{worker}/main.py", json.dumps(spec)]
-    env = {**_environment(inside_scratch), MARKER_ENV: marker}
+            "chown": list(where.write) if use_bwrap else []}
     layers = sorted(wanted | ({"subreaper"} if spec["subreaper"] else set())
                     | ({"cgroup"} if spec["cgroup"] else set()))
+    return spec, tuple(layers)
+
+
+def worker_environment(where: Places, marker: str) -> dict[str, str]:
+    """The worker's whole environment: :func:`_environment` and the sandbox's marker."""
+    return {**_environment(where.scratch), MARKER_ENV: marker}
+
+
+def zygote_plan(slot: Path, control_fd: int, preload: tuple[str, ...], limits: Limits,
+                keep_root: bool, interpreter: Interpreter = Interpreter()) -> LaunchPlan:
+    """The command that starts a warm worker (``worker/zygote.py``) for the folder ``slot``,
+    under the same namespaces and mounts a cold worker gets, with ``slot`` at :data:`SLOT`
+    instead of one submission; ``keep_root``: the grader is root and hands out uids."""
+    use_bwrap = bubblewrap_available()
+    worker = "/harness" if use_bwrap else str(WORKER_DIR)
+    spec = {"control": control_fd, "preload": list(preload),
+            "wipe": ["/scratch", "/tmp", "/dev/shm"] if use_bwrap else []}
+    argv = [interpreter.executable, "-I", f"{worker}/zygote.py", json.dumps(spec)]
+    env = _environment("/scratch" if use_bwrap else str(slot))
     if use_bwrap:
-        argv = _bwrap_prefix(submission, limits, lease is not None, roots) + argv
-        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers))
-    return LaunchPlan(argv, env, "subprocess", tuple(layers))
+        argv = _bwrap_prefix((slot, SLOT), limits, keep_root, python_roots(interpreter)) + argv
+        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap",))
+    return LaunchPlan(argv, env, "subprocess", ())
 
 
 def confinement(wanted: set[str], lease, read: list[str], write: list[str],
@@ -132,7 +188,7 @@ def confinement(wanted: set[str], lease, read: list[str], write: list[str],
     spec: dict = {"identity": {"uid": lease.uid, "gid": lease.gid} if "uid" in wanted else None,
                   "drop_capabilities": "uid" not in isolation.disabled()}
     if "landlock" in wanted:
-        spec["landlock"] = {"read": read, "read_trees": python or _python_roots(),
+        spec["landlock"] = {"read": read, "read_trees": python or list(_python_roots()),
                             "hidden": hidden_paths(),
                             "write": write, "devices": DEVICES + gpu_devices()}
     if "seccomp" in wanted:
@@ -164,13 +220,20 @@ def gpu_devices() -> list[str]:
 def hidden_paths() -> list[str]:
     """What must stay unreadable even where it lies inside a granted tree: installed copies
     of the answer key and the harness, the repository, and the grader's state folders."""
+    data = datapath.course_data_dir()
+    return list(_hidden_paths(str(datapath.state_root()), str(data) if data else None))
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden_paths(state: str, data: str | None) -> tuple[str, ...]:
+    """:func:`hidden_paths` for the state folder ``state`` and the course data ``data``
+    (the installed copies are looked up once per process)."""
     hidden = [str(Path(root) / name) for root in _python_roots() for name in HIDDEN_PACKAGES]
     for root in _python_roots():
         hidden += glob.glob(os.path.join(root, "__editable__*cv_course_grader*"))
         hidden += glob.glob(os.path.join(root, "cv_course_grader*.dist-info"))
-    hidden += [str(datapath.REPO_ROOT), str(datapath.state_root())]
-    data = datapath.course_data_dir()
-    return hidden + ([str(data)] if data else [])
+    hidden += [str(datapath.REPO_ROOT), state]
+    return tuple(hidden + ([data] if data else []))
 
 
 def limit_values(limits: Limits, lease=None) -> dict[str, int]:
@@ -222,12 +285,13 @@ def python_roots(interpreter: Interpreter) -> list[str]:
     return sorted({*_python_roots(), *([interpreter.root] if interpreter.root else [])})
 
 
-def _python_roots() -> list[str]:
-    """Folders the harness's interpreter and its packages live in."""
+@functools.cache
+def _python_roots() -> tuple[str, ...]:
+    """Folders the harness's interpreter and its packages live in (found once per process)."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent)}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         roots.add(sysconfig.get_path(key))
-    return sorted(r for r in roots if r and Path(r).exists())
+    return tuple(sorted(r for r in roots if r and Path(r).exists()))
 
 
 def _hidden_packages() -> list[str]:
@@ -236,11 +300,12 @@ def _hidden_packages() -> list[str]:
                         for name in HIDDEN_PACKAGES) if Path(p).is_dir()]
 
 
-def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool,
+def _bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
                   python: list[str]) -> list[str]:
     """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
     not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
-    and the root is remounted read-only at the end. With ``keep_root`` the supervisor keeps
+    and the root is remounted read-only at the end. ``mount`` is (host folder, mount point):
+    the submission at ``/submission``, or a warm worker's slot at :data:`SLOT`. With ``keep_root`` the supervisor keeps
     root inside (to hand the worker its own uid), else every capability is dropped."""
     mib = 1 << 20
     # a root supervisor needs the real uids to hand one over: no user namespace then
@@ -265,7 +330,7 @@ def _bwrap_prefix(submission: Path, limits: Limits, keep_root: bool,
         args += ["--ro-bind", root, root]
     for hidden in _hidden_packages():
         args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
-    args += ["--ro-bind", str(submission), "/submission",
+    args += ["--ro-bind", str(mount[0]), mount[1],
              "--ro-bind", str(WORKER_DIR), "/harness",
              "--chdir", "/scratch", "--remount-ro", "/"]
     return args

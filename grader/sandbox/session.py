@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox import cgroup, isolation, launcher, uids, workspace
+from grader.sandbox import cgroup, isolation, launcher, uids, workspace, zygote
 from grader.sandbox.capture import Capture
 from grader.sandbox.processes import folder_usage, kill_tree, tree_cpu_seconds, tree_memory_mib
 from grader.sandbox.worker import protocol
@@ -165,12 +165,17 @@ class SandboxSession:
     running (or last) worker enforced, as it reported them before any student
     code ran. ``interpreter`` is the Python the worker runs (a course
     environment's, :mod:`grader.environments`; default the harness's).
+
+    Where the machine allows it, the worker is forked from a warm, pre-imported zygote
+    (:mod:`grader.sandbox.zygote`) that also loaded ``preload`` (libraries every submission
+    of the assignment imports); ``warm`` says whether the last one was.
     """
 
     def __init__(self, submission_dir: Path, module_dir: str = ".", *,
                  limits: launcher.Limits = launcher.Limits(), numpy_aliases: bool = False,
                  import_timeout_s: float = 60.0, max_output_mb: int = 256,
-                 interpreter: launcher.Interpreter = launcher.Interpreter()):
+                 interpreter: launcher.Interpreter = launcher.Interpreter(),
+                 preload: tuple[str, ...] = ()):
         self._submission = Path(submission_dir).resolve()
         self._interpreter = interpreter
         self._module_dir = module_dir
@@ -178,7 +183,9 @@ class SandboxSession:
         self._aliases = numpy_aliases
         self._import_timeout = import_timeout_s
         self._max_payload = max_output_mb << 20
-        self._proc: subprocess.Popen | None = None
+        self._preload = preload
+        self._proc: subprocess.Popen | zygote.WarmProcess | None = None
+        self._zygote: zygote.Zygote | None = None
         self._imported: set[str] = set()
         self._import_failures: dict[str, CallOutcome] = {}
         self._import_stdout = ""
@@ -188,6 +195,7 @@ class SandboxSession:
         self._timeout_s = 0.0  # the wall-clock limit of the request in flight
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
+        self.warm = False
 
     def __enter__(self) -> SandboxSession:
         return self
@@ -247,6 +255,9 @@ class SandboxSession:
         if self._lease is not None:
             self._lease.release()
             self._lease = None
+        if self._zygote is not None:
+            zygote.give_back(self._zygote)
+            self._zygote = None
 
     # -- worker lifecycle -------------------------------------------------
 
@@ -271,8 +282,17 @@ class SandboxSession:
             if os.geteuid() == 0 and isolation.available().has("uid"):
                 self._lease = uids.acquire()
             owner = (self._lease.uid, self._lease.gid) if self._lease else None
-            self._workspace = workspace.create(self._submission, owner)
+            self._zygote = self._borrow_zygote()
+            self._workspace = workspace.create(self._submission, owner,
+                                               self._zygote.slot if self._zygote else None)
         return self._workspace
+
+    def _borrow_zygote(self) -> zygote.Zygote | None:
+        if zygote.shadows(self._submission / self._module_dir, self._preload):
+            return None
+        return zygote.borrow(zygote.Key(self._interpreter, self._preload, self._limits.scratch_mb,
+                                        self._limits.tmp_mb, self._lease is not None,
+                                        isolation.available().layers))
 
     def _start(self, deadline: float, capture: Capture) -> None:
         space = self._ensure_workspace()
@@ -289,17 +309,11 @@ class SandboxSession:
                                f"course environment {self._interpreter.root}: make it "
                                f"searchable (chmod o+x {closed}) or set GRADER_ENVS to a "
                                "folder others can enter")
-        plan = launcher.plan(space.submission, space.scratch, self._module_dir,
-                             launcher.Fds(request_r, reply_w, control_r), self._aliases,
-                             self._limits, self._marker, self._lease, self._cgroup,
-                             self._interpreter)
-        self.isolation = plan.isolation
-        self._proc = subprocess.Popen(
-            plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            pass_fds=(request_r, reply_w, control_r), start_new_session=True, cwd=space.scratch,
-        )
-        for fd in (request_r, reply_w, out_w, control_r):
-            os.close(fd)
+        try:
+            plan = self._launch(space, [request_r, reply_w, control_r, out_w], deadline)
+        finally:
+            for fd in (request_r, reply_w, out_w, control_r):
+                os.close(fd)
         for fd in (self._request_w, self._reply_r, self._out_r):
             os.set_blocking(fd, False)
         self._out_open = True
@@ -314,6 +328,29 @@ class SandboxSession:
                                "it is closed to the sandbox's uid; set TMPDIR to a folder under "
                                "/tmp")
         self._confirm_layers(plan, header)
+
+    def _launch(self, space: workspace.Workspace, fds: list[int],
+                deadline: float) -> launcher.LaunchPlan:
+        """Start the worker on ``fds`` (request, reply, control, output): forked by the
+        session's zygote, or (without one, or if it fails) a fresh interpreter."""
+        ends = launcher.Fds(*fds[:3])
+        args = (space.submission, space.scratch, self._module_dir, ends, self._aliases,
+                self._limits, self._marker, self._lease, self._cgroup, self._interpreter)
+        if self._zygote is not None and self._zygote.usable:
+            plan = launcher.plan(*args, slot=self._zygote.slot)
+            where = launcher.places(space.submission, space.scratch, self._zygote.slot)
+            try:
+                self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline)
+                self.isolation, self.warm = plan.isolation, True
+                return plan
+            except zygote.ZygoteError as exc:
+                isolation.say_once(f"sandbox: a warm worker failed ({exc}); starting cold")
+        plan = launcher.plan(*args)
+        self.isolation, self.warm = plan.isolation, False
+        self._proc = subprocess.Popen(
+            plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=fds[3], stderr=fds[3],
+            pass_fds=tuple(fds[:3]), start_new_session=True, cwd=space.scratch)
+        return plan
 
     def _confirm_layers(self, plan: launcher.LaunchPlan, header: dict) -> None:
         """Keep the layers the worker says it enforced, of those asked for; warn about the rest.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +41,13 @@ class Workspace:
                 os.unlink(entry.path)
 
 
-def create(submission_dir: Path, owner: tuple[int, int] | None = None) -> Workspace:
-    """Copy ``submission_dir`` into a new workspace; ``owner`` is the sandbox's (uid, gid)."""
-    root = workdirs.make("sandbox-")
+def create(submission_dir: Path, owner: tuple[int, int] | None = None,
+           parent: Path | None = None) -> Workspace:
+    """Copy ``submission_dir`` into a new workspace; ``owner`` is the sandbox's (uid, gid);
+    ``parent``: the slot folder of the warm worker that will run it (default: this process's
+    private base)."""
+    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir=parent)) if parent else \
+        workdirs.make("sandbox-")
     try:
         submission, scratch = root / "submission", root / "scratch"
         shutil.copytree(submission_dir, submission, symlinks=True)

@@ -141,3 +141,40 @@ def grader_option(flag: str) -> str | None:
 def grader_setting(name: str) -> list[str]:
     """Values of the environment variable ``name`` in the processes above us."""
     return [env[name] for env in map(environ, ancestors()) if name in env]
+
+
+# --- what one sandbox leaves for the next of the same slot (the warm_* sequence) ----------
+
+WARM_PLANT = "grader_hostile_warm_plant"  # a file left for the next students
+WARM_STOLEN = "grader_hostile_warm_stolen"  # a later submission's code, copied out
+VICTIM_MARK = "GRADER_HOSTILE_VICTIM_SOURCE"  # in warm_2_victim's source, for the thief
+
+
+def shared_places() -> list[str]:
+    """Every folder one sandbox might share with the next: /tmp, /dev/shm, /var/tmp, its
+    home (the scratch folder) and the two folders above it (its workspace, the slot)."""
+    home = os.environ.get("HOME", "/")
+    above = os.path.dirname(home.rstrip("/"))
+    return ["/tmp", "/dev/shm", "/var/tmp", home, above, os.path.dirname(above)]
+
+
+def leave(name: str, text: str) -> None:
+    """Write ``text`` to a file ``name`` in every shared place that lets us."""
+    for folder in shared_places():
+        try:
+            with open(os.path.join(folder, name), "w") as handle:
+                handle.write(text)
+        except OSError:
+            continue
+
+
+def left(name: str) -> list[str]:
+    """What a file ``name`` in the shared places holds, wherever one is there to read."""
+    found = []
+    for folder in shared_places():
+        try:
+            with open(os.path.join(folder, name)) as handle:
+                found.append(handle.read())
+        except OSError:
+            continue
+    return found

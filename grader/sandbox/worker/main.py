@@ -25,7 +25,13 @@ import supervisor  # noqa: E402
 def main(argv: list[str]) -> int:
     if argv[1] == "--probe":
         return probe(json.loads(argv[2]))
-    spec = json.loads(argv[1])
+    return sandbox(json.loads(argv[1]))
+
+
+def sandbox(spec: dict) -> int:
+    """Be the sandbox's supervisor: fork the worker, which confines itself and serves; return
+    the worker's status. A cold start runs this from :func:`main`, a warm one in a child of
+    :mod:`zygote`."""
     fds = spec["fds"]
     layers, problems = _supervisor_layers(spec)
     who = spec["confine"].get("identity")

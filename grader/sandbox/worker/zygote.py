@@ -1,0 +1,208 @@
+"""A warm start for sandboxes: one pre-imported interpreter that forks every sandbox of a slot.
+
+Started by :mod:`grader.sandbox.zygote` as ``python -I zygote.py SPEC`` (``SPEC`` is JSON:
+its control socket, the libraries to preload, the folders to empty between sandboxes)
+under the same namespaces and mounts a cold worker gets, or as a plain process. It imports
+numpy, the worker's request loop and the preload libraries once — never student code, never
+the harness — then, for each launch spec the grader sends on its control socket (a JSON
+message carrying the new sandbox's five file descriptors), forks a child that becomes that
+sandbox exactly as ``main.py`` would: it closes everything that is not its own, takes the
+sandbox's environment, tells the grader its pid through the kernel (``SCM_CREDENTIALS``,
+which translates it out of a PID namespace), becomes the supervisor and forks the worker,
+which confines itself before it imports student code.
+
+Nothing of one sandbox reaches the next:
+
+- the zygote is not dumpable (``PR_SET_DUMPABLE`` 0): no process of its uid can trace it
+  or open its ``/proc/PID/mem``, beside what Landlock, seccomp and the uid layer stop;
+- each child is a fork: whatever a student changes in numpy or in memory dies with it;
+- the zygote is a child subreaper: what a sandbox's tree leaves behind comes back here and
+  is killed before the grader hears that the sandbox ended, and before the next fork;
+- then it empties the namespace's writable folders (``wipe``), so no file is left for the
+  next student; outside bubblewrap the grader empties the scratch folder itself.
+
+Messages to the grader are JSON on the control socket: ``ready`` (pid, threads, what was
+preloaded) and ``exited`` (a sandbox's token and wait status).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib
+import json
+import os
+import select
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import main  # noqa: E402 - the cold start's supervisor code, shared
+import supervisor  # noqa: E402
+
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
+_libc = ctypes.CDLL(None, use_errno=True)
+MAX_MESSAGE = 1 << 20
+FDS = ("request", "reply", "control", "output", "hello")
+
+
+def serve(spec: dict) -> int:
+    """Preload, say ``ready``, then fork one sandbox per launch spec until the grader hangs up."""
+    control = socket.socket(fileno=spec["control"])
+    _libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the grader's death ends the slot
+    _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    supervisor.become_subreaper()
+    preloaded = _preload(spec["preload"])
+    _send(control, {"ready": True, "pid": os.getpid(), "preloaded": preloaded,
+                    "threads": len(os.listdir("/proc/self/task"))})
+    while True:
+        message, fds = _receive(control)
+        if message is None:
+            return 0
+        token = message["token"]
+        child, handle = _fork(message, fds, control)
+        status = _await(child, handle)
+        supervisor.kill_descendants()  # what the sandbox left comes back here: killed
+        for folder in spec["wipe"]:
+            _empty(folder)
+        _send(control, {"exited": token, "status": status})
+
+
+def _preload(names: list[str]) -> list[str]:
+    import server  # noqa: F401 - numpy, the request loop and the drivers' package
+
+    loaded = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except Exception:  # noqa: BLE001 - not installed here: the student imports it, or not
+            continue
+    return loaded
+
+
+def _fork(message: dict, fds: list[int], control: socket.socket) -> tuple[int, int | None]:
+    """Fork the sandbox of ``message``; return its pid and a pidfd to wait on (or ``None``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            code = _become_sandbox(message, fds, control)
+        finally:
+            _exit(code)
+    for fd in fds:
+        os.close(fd)
+    try:
+        return child, os.pidfd_open(child)
+    except (AttributeError, OSError):
+        return child, None
+
+
+def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> int:
+    """In the child: keep only the sandbox's descriptors, take its environment, report the pid,
+    then supervise (``main.sandbox``); runs before any student code, like the cold start."""
+    zygote = os.getppid()
+    control.close()
+    mine = dict(zip(FDS, fds))
+    os.dup2(mine["output"], 1)
+    os.dup2(mine["output"], 2)
+    os.close(mine["output"])
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    keep = [mine[name] for name in ("request", "reply", "control", "hello")]
+    _close_all_but([0, 1, 2, *keep])
+    os.setsid()
+    _libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the sandbox is traceable by itself, as cold
+    os.environ.clear()
+    os.environ.update(message["env"])
+    os.chdir(message["cwd"])
+    _reseed()
+    hello = socket.socket(fileno=mine["hello"])
+    hello.sendall(b"h")  # the kernel attaches this process's pid, as the grader sees it
+    hello.close()
+    spec = message["spec"]
+    spec["fds"] = {name: mine[name] for name in ("request", "reply", "control")}
+    if "seccomp" in spec["confine"]:
+        spec["confine"]["seccomp"]["protect_pids"].append(zygote)
+    return main.sandbox(spec)
+
+
+def _await(child: int, handle: int | None) -> int:
+    """Wait for the sandbox ``child`` to exit; its wait status. (A grader that dies meanwhile
+    ends the sandbox through its control pipe, and this zygote through ``PDEATHSIG``.)"""
+    while True:
+        select.select([handle] if handle is not None else [], [], [], 5.0 if handle else 0.02)
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid == child:
+            if handle is not None:
+                os.close(handle)
+            return status
+
+
+def _empty(folder: str) -> None:
+    """Remove everything in ``folder`` without following links (the folder stays)."""
+    import shutil
+
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+
+
+def _reseed() -> None:
+    """Fresh random state, as a cold interpreter would have (a fork inherits the zygote's)."""
+    for name in ("random", "numpy.random"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.seed()
+
+
+def _close_all_but(keep: list[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                continue
+
+
+def _send(control: socket.socket, message: dict) -> None:
+    control.sendall(json.dumps(message).encode())
+
+
+def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
+    """The next launch spec and its descriptors; ``(None, [])`` when the grader hung up."""
+    try:
+        data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, len(FDS))
+    except OSError:
+        return None, []
+    if not data:
+        return None, []
+    return json.loads(data), fds
+
+
+def _exit(code: int) -> None:
+    """Leave a forked process as an interpreter would: exit handlers, flushed output."""
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code if isinstance(code, int) else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(serve(json.loads(sys.argv[1])))

@@ -1,0 +1,26 @@
+"""Control (graded right after warm_1_plant by the same worker): an honest, correct
+submission that a plant poisons. If it finds a file warm_1_plant left, or the numpy that
+warm_1_plant changed, it returns zeros: its full marks show that the sandbox before it left
+nothing behind. Its source carries the mark GRADER_HOSTILE_VICTIM_SOURCE that warm_1_plant's
+daemon looks for."""
+
+import numpy as np
+
+from attack import WARM_PLANT, correct_filter, left
+
+
+def _poisoned() -> bool:
+    return bool(left(WARM_PLANT)) or hasattr(np, "grader_hostile_planted") or np.add(1, 1) != 2
+
+
+def my_imfilter(image, filter):
+    return np.zeros_like(image) if _poisoned() else correct_filter(image, filter)
+
+
+def create_hybrid_image(image1, image2, filter):
+    if _poisoned():
+        zeros = np.zeros_like(image1)
+        return zeros, zeros, zeros
+    low = my_imfilter(image1, filter)
+    high = image2 - my_imfilter(image2, filter)
+    return low, high, np.clip(low + high, 0.0, 1.0)
