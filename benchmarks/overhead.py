@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -31,7 +32,7 @@ from grader import grading, submission
 from grader.assignments import rubric_path
 from grader.prepare import prepare
 from grader.rubric import load_rubric
-from grader.sandbox import isolation, zygote
+from grader.sandbox import SandboxSession, isolation, zygote
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "proj1_filtering" / "alice_correct"
@@ -100,6 +101,26 @@ def timed_modes(rubric, digest, prepared, repeat: int) -> list[tuple[str, str, f
     return rows
 
 
+def torch_start(repeat: int) -> dict[str, float]:
+    """Median seconds to start a sandbox whose module imports torch, call it once and close
+    it (this machine's isolation), cold and warm (a zygote that preloaded torch)."""
+    folder = Path(tempfile.mkdtemp())
+    (folder / "student_code.py").write_text("import torch\n\n\ndef ready():\n    return 1\n")
+    times = {}
+    for start in ("cold", "warm"):
+        os.environ[zygote.WARM_ENV] = "1" if start == "warm" else "0"
+        zygote.close_all()
+        runs = []
+        for _ in range(repeat + 1):  # the first starts the zygote (warm), once per slot
+            began = time.perf_counter()
+            with SandboxSession(folder, preload=("torch",)) as session:
+                assert session.call("student_code", "ready", [], 120).status == "returned"
+            runs.append(time.perf_counter() - began)
+        times[start] = statistics.median(runs[1:])
+    shutil.rmtree(folder)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -123,6 +144,16 @@ def main() -> None:
               f"{(graded - direct) / bar:.2f} |")
     for name, seconds in floors:
         print(f"| floor: {name} | | | {seconds:.3f} | | |")
+    if importlib.util.find_spec("torch") is not None:
+        for name in (isolation.NO_BWRAP_ENV, isolation.DISABLE_ENV):
+            os.environ.pop(name, None)
+        isolation.available.cache_clear()
+        torch = torch_start(repeat)
+        print("\nA sandbox whose module imports torch (proj4): start, import, one call, close "
+              f"(median of {repeat}, {'bubblewrap' if isolation.available().has('bubblewrap') else 'no namespaces'})\n")
+        print("| worker | seconds |\n|---|---|")
+        for start, seconds in torch.items():
+            print(f"| {start} | {seconds:.3f} |")
 
 
 if __name__ == "__main__":

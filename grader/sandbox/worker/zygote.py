@@ -38,6 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import confine  # noqa: E402
 import main  # noqa: E402 - the cold start's supervisor code, shared
 import supervisor  # noqa: E402
 
@@ -84,6 +85,9 @@ def _preload(names: list[str]) -> list[str]:
 
 def _fork(message: dict, fds: list[int], control: socket.socket) -> tuple[int, int | None]:
     """Fork the sandbox of ``message``; return its pid and a pidfd to wait on (or ``None``)."""
+    rules = message["spec"]["confine"].get("landlock")
+    if rules:  # the same for every sandbox of the slot: walked once, here, not in each child
+        confine.grants(rules["read_trees"], rules["hidden"])
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()

@@ -17,6 +17,7 @@ protects the run. Standard library only: this runs before numpy is imported.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from . import identity, landlock, seccomp
@@ -61,11 +62,18 @@ def grants(trees: list[str], hidden: list[str]) -> list[str]:
     installation holds ``site-packages/reference``) is granted entry by entry along the
     path down to it, leaving out only the hidden entries themselves.
     """
+    return list(_grants(tuple(trees), tuple(hidden)))
+
+
+@functools.lru_cache(maxsize=8)
+def _grants(trees: tuple[str, ...], hidden: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`grants`, once per process: a warm worker's zygote computes it before it forks,
+    so that its sandboxes skip the walk (about 1 700 entries, 20 ms, for a full site-packages)."""
     hidden_paths = {os.path.normpath(h) for h in hidden}
     covered: list[str] = []
     for tree in dict.fromkeys(os.path.normpath(t) for t in trees):
         covered += _cover(tree, hidden_paths)
-    return covered
+    return tuple(covered)
 
 
 def _cover(tree: str, hidden: set[str]) -> list[str]:

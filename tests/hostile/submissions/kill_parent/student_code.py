@@ -1,18 +1,18 @@
-"""Hostile (the grader): SIGKILLs its parent, every ancestor that runs the grader, and init,
-to stop the whole batch. Its parent is the sandbox's supervisor, which the student's uid, the
-seccomp filter or Landlock's signal scope protect; the grader's processes likewise (under
-bubblewrap they are not even visible). Not run with resource limits only: there it would
-stop the batch, which is the point of the layers."""
+"""Hostile (the grader): SIGKILLs its parent, every ancestor (the warm worker's zygote among
+them; the grader when it is one), and init, to stop the whole batch. Its parent is
+the sandbox's supervisor, which the student's uid, the seccomp filter or Landlock's signal
+scope protect; the zygote and the grader's processes likewise (under bubblewrap the grader's
+are not even visible). Not run with resource limits only: there it would stop the batch,
+which is the point of the layers."""
 
 import os
 import signal
 
-from attack import ancestors, cmdline, zeros_after
+from attack import ancestors, zeros_after
 
 
 def _kill_parents():
-    targets = {os.getppid(), 1}
-    targets |= {pid for pid in ancestors() if any("grader" in part for part in cmdline(pid))}
+    targets = {os.getppid(), 1, *ancestors()}
     for target in targets:
         try:
             os.kill(target, signal.SIGKILL)
