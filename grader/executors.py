@@ -15,6 +15,7 @@ import collections
 import concurrent.futures as cf
 import contextlib
 import functools
+import importlib.util
 import multiprocessing
 import os
 import select
@@ -215,29 +216,30 @@ class DaskExecutor:
     Submissions are materialised into a folder the workers must be able to
     read (a shared filesystem on a real cluster). Tasks with GPU checks ask
     for one ``GPU`` worker resource (start such workers with
-    ``dask worker ADDRESS --resources GPU=1``). A ``local`` cluster starts in the
-    background (about a second and a half, with its workers' first import of the harness)
-    while the grader prepares the batch; the first task waits for it.
+    ``dask worker ADDRESS --resources GPU=1``). The client connects, and a ``local``
+    cluster starts (about a second and a half, with its workers' first import of the
+    harness), in the background while the grader prepares the batch; the first task waits
+    for it, and an unreachable scheduler is said there.
     """
 
     def __init__(self, address: str, workers: int):
-        try:
-            import distributed  # noqa: F401 - say now, not in the background, that it is missing
-        except ImportError:
-            raise GraderError("--cluster needs Dask: pip install -e '.[cluster]'") from None
+        if importlib.util.find_spec("distributed") is None:  # said now, not in the background
+            raise GraderError("--cluster needs Dask: pip install -e '.[cluster]'")
         self._cluster: Any = None  # distributed.LocalCluster, once started
         self._client: Any = None  # distributed.Client
-        if address == "local":
-            self.workers = workers
-            starter = cf.ThreadPoolExecutor(1, thread_name_prefix="dask-start")
-            self._starting: cf.Future | None = starter.submit(self._start_local, workers)
-            starter.shutdown(wait=False)  # its one thread ends with the start
-        else:
-            self._starting = None
-            self._client = self._connect(address)
-            self.workers = max(1, len(self._client.scheduler_info()["workers"]))
+        self.workers = workers  # a running cluster's own count, once connected
+        # importing distributed (about 0.8 s) and connecting or starting a cluster happen in
+        # the background while the batch is prepared; the first task waits for them
+        starter = cf.ThreadPoolExecutor(1, thread_name_prefix="dask-start")
+        self._starting: cf.Future | None = starter.submit(
+            self._start_local if address == "local" else self._start_remote, address, workers)
+        starter.shutdown(wait=False)  # its one thread ends with the start
 
-    def _start_local(self, workers: int) -> None:
+    def _start_remote(self, address: str, workers: int) -> None:
+        self._client = self._connect(address)
+        self.workers = max(1, len(self._client.scheduler_info()["workers"]))
+
+    def _start_local(self, address: str, workers: int) -> None:
         import dask
         from distributed import LocalCluster
 
@@ -270,6 +272,7 @@ class DaskExecutor:
             return self._ready().submit(function, task, pure=False, resources=resources,
                                         key=f"grade-{task.student}-{task.content_hash}")
 
+        self._ready()  # a running cluster's worker count sets how many tasks are in flight
         return _stream(submit, tasks, 2 * self.workers, self._as_completed)
 
     def _as_completed(self, futures: Iterable) -> Iterator:

@@ -5,9 +5,11 @@ for the next is the hostile corpus's sequence, tests/test_hostile.py, in every m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from grader.datapath import REPO_ROOT
 from grader.sandbox import SandboxSession, isolation, zygote
 from grader.sandbox.launcher import Limits
+from grader.sandbox.processes import descendants
 
 CODE = textwrap.dedent('''
     import os, signal, sys
@@ -95,8 +98,30 @@ def test_a_zygote_that_died_is_replaced(submission):
     _call(submission, "double")
     for pid in _idle_zygote_pids():
         os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)  # dead (a zombie until the grader reaps it)
     outcome, warm, _ = _call(submission, "who")
     assert outcome.status == "returned" and warm
+
+
+@needs_warm
+def test_a_zygote_that_does_not_fork_in_time_leaves_the_sandbox_to_a_cold_start(submission):
+    _call(submission, "double")
+    (outer,) = _idle_zygote_pids()  # bwrap's pid under bubblewrap: the zygote is inside
+    inner = [pid for pid in [outer, *descendants(outer)]
+             if b"zygote.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+             and Path(f"/proc/{pid}/comm").read_text().strip() != "bwrap"]
+    os.kill(inner[0], signal.SIGSTOP)
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            outcome, warm, _ = _call(submission, "who", timeout_s=3)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the grader ended it, as it should
+            os.kill(inner[0], signal.SIGCONT)
+    assert outcome.status == "returned" and not warm  # the 5 s it waited cost the call none
+    assert any("starting cold" in str(w.message) for w in said)
+    assert _idle_zygote_pids() == set()  # the stopped zygote was ended, not lent again
 
 
 @needs_warm

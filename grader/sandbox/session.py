@@ -294,12 +294,11 @@ class SandboxSession:
                                         self._limits.tmp_mb, self._lease is not None,
                                         isolation.available().layers))
 
-    def _start(self, deadline: float, capture: Capture) -> None:
+    def _start(self, deadline: float, capture: Capture) -> float:
+        """Start a worker and read its ``ready``; return the deadline the request keeps (a
+        fresh one after a warm fork that failed: the grader's failure costs the student
+        nothing)."""
         space = self._ensure_workspace()
-        request_r, self._request_w = os.pipe()
-        self._reply_r, reply_w = os.pipe()
-        self._out_r, out_w = os.pipe()
-        control_r, self._control_w = os.pipe()
         self._marker = secrets.token_hex(8)
         self._cgroup = cgroup.create(self._limits.memory_mb, 1024) \
             if isolation.available().has("cgroup") else None
@@ -309,11 +308,7 @@ class SandboxSession:
                                f"course environment {self._interpreter.root}: make it "
                                f"searchable (chmod o+x {closed}) or set GRADER_ENVS to a "
                                "folder others can enter")
-        try:
-            plan = self._launch(space, [request_r, reply_w, control_r, out_w], deadline)
-        finally:
-            for fd in (request_r, reply_w, out_w, control_r):
-                os.close(fd)
+        plan, deadline = self._launch(space, deadline)
         for fd in (self._request_w, self._reply_r, self._out_r):
             os.set_blocking(fd, False)
         self._out_open = True
@@ -328,28 +323,61 @@ class SandboxSession:
                                "it is closed to the sandbox's uid; set TMPDIR to a folder under "
                                "/tmp")
         self._confirm_layers(plan, header)
+        return deadline
 
-    def _launch(self, space: workspace.Workspace, fds: list[int],
-                deadline: float) -> launcher.LaunchPlan:
-        """Start the worker on ``fds`` (request, reply, control, output): forked by the
-        session's zygote, or (without one, or if it fails) a fresh interpreter."""
-        ends = launcher.Fds(*fds[:3])
-        args = (space.submission, space.scratch, self._module_dir, ends, self._aliases,
-                self._limits, self._marker, self._lease, self._cgroup, self._interpreter)
+    def _launch(self, space: workspace.Workspace,
+                deadline: float) -> tuple[launcher.LaunchPlan, float]:
+        """Start the worker: forked by the session's zygote, or (without one, or if it fails)
+        a fresh interpreter; each try on pipes of its own, so that a fork that failed half-way
+        holds none of the pipes the cold worker gets."""
         if self._zygote is not None and self._zygote.usable:
-            plan = launcher.plan(*args, slot=self._zygote.slot)
-            where = launcher.places(space.submission, space.scratch, self._zygote.slot)
             try:
-                self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline)
-                self.isolation, self.warm = plan.isolation, True
-                return plan
+                return self._with_pipes(lambda fds: self._fork_warm(space, fds, deadline)), deadline
             except zygote.ZygoteError as exc:
+                if self._cgroup is not None:
+                    cgroup.kill(self._cgroup)  # whatever the failed fork started there
                 isolation.say_once(f"sandbox: a warm worker failed ({exc}); starting cold")
-        plan = launcher.plan(*args)
-        self.isolation, self.warm = plan.isolation, False
+                deadline = time.perf_counter() + self._timeout_s
+        return self._with_pipes(lambda fds: self._start_cold(space, fds)), deadline
+
+    def _with_pipes(self, start) -> launcher.LaunchPlan:
+        """Make the session's pipes and run ``start`` with the worker's ends (request, reply,
+        control, output), which are closed here once the worker holds them."""
+        request_r, self._request_w = os.pipe()
+        self._reply_r, reply_w = os.pipe()
+        self._out_r, out_w = os.pipe()
+        control_r, self._control_w = os.pipe()
+        ends = [request_r, reply_w, control_r, out_w]
+        try:
+            return start(ends)
+        except BaseException:
+            for fd in (self._request_w, self._reply_r, self._out_r, self._control_w):
+                os.close(fd)
+            raise
+        finally:
+            for fd in ends:
+                os.close(fd)
+
+    def _plan(self, space: workspace.Workspace, fds: list[int], slot: Path | None = None):
+        return launcher.plan(space.submission, space.scratch, self._module_dir,
+                             launcher.Fds(*fds[:3]), self._aliases, self._limits, self._marker,
+                             self._lease, self._cgroup, self._interpreter, slot=slot)
+
+    def _fork_warm(self, space: workspace.Workspace, fds: list[int],
+                   deadline: float) -> launcher.LaunchPlan:
+        assert self._zygote is not None
+        plan = self._plan(space, fds, self._zygote.slot)
+        where = launcher.places(space.submission, space.scratch, self._zygote.slot)
+        self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline)
+        self.isolation, self.warm = plan.isolation, True
+        return plan
+
+    def _start_cold(self, space: workspace.Workspace, fds: list[int]) -> launcher.LaunchPlan:
+        plan = self._plan(space, fds)
         self._proc = subprocess.Popen(
             plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=fds[3], stderr=fds[3],
             pass_fds=tuple(fds[:3]), start_new_session=True, cwd=space.scratch)
+        self.isolation, self.warm = plan.isolation, False
         return plan
 
     def _confirm_layers(self, plan: launcher.LaunchPlan, header: dict) -> None:
@@ -394,7 +422,7 @@ class SandboxSession:
         self._cpu, self._timeout_s = None, timeout_s  # no budget while the worker starts
         try:
             if self._proc is None:
-                self._start(deadline, capture)
+                deadline = self._start(deadline, capture)
             assert self._proc is not None
             self._cpu = _CpuMeter(self._proc.pid, cpu_limit_s) if cpu_limit_s else None
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question

@@ -49,6 +49,7 @@ WARM_ENV = "GRADER_WARM"
 PRELOADABLE = ("numpy", "scipy", "torch", "torchvision", "cv2", "skimage", "PIL")
 START_TIMEOUT_S = 120.0  # a zygote that preloads torch on a loaded machine takes seconds
 EXIT_TIMEOUT_S = 30.0
+FORK_TIMEOUT_S = 5.0  # a fork and its first word take milliseconds; past this, start cold
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
 
@@ -238,7 +239,7 @@ class Zygote:
 def _peer_pid(hello: socket.socket, deadline: float) -> int:
     """The pid, in this process's namespace, of the process that wrote to ``hello`` (as the
     kernel attached it): the forked sandbox's supervisor."""
-    hello.settimeout(max(0.1, deadline - time.perf_counter()))
+    hello.settimeout(max(0.1, min(deadline - time.perf_counter(), FORK_TIMEOUT_S)))
     data, ancillary, _, _ = hello.recvmsg(1, socket.CMSG_SPACE(_UCRED.size))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and data:

@@ -109,6 +109,9 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     """In the child: keep only the sandbox's descriptors, take its environment, report the pid,
     then supervise (``main.sandbox``); runs before any student code, like the cold start."""
     zygote = os.getppid()
+    _libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # a fork the grader gave up on ends with the slot
+    if os.getppid() != zygote:
+        return 1
     control.close()
     mine = dict(zip(FDS, fds))
     os.dup2(mine["output"], 1)
