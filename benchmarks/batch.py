@@ -56,14 +56,23 @@ def grade(batch: Path, db: Path, *flags: str) -> tuple[float, int]:
 RUNNING = "<running cluster>"
 
 
+def dask_environment(settings: dict) -> dict[str, str]:
+    """Dask ``settings`` as the environment variables ``dask scheduler``/``dask worker`` read
+    (``distributed.admin.tick.interval`` -> ``DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL``)."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+            for key, value in settings.items()}
+
+
 @contextlib.contextmanager
 def running_cluster(folder: Path, workers: int):
     """A Dask scheduler and ``workers`` single-threaded workers, started (and warmed by one
     task each) before any timing, as on a cluster that serves a whole semester."""
     from distributed import Client
 
+    from grader.executors import QUIET
+
     address_file = folder / "scheduler.json"
-    env = {**os.environ, "GRADER_DATA": str(folder / "no-data")}
+    env = {**os.environ, "GRADER_DATA": str(folder / "no-data"), **dask_environment(QUIET)}
     processes = [subprocess.Popen(["dask", "scheduler", "--scheduler-file", str(address_file),
                                    "--no-dashboard"], env=env, stderr=subprocess.DEVNULL)]
     try:

@@ -93,12 +93,13 @@ def verdict_in(mode: str, name: str) -> dict:
     return {**verdict, **verdict.get(mode, {})} if mode == "limits" else verdict
 
 
-def names_for(mode: str, sequence: bool = False) -> list[str]:
+def names_for(mode: str, sequence: str = "") -> list[str]:
     """The corpus graded in ``mode`` (the Gradescope-only entries run in test_gradescope.py);
-    with ``sequence``, the entries graded one after another by one worker instead."""
+    with ``sequence`` (``warm`` or ``environment``), the entries of that sequence instead,
+    graded one after another by one worker."""
     return sorted(name for name, verdict in VERDICTS.items()
                   if mode not in verdict.get("skip", []) and not verdict.get("gradescope_only")
-                  and bool(verdict.get("sequence")) == sequence)
+                  and verdict.get("sequence", "") == sequence)
 
 
 # --- the corpus as graded: folders copied, archives and links built -----------------
@@ -373,17 +374,21 @@ class Run:
     env: dict[str, str]
 
 
-def _graded_fixture(mode: str, sequence: bool):
-    @pytest.fixture(scope="module", name=f"graded_{'sequence_' if sequence else ''}{mode}")
+SEQUENCES = ("warm", "environment")
+
+
+def _graded_fixture(mode: str, sequence: str):
+    @pytest.fixture(scope="module", name=f"graded_{sequence + '_' if sequence else ''}{mode}")
     def graded_once(tmp_path_factory) -> Run:
         return _grade_corpus(mode, tmp_path_factory, sequence)
 
     return graded_once
 
 
-for _mode in MODES:  # graded_bubblewrap, …, graded_sequence_bubblewrap, …
-    globals()[f"graded_{_mode}"] = _graded_fixture(_mode, False)
-    globals()[f"graded_sequence_{_mode}"] = _graded_fixture(_mode, True)
+for _mode in MODES:  # graded_bubblewrap, …, graded_warm_bubblewrap, graded_environment_root, …
+    for _sequence in ("", *SEQUENCES):
+        globals()[f"graded_{_sequence + '_' if _sequence else ''}{_mode}"] = \
+            _graded_fixture(_mode, _sequence)
 
 
 @pytest.fixture
@@ -394,9 +399,32 @@ def graded(request) -> Run:
 
 @pytest.fixture
 def graded_sequence(request) -> Run:
-    """The sequence entries of the mode this test is parametrised with, graded in name order
-    by one worker (so one warm worker forks every one of them where the mode allows it)."""
-    return request.getfixturevalue(f"graded_sequence_{request.param}")
+    """A sequence's entries in a mode (the test's parameter: ``(sequence, mode)``), graded in
+    name order by one worker (so one warm worker forks every one of them where the mode
+    allows it; the environment sequence runs in a course environment of its own)."""
+    sequence, mode = request.param
+    return request.getfixturevalue(f"graded_{sequence}_{mode}")
+
+
+ENVIRONMENT = """name: hostile_env
+description: "the hostile corpus's course environment: the harness's own packages, inherited"
+requirements: ["numpy"]
+inherit_harness: true
+"""
+
+
+def in_environment(base: Path, env: dict[str, str]) -> Path:
+    """The corpus rubric with ``environment: hostile_env`` (a venv that inherits the harness's
+    packages, built under ``base`` at the first grading), beside its definition."""
+    folder = base / "rubric"
+    (folder / "environments").mkdir(parents=True)
+    (folder / "environments" / "hostile_env.yaml").write_text(ENVIRONMENT)
+    text = RUBRIC.read_text().replace("\nreference:", "\nenvironment: hostile_env\nreference:", 1)
+    (folder / "rubric.yaml").write_text(text)
+    env["GRADER_ENVS"] = str(base / "envs")
+    os.chmod(base, 0o711)
+    open_to_other_users(base)
+    return folder / "rubric.yaml"
 
 
 def _prepare_base(base: Path, names: list[str], listener: Listener) -> Path:
@@ -417,29 +445,36 @@ def _as_mode_user(mode: str, base: Path) -> dict:
     for path in [base, *base.rglob("*")]:
         os.lchown(path, USER_UID, USER_UID)
     os.chmod(base, 0o755)
-    for parent in base.parents:  # pytest's temp folders are root's 0700: let the user pass
-        if str(parent) in ("/", "/tmp"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o711)
+    open_to_other_users(base)
     return {"user": USER_UID, "group": USER_UID, "extra_groups": []}
 
 
-def _grade_corpus(mode: str, tmp_path_factory, sequence: bool = False) -> Run:
+def open_to_other_users(base: Path) -> None:
+    """Let other uids pass through the folders above ``base`` (pytest's temp folders are
+    root's 0700): the mode's user, or the sandbox's own uid on its way to a course environment."""
+    for parent in base.parents:
+        if str(parent) in ("/", "/tmp"):
+            break
+        os.chmod(parent, os.stat(parent).st_mode | 0o711)
+
+
+def _grade_corpus(mode: str, tmp_path_factory, sequence: str = "") -> Run:
     problem = mode_problem(mode)
     if problem:
         pytest.skip(problem)
     names = names_for(mode, sequence)
-    base = tmp_path_factory.mktemp(f"hostile_{'sequence_' if sequence else ''}{mode}")
+    base = tmp_path_factory.mktemp(f"hostile_{sequence + '_' if sequence else ''}{mode}")
     listener = Listener(base)
     corpus = _prepare_base(base, names, listener)
     for path in ESCAPE_TARGETS:
         path.unlink(missing_ok=True)
     env = mode_environment(mode, base)
+    rubric = RUBRIC if sequence != "environment" else in_environment(base, env)
     who = _as_mode_user(mode, base)
     needles = [CMDLINE_MARKER, str(base / "tmp")]
     before = set(marked_processes(needles))
     db, json_path = base / "gradebook.sqlite", base / "results.json"
-    prepared = subprocess.run([sys.executable, "-m", "grader.cli", "prepare", str(RUBRIC)],
+    prepared = subprocess.run([sys.executable, "-m", "grader.cli", "prepare", str(rubric)],
                               env=env, cwd=base, capture_output=True, text=True, **who)
     assert prepared.returncode == 0, prepared.stderr
     cache_before = file_digests(base / "cache")
@@ -447,7 +482,7 @@ def _grade_corpus(mode: str, tmp_path_factory, sequence: bool = False) -> Run:
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "grader.cli", "grade", str(RUBRIC), str(corpus),
+            [sys.executable, "-m", "grader.cli", "grade", str(rubric), str(corpus),
              "--db", str(db), "--json", str(json_path), *(["--workers", "1"] if sequence else [])],
             env=env, cwd=base, capture_output=True, text=True, timeout=BATCH_TIMEOUT_S, **who)
         returncode, output = proc.returncode, proc.stdout + proc.stderr
@@ -503,9 +538,13 @@ def _survivors(needles: list[str], before: set[int]) -> dict[int, str]:
     return leftovers
 
 
-def _pairs(sequence: bool = False) -> list:
-    return [pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES
-            for name in names_for(mode, sequence)]
+def _pairs() -> list:
+    return [pytest.param(mode, name, id=f"{mode}-{name}") for mode in MODES for name in names_for(mode)]
+
+
+def _in_sequences(modes: list[str] = MODES, sequences=SEQUENCES) -> list:
+    return [pytest.param((sequence, mode), id=f"{sequence}-{mode}")
+            for sequence in sequences for mode in modes]
 
 
 # --- the batch as a whole -----------------------------------------------------------
@@ -609,13 +648,15 @@ def assert_verdict(graded: Run, name: str) -> None:
 
 # --- one sandbox after another: what a warm worker must not carry over ---------------
 
-@pytest.mark.parametrize("graded_sequence,name", _pairs(sequence=True),
-                         indirect=["graded_sequence"])
+@pytest.mark.parametrize("graded_sequence,name", [
+    pytest.param((sequence, mode), name, id=f"{sequence}-{mode}-{name}")
+    for sequence in SEQUENCES for mode in MODES for name in names_for(mode, sequence)],
+    indirect=["graded_sequence"])
 def test_verdict_in_sequence(graded_sequence: Run, name: str):
     assert_verdict(graded_sequence, name)
 
 
-@pytest.mark.parametrize("graded_sequence", MODES, indirect=True)
+@pytest.mark.parametrize("graded_sequence", _in_sequences(), indirect=True)
 def test_a_sequence_is_forked_warm_where_every_layer_holds(graded_sequence: Run):
     assert graded_sequence.returncode == 0, graded_sequence.output[-4000:]
     assert sorted(graded_sequence.students) == sorted(graded_sequence.names)
@@ -623,15 +664,22 @@ def test_a_sequence_is_forked_warm_where_every_layer_holds(graded_sequence: Run)
     assert all(warm.values()) if graded_sequence.mode in ISOLATED else not any(warm.values()), warm
 
 
-@pytest.mark.parametrize("graded_sequence", ISOLATED, indirect=True)
+@pytest.mark.parametrize("graded_sequence", _in_sequences(ISOLATED), indirect=True)
 def test_a_sequence_leaves_nothing_behind(graded_sequence: Run):
     assert graded_sequence.leftovers == {}
     assert graded_sequence.stray_files == []
     assert graded_sequence.temp_left == []
 
 
-@pytest.mark.parametrize("graded_sequence", ["limits"], indirect=True)
+@pytest.mark.parametrize("graded_sequence", _in_sequences(["limits"], ["warm"]), indirect=True)
 def test_with_limits_only_a_sandbox_reaches_the_next(graded_sequence: Run):
     # the plant's daemon outlived its sandbox and copied the victim's code (then left)
     assert graded_sequence.results["warm_3_reader"]["score"] == FULL_MARKS
     assert any("warm_plant" in path for path in graded_sequence.stray_files)
+
+
+@pytest.mark.parametrize("graded_sequence", _in_sequences(sequences=["environment"]),
+                         indirect=True)
+def test_the_environment_sequence_runs_in_its_course_environment(graded_sequence: Run):
+    for student, result in graded_sequence.results.items():
+        assert result["versions"].get("environment") == "hostile_env", (student, result["versions"])

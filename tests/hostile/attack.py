@@ -178,3 +178,15 @@ def left(name: str) -> list[str]:
         except OSError:
             continue
     return found
+
+
+# --- what one sandbox leaves in a course environment (the env_* sequence) ------------------
+
+ENV_PLANT = "grader_hostile_env_plant"  # a .pth and a module in the environment's site-packages
+
+
+def environment_packages() -> str:
+    """The site-packages folder of the interpreter this runs in: the course environment's."""
+    import sysconfig
+
+    return sysconfig.get_path("purelib")

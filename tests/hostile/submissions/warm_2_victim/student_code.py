@@ -6,21 +6,11 @@ daemon looks for."""
 
 import numpy as np
 
-from attack import WARM_PLANT, correct_filter, left
+from attack import WARM_PLANT, graded_if, left
 
 
 def _poisoned() -> bool:
     return bool(left(WARM_PLANT)) or hasattr(np, "grader_hostile_planted") or np.add(1, 1) != 2
 
 
-def my_imfilter(image, filter):
-    return np.zeros_like(image) if _poisoned() else correct_filter(image, filter)
-
-
-def create_hybrid_image(image1, image2, filter):
-    if _poisoned():
-        zeros = np.zeros_like(image1)
-        return zeros, zeros, zeros
-    low = my_imfilter(image1, filter)
-    high = image2 - my_imfilter(image2, filter)
-    return low, high, np.clip(low + high, 0.0, 1.0)
+my_imfilter, create_hybrid_image = graded_if(lambda: not _poisoned())
