@@ -1,13 +1,20 @@
-"""Find an assignment's rubric by name (``proj1_filtering``) or by path (``my/rubric.yaml``)."""
+"""Find an assignment's rubric by name (``proj1_filtering``) or by path (``my/rubric.yaml``), and its kit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from grader import datapath
 from grader.datapath import REPO_ROOT
 from grader.errors import GraderError
 
 RUBRICS_DIR = REPO_ROOT / "rubrics"
+
+
+def kit_dir(assignment: str) -> Path:
+    """The folder of ``assignment``'s student kit (stubs, README, provided files), under the
+    repository root as it is at the call."""
+    return datapath.REPO_ROOT / "assignments" / assignment
 
 
 def rubric_path(assignment: str) -> Path:

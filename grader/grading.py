@@ -20,7 +20,7 @@ import numpy as np
 
 import grader
 from grader import environments, source_rules
-from grader.datapath import REPO_ROOT
+from grader.assignments import kit_dir
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
 from grader.prepare import PreparedCheck
@@ -56,7 +56,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
         numpy_aliases=rubric.compat.numpy_aliases,
         import_timeout_s=rubric.defaults.import_timeout_s, interpreter=interpreter,
-        preload=zygote.preload_for(REPO_ROOT / "assignments" / rubric.assignment),
+        preload=zygote.preload_for(kit_dir(rubric.assignment)),
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
     memo = CallMemo(session, stored, reuse=reuse_calls, context=worker_context(rubric))

@@ -279,9 +279,9 @@ def _read_environment(path: Path, lines: dict, name: str) -> tuple[EnvironmentSp
 def _read_provided(path: Path, lines: dict, rubric: Rubric) -> dict[str, str]:
     """The text of each provided file, from ``assignments/ASSIGNMENT/`` (so the rubric's hash
     changes when one of them does)."""
-    from grader.datapath import REPO_ROOT
+    from grader.assignments import kit_dir
 
-    folder = REPO_ROOT / "assignments" / rubric.assignment
+    folder = kit_dir(rubric.assignment)
     found = {}
     for index, name in enumerate(rubric.provided):
         where = f"{path}, line {lines.get(('provided', index), '?')}"

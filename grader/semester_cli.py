@@ -248,7 +248,6 @@ def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, thresh
     """Compare every pair of SUBMISSIONS' graded code (starter code left out) and write a
     ranked report with side-by-side pages of the pairs that look copied."""
     from grader import assignments, submission
-    from grader.datapath import REPO_ROOT
     from grader.report.similarity import write_pages
     from grader.rubric import load_rubric
     from grader.similarity import boilerplate_source, compare, graded_source
@@ -264,7 +263,7 @@ def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, thresh
             out_.print(f"left out {path.name}: {escape(str(exc))}")
     if len(sources) < 2:
         raise GraderError("similarity needs at least two readable submissions")
-    kit = REPO_ROOT / "assignments" / rubric.assignment
+    kit = assignments.kit_dir(rubric.assignment)
     pairs = compare(sources, boilerplate_source(rubric, kit))
     write_pages(rubric.assignment, pairs, sources, out, threshold)
     flagged = [p for p in pairs if p.score >= threshold]

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from grader.assignments import kit_dir
 from grader.datapath import REPO_ROOT
 from grader.errors import GraderError
 
 REFERENCE_DIR = REPO_ROOT / "reference"
-ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
 VARIANTS_DIR = REPO_ROOT / "tests" / "variants"
 
 
@@ -73,7 +73,7 @@ def reference_source(stem: str) -> str:
 
 def graded_functions(assignment: str, module: str) -> set[str]:
     """Public functions and classes of the kit's ``module`` stub (what students write)."""
-    stub = ASSIGNMENTS_DIR / assignment / f"{module}.py"
+    stub = kit_dir(assignment) / f"{module}.py"
     if not stub.is_file():
         raise GraderError(f"{stub}: the kit has no stub for module {module!r}")
     tree = ast.parse(stub.read_text(encoding="utf-8"))

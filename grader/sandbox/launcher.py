@@ -127,9 +127,8 @@ def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_alias
                             json.dumps(spec)]
     env = worker_environment(where, marker)
     if bubblewrap_available():
-        mount = (submission, "/submission")
-        if argv:
-            argv = _bwrap_prefix(mount, limits, lease is not None,
+        if argv:  # a cold start: its own namespaces, the submission at /submission
+            argv = _bwrap_prefix((submission, "/submission"), limits, lease is not None,
                                  python_roots(interpreter)) + argv
         return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers), spec)
     return LaunchPlan(argv, env, "subprocess", layers, spec)
@@ -305,8 +304,9 @@ def _bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
     """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
     not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
     and the root is remounted read-only at the end. ``mount`` is (host folder, mount point):
-    the submission at ``/submission``, or a warm worker's slot at :data:`SLOT`. With ``keep_root`` the supervisor keeps
-    root inside (to hand the worker its own uid), else every capability is dropped."""
+    the submission at ``/submission``, or a warm worker's slot at :data:`SLOT`. With
+    ``keep_root`` the supervisor keeps root inside (to hand the worker its own uid), else
+    every capability is dropped."""
     mib = 1 << 20
     # a root supervisor needs the real uids to hand one over: no user namespace then
     unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import functools
 import json
 import multiprocessing.util
 import os
@@ -84,9 +85,11 @@ def why_cold() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16)
 def preload_for(kit: Path) -> tuple[str, ...]:
     """The :data:`PRELOADABLE` libraries the stubs in the folder ``kit`` import (numpy is
-    always loaded): what every submission of that assignment will import."""
+    always loaded): what every submission of that assignment will import. Read once per kit
+    and process (every grading asks)."""
     found: set[str] = set()
     for stub in sorted(kit.glob("*.py")) if kit.is_dir() else []:
         try:
@@ -193,8 +196,7 @@ class Zygote:
 
     def close(self) -> None:
         """End the zygote and remove its slot folder."""
-        if self._proc is not None:
-            self.stop()
+        self.stop()
         if self.slot.exists():
             workdirs.remove(self.slot)
 
