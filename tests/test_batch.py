@@ -90,6 +90,34 @@ def test_dask_local_cluster_gives_the_same_grades(batch, inline_scores, tmp_path
     assert len(_rows(tmp_path / "dask.sqlite")) == 6
 
 
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the other cluster's worker
+def test_a_local_cluster_forks_its_workers_and_waits_on_its_own_client(tmp_path):
+    """Workers come from this process's forkserver (the harness imported once, before them);
+    results come back pickled whole; and another Dask client current in this thread (a
+    notebook's) does not get to wait for the results: with its loop, each took a second."""
+    pytest.importorskip("distributed")
+    import operator
+
+    from distributed import Client, LocalCluster
+
+    from grader.executors import DaskExecutor, Task
+
+    tasks = [Task(submission=_empty(f"s{i}", tmp_path)) for i in range(3)]
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as other, \
+            Client(other):
+        executor = DaskExecutor("local", 2)
+        try:
+            outcomes = {t.student: o for t, o in executor.stream(tasks, operator.attrgetter("student"))}
+            client = executor._ready()
+            parents = client.run(lambda: open(f"/proc/{os.getppid()}/cmdline").read())
+            assert executor._as_completed([]).loop is client.loop
+        finally:
+            executor.close()
+    assert outcomes == {"s0": "s0", "s1": "s1", "s2": "s2"}
+    assert len(parents) == 2
+    assert all("multiprocessing.forkserver" in command for command in parents.values())
+
+
 def test_the_pool_and_its_sandboxes_end_when_the_grader_alone_is_killed(tmp_path):
     """``kill -9`` of the grader process only (not its group): the forkserver, the pool
     workers and their sandboxes must not live on (they used to, blocked on a pipe, for hours)."""
