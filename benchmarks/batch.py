@@ -3,10 +3,11 @@
 Prints a Markdown table: submissions per second with 1 and 2 local workers, with a
 Dask LocalCluster of 2 workers (started by the grader) and with a running Dask cluster
 of 2 workers (started before the timing), and the grader's peak RSS (main process)
-at 50 and 200 submissions. Submissions are copies of the bundled correct and
+at 50 and 200 submissions: the median of ``--repeat`` runs of each, interleaved, and each
+one's rate against the local pool of 2 workers. Submissions are copies of the bundled correct and
 incomplete examples, each made distinct by a comment (so nothing is reused from
 the gradebook). Course-data checks are skipped (``GRADER_DATA`` points nowhere)
-so the run needs no data. Run: ``python benchmarks/batch.py [--counts 50 200]``.
+so the run needs no data. Run: ``python benchmarks/batch.py [--counts 50 200] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,20 +96,30 @@ def running_cluster(folder: Path, workers: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[50, 200])
-    counts = parser.parse_args().counts
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each configuration, interleaved; the table shows medians")
+    args = parser.parse_args()
     configs = [("local, 1 worker", ["--workers", "1"]), ("local, 2 workers", ["--workers", "2"]),
                ("Dask LocalCluster, 2 workers", ["--cluster", "local", "--workers", "2"]),
                ("Dask, running cluster, 2 workers", ["--cluster", RUNNING, "--workers", "2"])]
-    print("| submissions | executor | seconds | submissions/s | grader peak RSS (MiB) |")
-    print("|---|---|---|---|---|")
+    print(f"| submissions | executor | seconds (median of {args.repeat}) | fastest-slowest | "
+          "submissions/s | rate / local 2 workers | grader peak RSS (MiB) |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch, running_cluster(Path(scratch), 2) as address:
-        for count in counts:
+        for count in args.counts:
             batch = make_batch(Path(scratch) / f"batch{count}", count)
-            for number, (name, flags) in enumerate(configs):
-                db = Path(scratch) / f"{count}-{number}.sqlite"
-                flags = [address if flag == RUNNING else flag for flag in flags]
-                seconds, peak = grade(batch, db, *flags)
-                print(f"| {count} | {name} | {seconds:.1f} | {count / seconds:.2f} | "
+            runs: dict[str, list[tuple[float, int]]] = {name: [] for name, _ in configs}
+            for repeat in range(args.repeat):  # interleaved, so that drift hits every executor
+                for number, (name, flags) in enumerate(configs):
+                    db = Path(scratch) / f"{count}-{number}-{repeat}.sqlite"
+                    flags = [address if flag == RUNNING else flag for flag in flags]
+                    runs[name].append(grade(batch, db, *flags))
+            pool_s = statistics.median(seconds for seconds, _ in runs["local, 2 workers"])
+            for name, measured in runs.items():
+                seconds = statistics.median(s for s, _ in measured)
+                peak = statistics.median(p for _, p in measured)
+                print(f"| {count} | {name} | {seconds:.1f} | {min(measured)[0]:.1f}-"
+                      f"{max(measured)[0]:.1f} | {count / seconds:.2f} | {pool_s / seconds:.2f} | "
                       f"{peak / 1024:.0f} |", flush=True)
 
 
