@@ -155,6 +155,28 @@ def test_taking_a_uid_kills_what_it_left_running():
         leftover.kill()
 
 
+def test_the_uid_sweep_reads_real_uids_that_a_process_name_cannot_forge():
+    """``kill_processes_of`` trusts ``Uid:`` of ``/proc/PID/status``: a process that names
+    itself ``x\\nUid:\\t4242`` must still read as this user's; a zombie and a process gone
+    read as nobody's."""
+    named = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                              "open('/proc/self/comm', 'wb').write(b'x\\nUid:\\t4242')\n"
+                              "print(flush=True); time.sleep(30)"], stdout=subprocess.PIPE)
+    zombie = subprocess.Popen(["true"])
+    try:
+        named.stdout.readline()  # renamed
+        assert b"Uid:\t4242" in Path(f"/proc/{named.pid}/comm").read_bytes()
+        assert uids._real_uid(named.pid) == os.getuid()
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        assert uids._real_uid(zombie.pid) is None
+    finally:
+        named.kill()
+        named.wait()
+        zombie.wait()
+    assert uids._real_uid(named.pid) is None
+
+
 # --- the grader's state: sealed files, the gradebook ----------------------------------
 
 def test_a_sealed_file_is_read_back_only_unchanged(tmp_path):

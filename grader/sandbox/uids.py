@@ -121,14 +121,28 @@ def _pids() -> list[int]:
 
 
 def _real_uid(pid: int) -> int | None:
-    """The real uid of a live process (``None`` for a zombie or a process gone)."""
+    """The real uid of a live process (``None`` for a zombie or a process gone).
+
+    Read as bytes: every sandbox start and stop sweeps every process on the machine, and the
+    text decoding of ``/proc/PID/status`` line by line took three quarters of a sweep (4.8 ms
+    for 68 processes). The kernel escapes a newline in the ``Name:`` line, so a process cannot
+    forge a line of its own status.
+    """
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("State:") and line.split()[1] in ("Z", "X"):
-                    return None
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            status = handle.read()
+        if _status_field(status, b"State:")[:1] in (b"Z", b"X"):
+            return None
+        return int(_status_field(status, b"Uid:").split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return None
+
+
+def _status_field(status: bytes, name: bytes) -> bytes:
+    """The value of the line ``name`` of a ``/proc/PID/status`` (empty when it has none)."""
+    start = status.find(b"\n" + name)
+    if start < 0:
+        return b""
+    start += len(name) + 1
+    end = status.find(b"\n", start)
+    return status[start:end if end >= 0 else len(status)].strip()
