@@ -220,9 +220,9 @@ class DaskExecutor:
     read (a shared filesystem on a real cluster). Tasks with GPU checks ask
     for one ``GPU`` worker resource (start such workers with
     ``dask worker ADDRESS --resources GPU=1``). The client connects, and a ``local``
-    cluster starts (about a second and a half, with its workers' first import of the
-    harness), in the background while the grader prepares the batch; the first task waits
-    for it, and an unreachable scheduler is said there.
+    cluster starts (its workers forked from a forkserver that imports the harness once), in
+    the background while the grader prepares the batch; the first task waits for it, and an
+    unreachable scheduler is said there. Each result comes back as one pickled bytes object.
     """
 
     def __init__(self, address: str, workers: int):
