@@ -280,8 +280,8 @@ class DaskExecutor:
                                         resources=resources,
                                         key=f"grade-{task.student}-{task.content_hash}")
 
-        def unpickled(outcomes: Iterator[Outcome]) -> Iterator[Outcome]:
-            for task, outcome in outcomes:
+        def unpickled(outcomes: Iterator[tuple[Task, Any]]) -> Iterator[Outcome]:
+            for task, outcome in outcomes:  # bytes from _pickled, or the task's exception
                 yield task, outcome if isinstance(outcome, BaseException) else pickle.loads(outcome)
 
         self._ready()  # a running cluster's worker count sets how many tasks are in flight
