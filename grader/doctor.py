@@ -6,15 +6,17 @@ import os
 import platform
 import sys
 
-from grader.sandbox import isolation, uids
+from grader.sandbox import installation, isolation, uids
 
 BLOCKS = {
     "bubblewrap": "namespaces: no network, its own PID space, only the bound folders visible",
     "landlock": "reads outside the system, Python and the submission; writes outside scratch",
-    "seccomp": "sockets, ptrace, process_vm_*, mounts, namespaces, bpf, io_uring, kernel modules",
+    "seccomp": "every system call its allowlist does not name (sockets, ptrace, mounts, "
+               "namespaces, bpf, io_uring, System V IPC, memfd_create, ...)",
     "uid": "a root grader's sandboxes run as unprivileged uids of their own",
     "subreaper": "double-forked daemons stay in the sandbox's tree and die with it",
     "cgroup": "one kill for every process of a sandbox (and memory/pids caps where enabled)",
+    "ipc": "an IPC namespace per sandbox: no System V object or message queue is shared",
 }
 
 
@@ -34,11 +36,20 @@ def report() -> dict:
         layers[layer] = {"available": found.has(layer), "blocks": detail,
                          "missing": found.missing.get(layer)}
     guarantees = {name: {"holds": name in isolation.enforced_guarantees(fine),
-                         "cannot": isolation.EXPLAINED[name]} for name in isolation.GUARANTEES}
+                         "cannot": isolation.EXPLAINED[name] + _proof(name, fine)}
+                  for name in isolation.GUARANTEES}
     return {"machine": f"{platform.system()} {platform.release()}, "
                        f"{'root' if os.geteuid() == 0 else 'uid ' + str(os.geteuid())}, "
                        f"Python {platform.python_version()} ({sys.executable})",
             "layers": layers, "guarantees": guarantees}
+
+
+def _proof(guarantee: str, layers: list[str]) -> str:
+    """How the probe proved ``guarantee`` beyond applying its layers (the file rules' self-test)."""
+    if guarantee != "files" or "files-verified" not in layers:
+        return ""
+    tried = installation.witnesses(installation.hidden_paths())
+    return f" (self-tested: a confined worker tried to open {len(tried)} hidden places and failed)"
 
 
 def render(data: dict) -> str:

@@ -74,7 +74,8 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         student=submission.student, content_hash=submission.content_hash,
         assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
         versions=environment or dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
-        isolation=list(session.layers), warm=session.warm, started_at=started, finished_at=now(),
+        isolation=list(session.layers), isolation_missing=session.missing_layers(),
+        warm=session.warm, started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(sources, rubric),
     )
     result.calls = encode_recorded(memo.recorded)

@@ -82,6 +82,8 @@ class SubmissionResult:
     device: str = "cpu"
     sandbox: str = ""
     isolation: list[str] = field(default_factory=list)  # the layers that held (grader doctor)
+    # layers the sandbox went without, and why (off here, failed their probe, or not for it)
+    isolation_missing: dict[str, str] = field(default_factory=dict)
     warm: bool = False  # the sandbox was forked by a warm worker (grader.sandbox.zygote)
     grader_failure: str = ""  # set when the harness, not the student, failed: never reused
     started_at: str = ""

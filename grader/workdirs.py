@@ -39,6 +39,12 @@ def make(prefix: str) -> Path:
         return folder
 
 
+def current_base() -> Path | None:
+    """This process's private base folder, while it has one (a sandbox must not list it)."""
+    with _lock:
+        return _base
+
+
 def remove(folder: Path) -> None:
     """Remove ``folder`` (read-only parts included); the base goes with the last one."""
     global _base

@@ -24,7 +24,6 @@ expected-output cache or a forged gradebook row.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -49,6 +48,7 @@ import pytest
 import yaml
 
 from grader.sandbox import isolation
+from other_users import USER_UID, opened_for_other_users, reachable
 from grader.sandbox.worker.confine import landlock, seccomp
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
@@ -62,7 +62,6 @@ CHECK_IDS = [c["id"] for c in yaml.safe_load(RUBRIC.read_text())["checks"]]
 FULL_MARKS = sum(c["points"] for c in yaml.safe_load(RUBRIC.read_text())["checks"])
 MODES = ["bubblewrap", "root", "user", "limits"]
 ISOLATED = ["bubblewrap", "root", "user"]
-USER_UID = 64999  # the "ordinary user" the user mode runs the grader as (outside the sandbox range)
 
 # What hostile processes carry, so that a survivor can be recognised: a process name set
 # through /proc/self/comm, or argv[0] of an exec'd program.
@@ -304,20 +303,18 @@ def mode_problem(mode: str) -> str | None:
         return None if works else "bubblewrap cannot create namespaces here"
     if mode == "root" and os.geteuid() != 0:
         return "the root mode needs the test to run as root"
-    if mode == "user" and os.geteuid() == 0 and not reachable_by_other_users():
-        return (f"uid {USER_UID} cannot run this Python and the harness: make the installation "
-                "and the checkout reachable by other users (.ci/run shows how)")
+    if mode == "user" and os.geteuid() == 0 and not reachable():
+        return (f"uid {USER_UID} cannot run this Python and the harness, even with search "
+                "permission on the folders above them")
     return None
 
 
-@functools.cache
-def reachable_by_other_users() -> bool:
-    """Whether another uid can run this interpreter and import numpy and the harness (a Python
-    under root's 0700 home cannot be): the uid layer and the user mode need it."""
-    probe = subprocess.run([sys.executable, "-c", "import numpy, grader"], user=USER_UID,
-                           group=USER_UID, extra_groups=[], capture_output=True, cwd="/",
-                           env={"PATH": os.environ.get("PATH", "")})
-    return probe.returncode == 0
+@pytest.fixture(scope="module", autouse=True)
+def _other_users_may_run_python():
+    """The uid layer and the user mode need other uids to reach this Python: opened for this
+    module's duration where it lives under a private folder (tests/other_users.py)."""
+    with opened_for_other_users():
+        yield
 
 
 def mode_environment(mode: str, base: Path) -> dict[str, str]:
@@ -347,7 +344,7 @@ def expected_layers(mode: str) -> set[str]:
         have.add("seccomp")
     if mode == "bubblewrap":
         have.add("bubblewrap")
-    if os.geteuid() == 0 and mode in ("bubblewrap", "root") and reachable_by_other_users():
+    if os.geteuid() == 0 and mode in ("bubblewrap", "root") and reachable():
         have.add("uid")
     return have
 

@@ -24,7 +24,9 @@ from grader import datapath, sealed, workdirs
 from grader.gradebook import Gradebook
 from grader.grading import Budget
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.sandbox import SandboxSession, isolation, uids, workspace, zygote
+import numpy as np
+
+from grader.sandbox import SandboxSession, isolation, syscall_policy, uids, workspace, zygote
 from grader.sandbox.worker.confine import grants, landlock, seccomp
 
 WORKER = Path(isolation.WORKER_DIR)
@@ -49,6 +51,60 @@ def test_grants_cover_a_tree_except_its_hidden_folders(tmp_path):
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p in covered) == [
         "bin", "lib/other", "lib/site/numpy"]
     assert grants([str(tmp_path)], []) == [str(tmp_path)]
+
+
+def test_grants_are_carved_on_real_paths_and_never_follow_a_link(tmp_path):
+    """A venv's ``lib64 -> lib`` granted whole was all of ``lib``, the answer key included."""
+    venv = tmp_path / "venv"
+    (venv / "lib/site/reference").mkdir(parents=True)
+    (venv / "lib/site/numpy").mkdir(parents=True)
+    (venv / "lib64").symlink_to("lib")
+    (tmp_path / "outside").mkdir()
+    (venv / "lib/site/escape").symlink_to(tmp_path / "outside")
+    (tmp_path / "via").symlink_to(venv)
+    covered = grants([str(tmp_path / "via")], [str(venv / "lib64/site/reference")])
+    assert sorted(Path(p).relative_to(venv).as_posix() for p in covered) == ["lib/site/numpy"]
+
+
+@needs_landlock
+def test_the_self_test_finds_a_rule_widened_on_purpose(tmp_path):
+    secret = tmp_path / "key" / "answers.py"
+    secret.parent.mkdir()
+    secret.write_text("ANSWER = 42\n")
+    (tmp_path / "scratch").mkdir()
+    for widened, expected in ((False, "files-verified"), (True, "files: the self-test could read")):
+        read = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", sys.prefix]
+        spec = {"landlock": {"read": read + ([str(tmp_path)] if widened else []),
+                             "read_trees": [], "hidden": [], "write": [str(tmp_path / "scratch")]},
+                "verify": {"unreadable": [str(secret)],
+                           "unwritable": [str(tmp_path), str(tmp_path / "key")]}}
+        proc = _confined(f"""
+            import confine, json
+            print(json.dumps(confine.apply({spec!r})))
+            """, tmp_path)
+        enforced, problems = json.loads(proc.stdout)
+        assert expected in (enforced if not widened else problems[0]), proc.stdout + proc.stderr
+        if widened:
+            assert "files-verified" not in enforced and f"read {secret}" in problems[0]
+
+
+@needs_landlock
+def test_a_widened_rule_turns_landlock_off_and_a_strict_rubric_refuses(tmp_path, monkeypatch):
+    from grader.sandbox import launcher
+
+    monkeypatch.setenv(isolation.NO_BWRAP_ENV, "1")
+    widened = launcher.system_paths() + [str(Path(__file__).resolve().parents[1])]
+    monkeypatch.setattr(launcher, "system_paths", lambda: widened)
+    isolation.available.cache_clear()
+    try:
+        found = isolation.available()
+        assert not found.has("landlock")
+        assert "the self-test could read" in found.missing["landlock"]
+        assert "files" in isolation.missing_guarantees(isolation.fine_layers(found))
+        with pytest.raises(Exception, match="demands isolation: strict"):
+            isolation.require_all_guarantees("proj1_filtering")
+    finally:
+        isolation.available.cache_clear()
 
 
 @needs_landlock
@@ -84,14 +140,18 @@ def test_landlock_grants_reads_writes_and_nothing_else(tmp_path):
 
 # --- seccomp --------------------------------------------------------------------------
 
+def _rules(namespaces: bool = False) -> str:
+    return json.dumps(syscall_policy.load().rules(namespaces=namespaces, gpu=False))
+
+
 @needs_seccomp
 def test_seccomp_denies_sockets_tracing_namespaces_and_signals_to_the_protected(tmp_path):
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         proc = _confined(f"""
-            import ctypes, os, signal, socket
+            import ctypes, json, os, signal, socket
             from confine import seccomp
-            seccomp.install([{sleeper.pid}])
+            seccomp.install(json.loads({_rules()!r}), [{sleeper.pid}])
             libc = ctypes.CDLL(None, use_errno=True)
             def outcome(action):
                 try:
@@ -119,6 +179,95 @@ def test_seccomp_denies_sockets_tracing_namespaces_and_signals_to_the_protected(
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@needs_seccomp
+def test_the_allowlist_refuses_what_nobody_listed_and_allows_computation(tmp_path):
+    proc = _confined(f"""
+        import ctypes, json, os, socket, subprocess, sys, threading
+        from confine import seccomp
+        seccomp.install(json.loads({_rules()!r}))
+        libc = ctypes.CDLL(None, use_errno=True)
+        def errno_of(result):
+            return "ok" if result >= 0 else os.strerror(ctypes.get_errno())
+        print(errno_of(libc.shmget(0, 4096, 0o1600)))                 # System V shared memory
+        print(errno_of(libc.semget(0, 1, 0o1600)))
+        print(errno_of(libc.msgget(0, 0o1600)))
+        print(errno_of(libc.memfd_create(b"hoard", 0)))                # memory no limit sees
+        print(errno_of(libc.syscall(425, 8, None)))                    # io_uring_setup (x86-64)
+        print(errno_of(libc.syscall(435, None, 0)))                    # clone3 (x86-64)
+        print(errno_of(libc.personality(0x0040000)))                   # ADDR_NO_RANDOMIZE
+        print(errno_of(libc.personality(0xFFFFFFFF)))                  # a query
+        print(errno_of(libc.prctl(0x59616D61, 0xFFFFFFFF, 0, 0, 0)))   # PR_SET_PTRACER any
+        print(errno_of(libc.prctl(15, b"renamed", 0, 0, 0)))           # PR_SET_NAME
+        print(errno_of(libc.ioctl(0, 0x5412, b"x")))                   # TIOCSTI
+        import numpy as np
+        a = np.arange(40000.0).reshape(200, 200)
+        t = threading.Thread(target=lambda: a @ a)
+        t.start(); t.join()
+        out = subprocess.run([sys.executable, "-I", "-c", "print(6 * 7)"], capture_output=True)
+        print(out.stdout.decode().strip(), float((a @ a)[1, 1]))
+        """, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:12] == [
+        "Operation not permitted"] * 4 + ["Function not implemented"] * 2 + [
+        "Operation not permitted", "ok", "Operation not permitted", "ok",
+        "Operation not permitted", "42 " + str(float(np.arange(40000.0).reshape(200, 200)[1] @
+                                                     np.arange(40000.0).reshape(200, 200)[:, 1]))]
+
+
+@needs_seccomp
+def test_unix_sockets_are_allowed_only_inside_namespaces_of_the_sandbox(tmp_path):
+    for namespaces, expected in ((True, "allowed"), (False, "PermissionError")):
+        proc = _confined(f"""
+            import json, socket
+            from confine import seccomp
+            seccomp.install(json.loads({_rules(namespaces)!r}))
+            for family in (socket.AF_UNIX, socket.AF_INET, socket.AF_NETLINK):
+                try:
+                    socket.socket(family, socket.SOCK_DGRAM).close()
+                    print("allowed")
+                except OSError as exc:
+                    print(type(exc).__name__)
+            """, tmp_path)
+        assert proc.stdout.split() == [expected, "PermissionError", "PermissionError"], proc.stderr
+
+
+def test_the_allowlist_file_says_why_for_every_call_and_refuses_what_docker_refuses():
+    policy = syscall_policy.load()
+    assert all(len(entry.why.split()) >= 2 for entry in policy.allowed)
+    assert not policy.names() & set(policy.refused)
+    # what Docker's documentation names as refused by its default seccomp profile: refused here too
+    docker_refuses = {"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "clone3",
+                      "create_module", "delete_module", "finit_module", "get_kernel_syms",
+                      "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
+                      "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount", "move_pages",
+                      "name_to_handle_at", "nfsservctl", "open_by_handle_at", "perf_event_open",
+                      "personality", "pivot_root", "process_vm_readv", "process_vm_writev",
+                      "ptrace", "query_module", "quotactl", "reboot", "request_key",
+                      "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon",
+                      "sysfs", "_sysctl", "umount", "umount2", "unshare", "uselib",
+                      "userfaultfd", "ustat", "vm86", "vm86old"}
+    unconditional = {e.name for e in policy.allowed if e.arg is None}
+    assert not unconditional & docker_refuses  # personality: its query form only
+    rules = policy.rules(namespaces=False, gpu=False)
+    assert not any(name == "socket" for name, _ in rules["allow"])
+    assert ["ioctl", None] in policy.rules(namespaces=False, gpu=True)["allow"]
+    assert ["ioctl", None] not in rules["allow"]
+
+
+def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
+    bad = tmp_path / "syscalls.yaml"
+    bad.write_text("groups:\n  files:\n    read: files\n")
+    with pytest.raises(syscall_policy.PolicyError, match="read must say why"):
+        syscall_policy.load(bad)
+    bad.write_text("groups:\n  files:\n    read: reading files\nrefused:\n  EPERM:\n"
+                   "    read: refused too\n")
+    with pytest.raises(syscall_policy.PolicyError, match="read is listed twice"):
+        syscall_policy.load(bad)
+    bad.write_text("groups:\n  x:\n    ioctl: {why: some reason, when: {arg: 1, one_of: [NOPE]}}\n")
+    with pytest.raises(syscall_policy.PolicyError, match="NOPE"):
+        syscall_policy.load(bad)
 
 
 # --- sandbox uids -----------------------------------------------------------------------

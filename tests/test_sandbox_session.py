@@ -75,6 +75,22 @@ def nap(seconds):
 def backward(dout, cache):
     x, w = cache
     return dout @ w.T, x.T @ dout
+
+def fork_then_hog(mb):
+    for _ in range(4):
+        if os.fork() == 0:  # the call returns at once; the children take memory afterwards
+            try:
+                time.sleep(0.3)
+                block = np.ones(int(mb) << 17)
+                time.sleep(5)
+            finally:
+                os._exit(0)
+    return 1
+
+def fork_a_sleeper(tag):
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", tag])
+    return 1
 '''
 
 
@@ -160,6 +176,25 @@ def test_memory_limit_is_a_memory_outcome(session):
     outcome = session.call("student_code", "hog", [4096], 20)
     assert outcome.status == "memory"
     assert session.call("student_code", "hog", [64], 20).status == "returned"
+
+
+def test_memory_taken_by_children_after_the_return_counts_against_the_next_call(session):
+    assert session.call("student_code", "double", [np.ones(2)], 60).status == "returned"
+    first = session.call("student_code", "fork_then_hog", [300], 20)
+    assert first.status in ("returned", "memory"), first.error
+    later = []  # four children wake and take 1.2 GiB, over the 1 GiB limit, between calls
+    while first.status != "memory" and len(later) < 120 and "memory" not in later:
+        time.sleep(0.5)
+        later.append(session.call("student_code", "double", [np.ones(2)], 20).status)
+    assert first.status == "memory" or later[-1] == "memory", later
+
+
+def test_a_sleeping_leftover_does_not_hold_the_call_up(session):
+    started = time.perf_counter()
+    outcome = session.call("student_code", "fork_a_sleeper", ["613"], 20)
+    assert outcome.status == "returned" and time.perf_counter() - started < 5
+    session.close()
+    assert not _alive("sleep 613")
 
 
 def test_missing_function_and_module(session):

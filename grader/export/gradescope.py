@@ -40,6 +40,9 @@ def results_json(result: SubmissionResult, leaderboard: Sequence[str] = ()) -> d
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        # for the course staff (Gradescope shows students the fields above only)
+        "isolation": {"sandbox": result.sandbox, "layers": result.isolation,
+                      "missing": result.isolation_missing},
     }
     board = _leaderboard(result, leaderboard)
     if board:

@@ -1,12 +1,24 @@
-"""A cgroup v2 folder per sandbox, where this process may create one: kill all, cap memory.
+"""A cgroup per sandbox, where this process may make one: the kernel counts, caps and kills.
 
-Where the grader's own cgroup (v2) is writable to it — root on most machines and in
-containers with their own cgroup namespace, or a user's delegated systemd scope — every
-sandbox gets a child folder that its supervisor joins before it starts the worker. Writing
-``1`` to ``cgroup.kill`` then ends every process of the sandbox at once, however it forked,
-and where the memory and pids controllers are enabled for the folder, ``memory.max`` and
-``pids.max`` bound the whole tree. Elsewhere (cgroup v1, no write access) this layer is
-simply absent; the subreaper and the parent's watchdog still hold.
+A *leaf* is one sandbox's cgroup. Every process of the sandbox is born in it (the supervisor
+joins it before it forks anything: :func:`Leaf.procs_files`), so the kernel, not a poll:
+
+- ``kill``: ends every process of the sandbox at once, however it forked;
+- ``memory``: caps the memory of the whole tree, *including* what no process maps — tmpfs
+  and shared memory, page cache, anonymous files — and the kernel's OOM killer acts inside
+  the leaf only (``memory.max``, or ``memory.limit_in_bytes`` on cgroup v1);
+- ``pids``: caps the tasks (processes and threads) of the tree (``pids.max``);
+- ``cpu``: gives every sandbox the same CPU weight, so a neighbour that starts a dozen busy
+  processes gets one share, not a dozen; and counts the CPU time the tree received, to the
+  nanosecond, also of processes that already exited (``cpu.stat``, ``cpuacct.usage``).
+
+Both layouts are handled: cgroup v2 (one hierarchy; its controllers must be enabled for this
+process's cgroup, as systemd's ``Delegate=yes`` or a container's own cgroup namespace does)
+and cgroup v1 (a hierarchy per controller, as on this project's machines: Debian with the
+hybrid layout). The leaves are made under this process's own cgroup of each hierarchy,
+where it may write: root on most machines and in containers, or a delegated user. Elsewhere
+this layer is absent, and the watchdog and the syscall allowlist bound what it would
+(README, *Isolation*).
 """
 
 from __future__ import annotations
@@ -15,110 +27,240 @@ import functools
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+CONTROLS = ("memory", "pids", "cpu")  # the v2 controllers a leaf needs enabled
+LEGACY = {"memory", "pids", "cpu", "cpuacct"}  # the v1 hierarchies a leaf is made in
+MEMORY_FILES = {2: "memory.max", 1: "memory.limit_in_bytes"}
+SWAP_FILES = {2: "memory.swap.max", 1: "memory.memsw.limit_in_bytes"}
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A mounted cgroup hierarchy and this process's folder in it: ``version`` 2 (every
+    controller in one) or 1 (the ``controllers`` of that mount)."""
+
+    version: int
+    controllers: frozenset[str]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One sandbox's cgroup: a folder in each hierarchy used, and what it enforces."""
+
+    folders: tuple[Path, ...]
+    versions: tuple[int, ...]
+    controls: frozenset[str]
+
+    def procs_files(self) -> list[str]:
+        """The files a process writes its pid to, to join the leaf (in every hierarchy)."""
+        return [str(folder / "cgroup.procs") for folder in self.folders]
+
+    def join(self, pid: int) -> bool:
+        """Move ``pid`` (before it forks) into the leaf; whether every hierarchy took it."""
+        return all(_write(Path(path), str(pid)) for path in self.procs_files())
+
+    def members(self) -> list[int]:
+        try:
+            return [int(line) for line in (self.folders[0] / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill(self) -> None:
+        """Kill every process in the leaf (``cgroup.kill``, else one by one until none is left)."""
+        if 2 in self.versions and _write(self.folders[self.versions.index(2)] / "cgroup.kill", "1"):
+            return
+        for _ in range(100):
+            pids = self.members()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the leaf's processes received since it was made (``None``: not counted)."""
+        for folder, version in zip(self.folders, self.versions):
+            value = _cpu_seconds(folder, version)
+            if value is not None:
+                return value
+        return None
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer ended inside the leaf so far."""
+        return sum(_counter(folder / ("memory.events" if version == 2 else "memory.oom_control"),
+                            "oom_kill") for folder, version in zip(self.folders, self.versions))
+
+    def out_of_memory(self) -> bool:
+        """Whether the kernel's OOM killer acted inside the leaf."""
+        return self.oom_kills() > 0
+
+    def remove(self) -> None:
+        """Kill what is left and remove the folders (waiting briefly for the kernel)."""
+        self.kill()
+        for folder in self.folders:
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def create(memory_mb: int, max_tasks: int) -> Leaf | None:
+    """A fresh leaf capping memory at ``memory_mb`` MiB and tasks at ``max_tasks`` where its
+    controllers allow; ``None`` where this process can make no cgroup."""
+    found = usable()
+    if not found:
+        return None
+    name = f"grader-sandbox-{os.getpid()}-{secrets.token_hex(4)}"
+    folders, versions, controls = [], [], set()
+    for hierarchy in found:
+        folder = hierarchy.folder / name
+        try:
+            folder.mkdir()
+        except OSError:
+            continue
+        folders.append(folder)
+        versions.append(hierarchy.version)
+        controls |= _limit(folder, hierarchy, memory_mb, max_tasks)
+    if not folders:
+        return None
+    return Leaf(tuple(folders), tuple(versions), frozenset(controls))
+
+
+def _limit(folder: Path, hierarchy: Hierarchy, memory_mb: int, max_tasks: int) -> set[str]:
+    """Write the leaf's limits; return the controls that hold."""
+    held = set()
+    version = hierarchy.version
+    if "memory" in hierarchy.controllers and _write(folder / MEMORY_FILES[version], str(memory_mb << 20)):
+        _write(folder / SWAP_FILES[version], "0" if version == 2 else str(memory_mb << 20))
+        if version == 2:
+            _write(folder / "memory.oom.group", "1")  # an OOM kill ends the whole sandbox
+        held.add("memory")
+    if "pids" in hierarchy.controllers and _write(folder / "pids.max", str(max_tasks)):
+        held.add("pids")
+    if "cpu" in hierarchy.controllers:
+        held.add("cpu")  # the default weight, the same for every sandbox
+    if _cpu_seconds(folder, version) is not None:
+        held.add("cpu-time")
+    return held
 
 
 @functools.cache
-def parent() -> Path | None:
-    """This process's cgroup v2 folder, if it can make sandbox folders there; else ``None``."""
-    folder = _own_cgroup()
-    if folder is None:
-        return None
-    try:
-        probe = folder / f"grader-probe-{os.getpid()}-{secrets.token_hex(3)}"
-        probe.mkdir()
-        probe.rmdir()
-    except OSError:
-        return None
-    return folder
+def usable() -> tuple[Hierarchy, ...]:
+    """The hierarchies this process may make leaves in: a v2 one, or the v1 ones of the
+    memory, pids and CPU controllers (probed once per process)."""
+    found = [h for h in _hierarchies() if _writable(h.folder)]
+    unified = [h for h in found if h.version == 2]
+    legacy = [h for h in found if h.version == 1 and h.controllers & LEGACY]
+    if unified and (unified[0].controllers or not legacy):
+        return tuple(unified)
+    return tuple(sorted(legacy, key=lambda h: "pids" not in h.controllers)) or tuple(unified)
+
+
+def controls() -> frozenset[str]:
+    """What a leaf here enforces besides the kill: ``memory``, ``pids``, ``cpu`` (an equal
+    weight) and ``cpu-time`` (exact CPU accounting). Empty: no cgroup layer."""
+    found: set[str] = set()
+    for hierarchy in usable():
+        found |= hierarchy.controllers & {"memory", "pids", "cpu"}
+        if hierarchy.version == 2 or "cpuacct" in hierarchy.controllers:
+            found.add("cpu-time")
+    return frozenset(found)
 
 
 def why_absent() -> str:
     """One sentence: why no cgroup layer here."""
-    folder = _own_cgroup()
-    if folder is None:
-        return "this process is not in a cgroup v2 hierarchy (cgroup v1 or no /sys/fs/cgroup)"
-    return f"its cgroup {folder} is not writable by this user (not delegated)"
+    if not _hierarchies():
+        return "this process is in no cgroup hierarchy it can see (no /sys/fs/cgroup)"
+    return "this process's cgroups are not writable by this user (not delegated)"
 
 
-def create(memory_mb: int, max_tasks: int) -> Path | None:
-    """A fresh sandbox folder with the limits its controllers allow; ``None`` without cgroups."""
-    base = parent()
-    if base is None:
-        return None
-    folder = base / f"grader-sandbox-{os.getpid()}-{secrets.token_hex(4)}"
+def _hierarchies() -> list[Hierarchy]:
+    """Every cgroup hierarchy mounted here, with this process's folder in it."""
     try:
-        folder.mkdir()
-    except OSError:
-        return None
-    controllers = (folder / "cgroup.controllers").read_text().split()
-    if "memory" in controllers:
-        _write(folder / "memory.max", str(memory_mb << 20))
-        _write(folder / "memory.swap.max", "0")
-    if "pids" in controllers:
-        _write(folder / "pids.max", str(max_tasks))
-    return folder
-
-
-def kill(folder: Path) -> None:
-    """Kill every process in ``folder`` (``cgroup.kill``, or one by one on kernels before 5.14)."""
-    if _write(folder / "cgroup.kill", "1"):
-        return
-    for _ in range(100):
-        pids = members(folder)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-
-
-def members(folder: Path) -> list[int]:
-    try:
-        return [int(line) for line in (folder / "cgroup.procs").read_text().split()]
-    except (OSError, ValueError):
-        return []
-
-
-def out_of_memory(folder: Path) -> bool:
-    """Whether the kernel's OOM killer acted inside ``folder`` (memory.events ``oom_kill``)."""
-    try:
-        for line in (folder / "memory.events").read_text().splitlines():
-            name, _, count = line.partition(" ")
-            if name == "oom_kill" and int(count) > 0:
-                return True
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-def remove(folder: Path) -> None:
-    """Kill what is left and remove the folder (waiting briefly for the kernel to empty it)."""
-    kill(folder)
-    for _ in range(50):
-        try:
-            folder.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.02)
-
-
-def _own_cgroup() -> Path | None:
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        membership = Path("/proc/self/cgroup").read_text().splitlines()
         mounts = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
-        return None
-    relative = next((line[3:] for line in lines if line.startswith("0::")), None)
-    mount = next((m.split()[4] for m in mounts if " - cgroup2 " in m), None)
-    if relative is None or mount is None:
-        return None
-    folder = Path(mount) / relative.lstrip("/")
-    return folder if (folder / "cgroup.procs").exists() else None
+        return []
+    found = []
+    for line in membership:
+        number, _, rest = line.partition(":")
+        names, _, relative = rest.partition(":")
+        version = 2 if number == "0" else 1
+        mount = _mount_of(mounts, version, set(names.split(",")) - {""})
+        if mount is None:
+            continue
+        folder = Path(mount) / relative.lstrip("/")
+        if (folder / "cgroup.procs").exists():
+            found.append(Hierarchy(version, _controllers(folder, version, names), folder))
+    return found
+
+
+def _mount_of(mounts: list[str], version: int, names: set[str]) -> str | None:
+    """Where the hierarchy of ``names`` (v1) or the unified one (v2) is mounted."""
+    for line in mounts:
+        fields, _, tail = line.partition(" - ")
+        kind, _, options = tail.split(" ", 2) if tail.count(" ") >= 2 else (tail, "", "")
+        if version == 2 and kind == "cgroup2":
+            return fields.split()[4]
+        if version == 1 and kind == "cgroup" and names and names <= set(options.split(",")):
+            return fields.split()[4]
+    return None
+
+
+def _controllers(folder: Path, version: int, names: str) -> frozenset[str]:
+    """The controllers a leaf under ``folder`` gets: v1, the mount's; v2, those enabled for
+    the folder's children (enabled here first where that is allowed)."""
+    if version == 1:
+        return frozenset(names.split(","))
+    control = folder / "cgroup.subtree_control"
+    wanted = set(_read(folder / "cgroup.controllers").split()) & set(CONTROLS)
+    missing = wanted - set(_read(control).split())
+    if missing:
+        _write(control, " ".join(f"+{name}" for name in sorted(missing)))
+    return frozenset(set(_read(control).split()) & set(CONTROLS))
+
+
+def _writable(folder: Path) -> bool:
+    probe = folder / f"grader-probe-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def _cpu_seconds(folder: Path, version: int) -> float | None:
+    if version == 2:
+        usec = _counter(folder / "cpu.stat", "usage_usec", missing=-1)
+        return usec / 1e6 if usec >= 0 else None
+    text = _read(folder / "cpuacct.usage").strip()
+    return int(text) / 1e9 if text.isdigit() else None
+
+
+def _counter(path: Path, name: str, missing: int = 0) -> int:
+    """The value of the line ``name N`` of a cgroup file (``missing`` where it has none)."""
+    for line in _read(path).splitlines():
+        key, _, value = line.partition(" ")
+        if key == name and value.strip().isdigit():
+            return int(value)
+    return missing
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _write(path: Path, text: str) -> bool:

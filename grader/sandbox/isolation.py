@@ -11,7 +11,9 @@ landlock       reads outside the system/Python/submission, writes outside       
 seccomp        sockets, ptrace, process_vm_*, mounts, namespaces, bpf, io_uring   libseccomp
 uid            a root grader's sandbox runs as an unprivileged uid of its own     root grader
 subreaper      double-forked daemons come back to the sandbox's supervisor        Linux 3.4+
-cgroup         one kill for every process of the sandbox; memory/pids caps        a writable cgroup v2
+cgroup         one kill for every process; memory (shared memory and tmpfs too),   a writable cgroup
+               tasks and an equal CPU weight, where those controllers are on      (v1 or v2)
+ipc            an IPC namespace per sandbox (System V objects, message queues)   root or bubblewrap
 =============  ================================================================  ==========
 
 Resource limits (rlimits) and the parent's watchdog (wall clock, the memory of the whole
@@ -31,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +43,11 @@ from grader.sandbox import cgroup, uids
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 NO_BWRAP_ENV = "GRADER_NO_BWRAP"
 DISABLE_ENV = "GRADER_DISABLE_LAYERS"
-LAYERS = ("bubblewrap", "landlock", "seccomp", "uid", "subreaper", "cgroup")
+LAYERS = ("bubblewrap", "landlock", "seccomp", "uid", "subreaper", "cgroup", "ipc")
 
 # What a student cannot do, and the layers (any one of the alternatives) that ensure it.
 GUARANTEES: dict[str, list[set[str]]] = {
-    "files": [{"bubblewrap"}, {"landlock-filesystem"}],
+    "files": [{"bubblewrap", "files-verified"}, {"landlock-filesystem", "files-verified"}],
     "network": [{"bubblewrap"}, {"seccomp"}],
     "processes": [{"bubblewrap"}, {"subreaper"}, {"cgroup"}],
     "grader": [{"bubblewrap"}, {"uid"}, {"landlock-signals"},
@@ -98,7 +101,11 @@ def available() -> Available:
     if "subreaper" not in off:
         layers.append("subreaper")
     if "cgroup" not in off:
-        _keep("cgroup", None if cgroup.parent() else cgroup.why_absent(), layers, missing)
+        _keep("cgroup", None if cgroup.usable() else cgroup.why_absent(), layers, missing)
+    if "ipc" not in off:
+        _keep("ipc", None if os.geteuid() == 0 or "bubblewrap" in layers else
+              "an IPC namespace per sandbox needs root or bubblewrap (the syscall allowlist "
+              "refuses System V IPC and message queues instead)", layers, missing)
     enforced, abi = _probe_confinement(off, missing)
     layers += [layer for layer in ("landlock", "seccomp", "uid") if layer in enforced]
     found = Available(tuple(layers), missing, abi)
@@ -135,7 +142,28 @@ def _bubblewrap_problem() -> str | None:
          "--size", "1048576", "--tmpfs", "/tmp", "true"], capture_output=True, timeout=30)
     if probe.returncode != 0:
         return f"bubblewrap cannot create namespaces here ({probe.stderr.decode().strip()})"
-    return None
+    return _bubblewrap_selftest()
+
+
+def _bubblewrap_selftest() -> str | None:
+    """Start an interpreter under the mounts a worker gets and have it try to read every
+    hidden place and write outside its tmpfs folders: bubblewrap is off if any attempt works."""
+    from grader.sandbox import installation, launcher
+
+    roots = launcher.python_roots(launcher.Interpreter())
+    spec = {"verify": {"unreadable": installation.witnesses(installation.hidden_paths()),
+                       "unwritable": ["/", "/submission", "/harness", *roots]}}
+    with tempfile.TemporaryDirectory() as empty:
+        prefix = launcher.bwrap_prefix((Path(empty), "/submission"), launcher.Limits(),
+                                       os.geteuid() == 0, roots)
+        proc = subprocess.run(prefix + [sys.executable, "-I", "/harness/main.py", "--probe",
+                                        json.dumps(spec)], capture_output=True, text=True,
+                              timeout=60, cwd="/")
+    report = _report(proc)
+    if "files-verified" in report["enforced"]:
+        return None
+    problems = [p.partition(": ")[2] for p in report["problems"]] or ["it did not report"]
+    return f"its self-test failed: {problems[0]}"
 
 
 def _probe_confinement(off: set[str], missing: dict[str, str]) -> tuple[set[str], int]:
@@ -153,6 +181,8 @@ def _probe_confinement(off: set[str], missing: dict[str, str]) -> tuple[set[str]
         report = _run_probe(wanted)
     _note(report, missing)
     enforced = {name.split("-")[0] for name in report["enforced"]} & wanted
+    if "files-verified" not in report["enforced"]:
+        enforced.discard("landlock")  # its self-test read a hidden path: off, and _note says why
     for layer in wanted - enforced:
         missing.setdefault(layer, "the probe could not apply it")
     return enforced, int(report.get("abi", 0))
@@ -169,6 +199,11 @@ def _run_probe(wanted: set[str]) -> dict:
     finally:
         if lease:
             lease.release()
+    return _report(proc)
+
+
+def _report(proc: subprocess.CompletedProcess) -> dict:
+    """What a probe printed (its last line, JSON), or a failed probe as a problem."""
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -183,12 +218,13 @@ def _note(report: dict, missing: dict[str, str]) -> None:
 
 
 def probe_spec(wanted: set[str], lease) -> dict:
-    """The confinement part of a launch spec for the probe (system and Python readable)."""
+    """The confinement part of a launch spec for the probe (system and Python readable), with
+    the self-test a worker runs: the probe proves the file rules as a worker would."""
     from grader.sandbox import launcher
 
     return launcher.confinement(
         wanted, lease, read=launcher.system_paths() + [str(WORKER_DIR)], write=[],
-        protect=[os.getpid()])
+        protect=[os.getpid()], unwritable=["/", str(WORKER_DIR)])
 
 
 def enforced_guarantees(layers: list[str]) -> list[str]:
@@ -212,6 +248,8 @@ def fine_layers(found: Available) -> list[str]:
     if found.has("landlock"):
         names += [f"landlock-{scope}" for scope, abi in (("filesystem", 1), ("tcp", 4),
                                                           ("signals", 6)) if found.landlock_abi >= abi]
+    if found.has("landlock") or found.has("bubblewrap"):
+        names.append("files-verified")  # the probe dropped any whose self-test failed
     return names
 
 

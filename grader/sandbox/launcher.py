@@ -13,24 +13,22 @@ bubblewrap, Landlock grants the same paths and nothing else.
 
 from __future__ import annotations
 
-import functools
 import glob
 import json
 import os
+import shlex
 import sys
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import datapath
-from grader.sandbox import isolation
+from grader.sandbox import installation, isolation, syscall_policy
+from grader.sandbox.installation import SYSTEM
 from grader.sandbox.isolation import WORKER_DIR
 
 THREADS_ENV = "GRADER_THREADS"  # CPU threads one worker may use (cores / parallel workers)
 MARKER_ENV = "GRADER_SANDBOX_ID"  # inherited by everything the worker starts; found again at kill time
 DISABLE_ENV = isolation.NO_BWRAP_ENV
 
-SYSTEM = ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
 # What Python, numpy, torch, OpenCV and matplotlib read in /etc; the rest (shadow, ssh
 # keys, the machine's configuration) stays out of the sandbox.
 ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives",
@@ -39,8 +37,8 @@ ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "al
 PROC = ["/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"]
 SYS = ["/sys/devices/system/cpu"]
 GPU_READ = ["/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia"]
+TASKS_BASE, TASKS_PER_THREAD = 64, 4
 DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
-HIDDEN_PACKAGES = ("reference", "grader", "rubrics", "assignments")
 
 
 @dataclass(frozen=True)
@@ -111,49 +109,82 @@ def places(submission: Path, scratch: Path, slot: Path | None = None) -> Places:
 
 
 def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_aliases: bool,
-         limits: Limits, marker: str, lease=None, cgroup_dir: Path | None = None,
-         interpreter: Interpreter = Interpreter(), slot: Path | None = None) -> LaunchPlan:
+         limits: Limits, marker: str, lease=None, cgroup_procs: tuple[str, ...] = (),
+         interpreter: Interpreter = Interpreter(), slot: Path | None = None,
+         witnesses: tuple[str, ...] = ()) -> LaunchPlan:
     """The command that starts a worker for the read-only copy ``submission``.
 
     ``lease`` is the sandbox's own uid (:mod:`grader.sandbox.uids`) when the grader is root;
     ``marker`` is a unique id put in the worker's environment, a last-resort way to find
     processes it starts. With ``slot`` (the folder of a warm worker that holds
     ``submission``) the plan has no command: its ``spec`` and ``env`` go to the zygote.
+    ``witnesses``: paths of this sandbox's own that it must fail to open, beside those of
+    :func:`~grader.sandbox.installation.witnesses` (the grader's copy of the submission).
+    ``cgroup_procs``: the ``cgroup.procs`` files of the sandbox's cgroup leaf, which its first
+    process joins before it forks anything: a cold worker's supervisor itself, or under
+    bubblewrap the shell that then becomes ``bwrap`` (a warm one's zygote cannot see the
+    cgroup tree: the grader moves the forked sandbox before it goes on).
     """
     where = places(submission, scratch, slot)
     spec, layers = worker_spec(where, module_dir, fds, numpy_aliases, limits, lease,
-                               cgroup_dir, interpreter)
+                               interpreter, witnesses)
+    use_bwrap = bubblewrap_available()
+    spec["cgroup"] = list(cgroup_procs) if cgroup_procs and not slot and not use_bwrap else None
     argv = [] if slot else [interpreter.executable, "-I", f"{where.worker}/main.py",
                             json.dumps(spec)]
     env = worker_environment(where, marker)
-    if bubblewrap_available():
+    if use_bwrap:
         if argv:  # a cold start: its own namespaces, the submission at /submission
-            argv = _bwrap_prefix((submission, "/submission"), limits, lease is not None,
-                                 python_roots(interpreter)) + argv
+            argv = _joining(cgroup_procs) + bwrap_prefix(
+                (submission, "/submission"), limits, lease is not None,
+                python_roots(interpreter)) + argv
         return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers), spec)
     return LaunchPlan(argv, env, "subprocess", layers, spec)
 
 
+def _joining(procs: tuple[str, ...]) -> list[str]:
+    """A shell that moves itself into the cgroup leaf (``procs``), then becomes the command
+    that follows: everything bubblewrap starts is born in the leaf."""
+    if not procs:
+        return []
+    moves = "".join(f"{{ echo $$ > {shlex.quote(path)}; }} 2>/dev/null; " for path in procs)
+    return ["/bin/sh", "-c", moves + 'exec "$@"', "sh"]
+
+
 def worker_spec(where: Places, module_dir: str, fds: Fds, numpy_aliases: bool, limits: Limits,
-                lease=None, cgroup_dir: Path | None = None,
-                interpreter: Interpreter = Interpreter()) -> tuple[dict, tuple[str, ...]]:
+                lease=None, interpreter: Interpreter = Interpreter(),
+                witnesses: tuple[str, ...] = ()) -> tuple[dict, tuple[str, ...]]:
     """The launch spec ``worker/main.py`` reads (JSON), and the layers it asks for."""
     have = isolation.available()
     use_bwrap = have.has("bubblewrap")
     wanted = {layer for layer in ("landlock", "seccomp") if have.has(layer)}
     wanted |= {"uid"} if lease is not None else set()
+    roots = python_roots(interpreter)
     confine = confinement(wanted, lease, read=system_paths() + [where.worker, where.submission],
                           write=list(where.write), protect=[] if use_bwrap else [os.getpid()],
-                          python=python_roots(interpreter))
+                          python=roots, namespaces=use_bwrap,
+                          unwritable=unwritable(where, roots), witnesses=witnesses)
     spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
             "module_dir": str(Path(where.submission) / module_dir),
             "limits": limit_values(limits, lease), "numpy_aliases": numpy_aliases,
-            "confine": confine, "subreaper": have.has("subreaper"),
-            "cgroup": str(cgroup_dir) if cgroup_dir and not use_bwrap else None,
+            "confine": confine, "subreaper": have.has("subreaper"), "ipc": _ipc(have, where),
             "chown": list(where.write) if use_bwrap else []}
     layers = sorted(wanted | ({"subreaper"} if spec["subreaper"] else set())
-                    | ({"cgroup"} if spec["cgroup"] else set()))
+                    | ({"ipc"} if spec["ipc"] else set()))
     return spec, tuple(layers)
+
+
+def _ipc(have: isolation.Available, where: Places) -> str | None:
+    """How the sandbox gets an IPC namespace of its own: bubblewrap made one for a cold start;
+    a warm one's supervisor unshares its own (the zygote would share its namespace), as does
+    a root supervisor without bubblewrap; ``None`` for an ordinary user without bubblewrap
+    (the syscall allowlist refuses System V IPC and message queues everywhere)."""
+    if not have.has("ipc"):
+        return None
+    if not have.has("bubblewrap"):
+        return "unshare" if os.geteuid() == 0 else None
+    # a warm one's zygote kept CAP_SYS_ADMIN (its own user namespace's, where it is not root)
+    return "unshare" if where.submission.startswith(SLOT + "/") else "bubblewrap"
 
 
 def worker_environment(where: Places, marker: str) -> dict[str, str]:
@@ -173,32 +204,51 @@ def zygote_plan(slot: Path, control_fd: int, preload: tuple[str, ...], limits: L
     argv = [interpreter.executable, "-I", f"{worker}/zygote.py", json.dumps(spec)]
     env = _environment("/scratch" if use_bwrap else str(slot))
     if use_bwrap:
-        argv = _bwrap_prefix((slot, SLOT), limits, keep_root, python_roots(interpreter)) + argv
+        argv = bwrap_prefix((slot, SLOT), limits, keep_root, python_roots(interpreter),
+                            unshare_ipc=True) + argv
         return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap",))
     return LaunchPlan(argv, env, "subprocess", ())
 
 
 def confinement(wanted: set[str], lease, read: list[str], write: list[str],
-                protect: list[int], python: list[str] | None = None) -> dict:
-    """The ``confine`` part of a launch spec (see ``worker/confine``); ``python``: the
-    folders of the worker's interpreter and packages (default: the harness's)."""
+                protect: list[int], python: list[str] | None = None, namespaces: bool = False,
+                unwritable: list[str] | None = None, witnesses: tuple[str, ...] = ()) -> dict:
+    """The ``confine`` part of a launch spec (see ``worker/confine``).
+
+    ``read`` and ``write`` are granted as they are; the system and ``python`` (the folders
+    of the worker's interpreter and packages, default the harness's) are granted as trees
+    with every hidden place carved out. ``verify`` asks the worker to prove the result:
+    every witness of a hidden place unreadable, every folder of ``unwritable`` unwritable.
+    ``namespaces``: the sandbox has namespaces of its own (bubblewrap), which the syscall
+    allowlist relies on for Unix sockets.
+    """
     # a root worker without a uid of its own at least gives up its capabilities (part of the
     # uid layer: with every layer turned off, nothing is dropped)
     spec: dict = {"identity": {"uid": lease.uid, "gid": lease.gid} if "uid" in wanted else None,
                   "drop_capabilities": "uid" not in isolation.disabled()}
+    hidden = installation.hidden_paths()
     if "landlock" in wanted:
-        spec["landlock"] = {"read": read, "read_trees": python or list(_python_roots()),
-                            "hidden": hidden_paths(),
-                            "write": write, "devices": DEVICES + gpu_devices()}
+        spec["landlock"] = {"read": read, "read_trees": SYSTEM + (python or list(installation.python_roots())),
+                            "hidden": hidden, "write": write, "devices": DEVICES + gpu_devices()}
     if "seccomp" in wanted:
-        spec["seccomp"] = {"protect_pids": protect}
+        spec["seccomp"] = {"protect_pids": protect, "rules": syscall_policy.load().rules(
+            namespaces=namespaces, gpu=bool(gpu_devices()))}
+    if "landlock" in wanted or namespaces:
+        spec["verify"] = {"unreadable": installation.witnesses(hidden) + list(witnesses),
+                          "unwritable": unwritable or ["/"]}
     return spec
 
 
-def closed_to_sandbox(interpreter: Interpreter, lease) -> Path | None:
-    """A folder above a course environment that the sandbox's own uid (``lease``) may not
-    enter, where it sees the host's folders (no bubblewrap); ``None`` when all is open."""
-    if interpreter.root is None or lease is None or bubblewrap_available():
+def unwritable(where: Places, python: list[str]) -> list[str]:
+    """Folders a worker must fail to write in: the root, its submission and the folder above
+    it (the workspace, or bubblewrap's read-only view), the worker code, the Python roots."""
+    return ["/", where.submission, str(Path(where.submission).parent), where.worker, *python]
+
+
+def closed_to_sandbox(interpreter: Interpreter) -> Path | None:
+    """A folder above a course environment that a sandbox's own uid may not enter, where it
+    sees the host's folders (no bubblewrap); ``None`` when all is open."""
+    if interpreter.root is None or bubblewrap_available():
         return None
     for folder in reversed(Path(interpreter.root).parents):
         if not os.stat(folder).st_mode & 0o001:
@@ -207,32 +257,14 @@ def closed_to_sandbox(interpreter: Interpreter, lease) -> Path | None:
 
 
 def system_paths() -> list[str]:
-    """What every worker may read besides Python: the system, parts of /etc, /proc, /sys."""
-    paths = SYSTEM + [f"/etc/{name}" for name in ETC] + PROC + SYS
+    """What every worker may read besides the system's and Python's trees: parts of /etc,
+    /proc and /sys."""
+    paths = [f"/etc/{name}" for name in ETC] + PROC + SYS
     return paths + (GPU_READ if gpu_devices() else [])
 
 
 def gpu_devices() -> list[str]:
     return sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
-
-
-def hidden_paths() -> list[str]:
-    """What must stay unreadable even where it lies inside a granted tree: installed copies
-    of the answer key and the harness, the repository, and the grader's state folders."""
-    data = datapath.course_data_dir()
-    return list(_hidden_paths(str(datapath.state_root()), str(data) if data else None))
-
-
-@functools.lru_cache(maxsize=8)
-def _hidden_paths(state: str, data: str | None) -> tuple[str, ...]:
-    """:func:`hidden_paths` for the state folder ``state`` and the course data ``data``
-    (the installed copies are looked up once per process)."""
-    hidden = [str(Path(root) / name) for root in _python_roots() for name in HIDDEN_PACKAGES]
-    for root in _python_roots():
-        hidden += glob.glob(os.path.join(root, "__editable__*cv_course_grader*"))
-        hidden += glob.glob(os.path.join(root, "cv_course_grader*.dist-info"))
-    hidden += [str(datapath.REPO_ROOT), state]
-    return tuple(hidden + ([data] if data else []))
 
 
 def limit_values(limits: Limits, lease=None) -> dict[str, int]:
@@ -246,9 +278,24 @@ def limit_values(limits: Limits, lease=None) -> dict[str, int]:
               "NOFILE": limits.open_files, "CORE": 0}
     if limits.address_space_limit:
         values["AS"] = limits.memory_mb * mib
-    # RLIMIT_NPROC counts every task of the worker's real uid: a sandbox uid has none yet
-    values["NPROC"] = 256 + (0 if lease is not None else _tasks_of_user(os.getuid()))
+    # RLIMIT_NPROC counts every task (process or thread) of the worker's real uid: a sandbox
+    # uid has none yet. Small, since each task may hold RLIMIT_AS between two of the
+    # watchdog's looks where no cgroup caps the whole tree.
+    values["NPROC"] = tasks_allowed() + (0 if lease is not None else _tasks_of_user(os.getuid()))
     return values
+
+
+def tasks_allowed() -> int:
+    """Processes and threads one sandbox may run: enough for its thread pools (a few per
+    allowed CPU thread) and a DataLoader's or a Pool's workers."""
+    return TASKS_BASE + TASKS_PER_THREAD * threads_allowed()
+
+
+def threads_allowed() -> int:
+    """The CPU threads one sandbox may use (``GRADER_THREADS``, set per task by the batch;
+    else every core)."""
+    chosen = os.environ.get(THREADS_ENV, "")
+    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else (os.cpu_count() or 1)
 
 
 def bubblewrap_available() -> bool:
@@ -281,36 +328,25 @@ def _environment(scratch: str) -> dict[str, str]:
 def python_roots(interpreter: Interpreter) -> list[str]:
     """Folders the worker's interpreter and its packages live in (read-only in the sandbox):
     the harness's Python (a course environment's venv links to its base) and the venv."""
-    return sorted({*_python_roots(), *([interpreter.root] if interpreter.root else [])})
+    return sorted({*installation.python_roots(), *([interpreter.root] if interpreter.root else [])})
 
 
-@functools.cache
-def _python_roots() -> tuple[str, ...]:
-    """Folders the harness's interpreter and its packages live in (found once per process)."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        roots.add(sysconfig.get_path(key))
-    return tuple(sorted(r for r in roots if r and Path(r).exists()))
-
-
-def _hidden_packages() -> list[str]:
-    """Installed copies of the answer key and the harness, masked inside bubblewrap."""
-    return [p for p in (str(Path(root) / name) for root in _python_roots()
-                        for name in HIDDEN_PACKAGES) if Path(p).is_dir()]
-
-
-def _bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
-                  python: list[str]) -> list[str]:
+def bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
+                 python: list[str], unshare_ipc: bool = False) -> list[str]:
     """Namespaces and mounts. Every writable place is a size-capped tmpfs (files in RAM are
     not counted by RLIMIT_AS, so uncapped ones would let a submission fill the host's memory),
     and the root is remounted read-only at the end. ``mount`` is (host folder, mount point):
     the submission at ``/submission``, or a warm worker's slot at :data:`SLOT`. With
     ``keep_root`` the supervisor keeps root inside (to hand the worker its own uid), else
-    every capability is dropped."""
+    every capability is dropped but, with ``unshare_ipc`` (a warm worker's zygote),
+    CAP_SYS_ADMIN in its own user namespace: its sandboxes' supervisors unshare an IPC
+    namespace each, and their workers drop it with the rest before any student code."""
     mib = 1 << 20
     # a root supervisor needs the real uids to hand one over: no user namespace then
     unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try"] if keep_root else ["--unshare-all", "--cap-drop", "ALL"])
+    if unshare_ipc and not keep_root:
+        unshare += ["--cap-add", "CAP_SYS_ADMIN"]
     args = ["bwrap", *unshare, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     # the tmpfs mounts come first: a Python installation under /tmp (a venv there)
     # is bound on top of them below, instead of being hidden by them
@@ -323,16 +359,39 @@ def _bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
         args += ["--perms", "0755", "--dir", folder]
     for device in gpu_devices():
         args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
-    for system in SYSTEM + [f"/etc/{name}" for name in ETC]:
-        if os.path.lexists(system):
-            args += ["--ro-bind", system, system]
-    for root in python:
-        args += ["--ro-bind", root, root]
-    for hidden in _hidden_packages():
-        args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
+    args += _system_binds() + [arg for root in python for arg in ("--ro-bind", root, root)]
+    args += _masks(SYSTEM + python)
     args += ["--ro-bind", str(mount[0]), mount[1],
              "--ro-bind", str(WORKER_DIR), "/harness",
              "--chdir", "/scratch", "--remount-ro", "/"]
+    return args
+
+
+def _system_binds() -> list[str]:
+    """The system folders and the parts of /etc, read-only; a link (``/lib -> usr/lib`` on
+    a merged-``/usr`` system) stays a link, so that a place hidden in its target is hidden
+    through it too (a second bind of the target would show what the first one masks)."""
+    args = []
+    for path in SYSTEM + [f"/etc/{name}" for name in ETC]:
+        if os.path.islink(path) and path in SYSTEM:
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.lexists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _masks(trees: list[str]) -> list[str]:
+    """Cover every hidden place inside the bound ``trees``: an empty read-only tmpfs on a
+    folder, ``/dev/null`` on a file."""
+    inside = [os.path.realpath(t).rstrip("/") + "/" for t in trees if os.path.exists(t)]
+    args = []
+    for hidden in installation.hidden_paths():
+        if not any(hidden.startswith(tree) for tree in inside) or not os.path.lexists(hidden):
+            continue
+        if os.path.isdir(hidden):
+            args += ["--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
+        else:
+            args += ["--ro-bind", "/dev/null", hidden]
     return args
 
 

@@ -122,6 +122,17 @@ def resident_kib(pid: int) -> int:
         return 0
 
 
+def busy(pid: int) -> bool:
+    """Whether ``pid`` is running or waiting to run (``R``), or in an uninterruptible wait
+    (``D``: faulting pages in, writing): at work, not resting or gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"R", b"D")
+
+
 def _parent_of(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

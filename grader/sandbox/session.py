@@ -14,6 +14,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,16 @@ from typing import Any
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox import cgroup, isolation, launcher, uids, workspace, zygote
+from grader.sandbox import cgroup, installation, isolation, launcher, uids, workspace, zygote
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import folder_usage, kill_tree, tree_cpu_seconds, tree_memory_mib
+from grader.sandbox.processes import (busy, descendants, folder_usage, kill_tree,
+                                      tree_cpu_seconds, tree_memory_mib)
 from grader.sandbox.worker import protocol
 
 WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch while it waits
 MAX_SCRATCH_FILES = 10_000
+SETTLE_S = 0.05  # how often a reply's leftover children are looked at
+SUPERVISOR_MB = 64  # the supervisor's interpreter, in the cgroup beside the student's tree
 
 
 @dataclass
@@ -128,14 +132,14 @@ class _CpuMeter:
     WALL_CAP = 4.0  # the longest a busy request may run, in multiples of its wall-clock limit
     STEP_S = 2.0  # how far the deadline moves at a time
 
-    def __init__(self, pid: int, limit_s: float | None):
-        self._pid, self._limit = pid, limit_s
-        self._start = tree_cpu_seconds(pid)
+    def __init__(self, read: Callable[[], float], limit_s: float | None):
+        self._read, self._limit = read, limit_s
+        self._start = read()
         self.extra_s = 0.0  # how far the deadline has moved
         self._sample = (time.perf_counter(), 0.0)
 
     def used(self) -> float:
-        return round(max(0.0, tree_cpu_seconds(self._pid) - self._start), 3)
+        return round(max(0.0, self._read() - self._start), 3)
 
     def check(self) -> None:
         if self._limit is not None and self.used() > self._limit:
@@ -192,9 +196,14 @@ class SandboxSession:
         self._workspace: workspace.Workspace | None = None
         self._lease: uids.Lease | None = None
         self._cpu: _CpuMeter | None = None  # the CPU budget of the request in flight, if any
+        self._cgroup: cgroup.Leaf | None = None
         self._timeout_s = 0.0  # the wall-clock limit of the request in flight
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
+        self.missing: dict[str, str] = {}  # layers this sandbox went without, and why
+        self._running: set[int] = set()  # the sandbox's processes after its last reply
+        self._started_with = 0  # how many it had when its worker said ready
+        self._ooms_seen = 0  # the kernel's OOM kills in its cgroup, as of its last reply
         self.warm = False
 
     def __enter__(self) -> SandboxSession:
@@ -202,6 +211,13 @@ class SandboxSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def missing_layers(self) -> dict[str, str]:
+        """The isolation layers this sandbox went without, and why: those this machine lacks
+        (or that failed their probe) and those left out for this sandbox alone."""
+        if not self.isolation:
+            return {}
+        return {**isolation.available().missing, **self.missing}
 
     @property
     def source_root(self) -> Path:
@@ -280,12 +296,85 @@ class SandboxSession:
     def _ensure_workspace(self) -> workspace.Workspace:
         if self._workspace is None:
             if os.geteuid() == 0 and isolation.available().has("uid"):
-                self._lease = uids.acquire()
+                self._lease = self._own_uid()
             owner = (self._lease.uid, self._lease.gid) if self._lease else None
             self._zygote = self._borrow_zygote()
             self._workspace = workspace.create(self._submission, owner,
                                                self._zygote.slot if self._zygote else None)
         return self._workspace
+
+    def _own_uid(self) -> uids.Lease | None:
+        """A uid of the sandbox's own, unless it could not reach its course environment (a
+        folder above it closed to other uids): then the sandbox runs without one, as root
+        without capabilities, and :attr:`missing` says why."""
+        closed = launcher.closed_to_sandbox(self._interpreter)
+        if closed is None:
+            return uids.acquire()
+        self.missing["uid"] = (f"the sandbox's own uid cannot enter {closed}, on the way to the "
+                               f"course environment {self._interpreter.root} (make it searchable: "
+                               f"chmod o+x {closed}; or set GRADER_ENVS to a folder others can "
+                               "enter)")
+        return None
+
+    def _kernel_memory_mb(self) -> int:
+        """The cgroup's hard memory cap: the rubric's limit (which the watchdog enforces as a
+        ``memory`` result) plus the sandbox's RAM-backed folders and the supervisor; what no
+        poll sees (shared memory, tmpfs, page cache, forks between two polls) stops here."""
+        return (self._limits.memory_mb + self._limits.scratch_mb + 2 * self._limits.tmp_mb
+                + SUPERVISOR_MB)
+
+    def _processes(self) -> list[int]:
+        """Every process of the sandbox: its cgroup's members, else its supervisor's tree."""
+        if self._cgroup is not None and "cgroup" in self.layers:
+            return self._cgroup.members()
+        return [self._proc.pid, *descendants(self._proc.pid)] if self._proc is not None else []
+
+    def _check_leftovers(self) -> None:
+        """Before a request: what processes left by earlier calls did meanwhile counts against
+        this one (the kernel killed one for memory, or they hold more than the limit now)."""
+        if self._ooms() > self._ooms_seen:
+            raise _OverMemory(self._kernel_memory_error() + ", in processes an earlier call "
+                              "left running")
+        if len(self._running) > self._started_with:
+            self._watch()
+
+    def _settle(self, cap: float) -> None:
+        """After a reply, while processes the request started are still at work (children
+        that outlive the call, on a machine too busy for them to finish in time), go on
+        watching them until they rest or end: what they take counts against the call, and one
+        still at work at ``cap`` makes it a timeout. Honest calls leave nothing new running
+        and pass straight through (one look); a sleeping daemon costs one more measurement."""
+        now = set(self._processes())
+        while any(busy(pid) for pid in now - self._running):
+            if time.perf_counter() > cap:
+                raise _OverCpu("processes it started were still running long after it returned")
+            self._watch()
+            time.sleep(SETTLE_S)
+            now = set(self._processes())
+        if now - self._running:
+            self._watch()  # what the ones left behind hold now, once
+        self._running, self._ooms_seen = now, self._ooms()
+
+    def _ooms(self) -> int:
+        """Processes of this worker's tree the kernel killed for memory (0 without a cgroup)."""
+        return self._cgroup.oom_kills() if self._cgroup is not None else 0
+
+    def _kernel_memory_error(self) -> str:
+        return (f"the kernel stopped it: its processes used more than the "
+                f"{self._kernel_memory_mb()} MiB its cgroup allows (the {self._limits.memory_mb} "
+                "MiB limit, its folders in RAM and the supervisor; shared memory and files in "
+                "RAM count too)")
+
+    def _cpu_reader(self) -> Callable[[], float]:
+        """CPU-seconds of the sandbox: its cgroup's exact count (exited processes included),
+        else the sum over its live process tree from /proc."""
+        leaf, pid = self._cgroup, self._proc.pid if self._proc is not None else 0
+        if leaf is not None and "cgroup-cpu-time" in self.layers:
+            return lambda: leaf.cpu_seconds() or 0.0
+        return lambda: tree_cpu_seconds(pid)
+
+    def _cgroup_procs(self) -> tuple[str, ...]:
+        return tuple(self._cgroup.procs_files()) if self._cgroup is not None else ()
 
     def _borrow_zygote(self) -> zygote.Zygote | None:
         if zygote.shadows(self._submission / self._module_dir, self._preload):
@@ -300,14 +389,8 @@ class SandboxSession:
         nothing)."""
         space = self._ensure_workspace()
         self._marker = secrets.token_hex(8)
-        self._cgroup = cgroup.create(self._limits.memory_mb, 1024) \
+        self._cgroup = cgroup.create(self._kernel_memory_mb(), launcher.tasks_allowed()) \
             if isolation.available().has("cgroup") else None
-        closed = launcher.closed_to_sandbox(self._interpreter, self._lease)
-        if closed is not None:
-            raise SandboxError(f"the sandbox's uid cannot enter {closed}, on the way to the "
-                               f"course environment {self._interpreter.root}: make it "
-                               f"searchable (chmod o+x {closed}) or set GRADER_ENVS to a "
-                               "folder others can enter")
         plan, deadline = self._launch(space, deadline)
         for fd in (self._request_w, self._reply_r, self._out_r):
             os.set_blocking(fd, False)
@@ -323,6 +406,8 @@ class SandboxSession:
                                "it is closed to the sandbox's uid; set TMPDIR to a folder under "
                                "/tmp")
         self._confirm_layers(plan, header)
+        self._running, self._ooms_seen = set(self._processes()), 0
+        self._started_with = len(self._running)
         return deadline
 
     def _launch(self, space: workspace.Workspace,
@@ -335,7 +420,7 @@ class SandboxSession:
                 return self._with_pipes(lambda fds: self._fork_warm(space, fds, deadline)), deadline
             except zygote.ZygoteError as exc:
                 if self._cgroup is not None:
-                    cgroup.kill(self._cgroup)  # whatever the failed fork started there
+                    self._cgroup.kill()  # whatever the failed fork started there
                 isolation.say_once(f"sandbox: a warm worker failed ({exc}); starting cold")
                 deadline = time.perf_counter() + self._timeout_s
         return self._with_pipes(lambda fds: self._start_cold(space, fds)), deadline
@@ -361,14 +446,16 @@ class SandboxSession:
     def _plan(self, space: workspace.Workspace, fds: list[int], slot: Path | None = None):
         return launcher.plan(space.submission, space.scratch, self._module_dir,
                              launcher.Fds(*fds[:3]), self._aliases, self._limits, self._marker,
-                             self._lease, self._cgroup, self._interpreter, slot=slot)
+                             self._lease, self._cgroup_procs(), self._interpreter, slot=slot,
+                             witnesses=installation.sandbox_witnesses(self._submission))
 
     def _fork_warm(self, space: workspace.Workspace, fds: list[int],
                    deadline: float) -> launcher.LaunchPlan:
         assert self._zygote is not None
         plan = self._plan(space, fds, self._zygote.slot)
         where = launcher.places(space.submission, space.scratch, self._zygote.slot)
-        self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline)
+        adopt = self._cgroup.join if self._cgroup is not None else (lambda pid: None)
+        self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline, adopt)
         self.isolation, self.warm = plan.isolation, True
         return plan
 
@@ -385,11 +472,15 @@ class SandboxSession:
 
         The worker reports before any student code has run, so the report can be believed.
         """
-        asked = set(plan.layers) | {"no"}  # "no-capabilities" comes with a root worker
+        asked = set(plan.layers) | {"no", "files"}  # "no-capabilities" with a root worker;
+        # "files-verified" where the worker's self-test found every hidden path hidden
         kept = {str(item) for item in header.get("layers", []) if str(item).split("-")[0] in asked}
         kept.discard("no-new-privileges")
         if plan.isolation == "bubblewrap":
             kept.add("bubblewrap")
+        if self._cgroup is not None and self._proc is not None and \
+                self._proc.pid in self._cgroup.members():  # its first process was born there
+            kept |= {"cgroup", *(f"cgroup-{control}" for control in self._cgroup.controls)}
         self.layers = tuple(sorted(kept))
         for problem in header.get("problems", []):
             isolation.say_once(f"sandbox: a layer could not be applied ({problem})")
@@ -398,7 +489,7 @@ class SandboxSession:
         if self._proc is not None:
             os.close(self._control_w)  # the supervisor kills its tree and exits
             if self._cgroup is not None:
-                cgroup.kill(self._cgroup)
+                self._cgroup.kill()
             kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
             if self._lease is not None:
                 uids.kill_processes_of(self._lease.uid)
@@ -406,10 +497,11 @@ class SandboxSession:
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
             self._proc = None
-            if self._cgroup is not None:
-                cgroup.remove(self._cgroup)
             if self._workspace is not None:
                 self._workspace.clear_scratch()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         self._imported = set()
 
     # -- one request / reply ---------------------------------------------
@@ -424,10 +516,13 @@ class SandboxSession:
             if self._proc is None:
                 deadline = self._start(deadline, capture)
             assert self._proc is not None
-            self._cpu = _CpuMeter(self._proc.pid, cpu_limit_s) if cpu_limit_s else None
+            self._check_leftovers()
+            ooms_before = self._ooms()
+            self._cpu = _CpuMeter(self._cpu_reader(), cpu_limit_s) if cpu_limit_s else None
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
             self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
             header, out_arrays = self._receive(deadline, capture, request_id)
+            self._settle(started + _CpuMeter.WALL_CAP * timeout_s)
         except _Deadline:
             self._stop()
             extra = self._cpu.extra_s if self._cpu else 0.0
@@ -452,6 +547,10 @@ class SandboxSession:
                                stdout=capture.text(), seconds=time.perf_counter() - started)
         seconds = time.perf_counter() - started
         self._drain(capture)
+        if self._ooms() > ooms_before:  # a process of the tree was killed for memory (a fork)
+            self._stop()
+            return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
+                               error=self._kernel_memory_error())
         outcome = _outcome(header, out_arrays, seconds, capture.text())
         outcome.cpu_s = self._cpu.used() if self._cpu else None
         return outcome
@@ -528,9 +627,11 @@ class SandboxSession:
             self._cpu.check()
         assert self._proc is not None
         used = tree_memory_mib(self._proc.pid)
-        if used > self._limits.memory_mb or (self._cgroup and cgroup.out_of_memory(self._cgroup)):
+        if used > self._limits.memory_mb:
             raise _OverMemory(f"the process tree used {used:.0f} MiB of memory, more than the "
                               f"{self._limits.memory_mb} MiB allowed")
+        if self._ooms():
+            raise _OverMemory(self._kernel_memory_error())
         if self.isolation != "bubblewrap" and self._workspace is not None:
             size, files = folder_usage(self._workspace.scratch, MAX_SCRATCH_FILES)
             if size > self._limits.scratch_mb << 20 or files >= MAX_SCRATCH_FILES:
@@ -544,7 +645,11 @@ class SandboxSession:
     def _crashed(self, seconds: float, capture: Capture) -> CallOutcome:
         self._drain(capture)
         code = self._proc.wait() if self._proc else None
+        killed_for_memory = self._ooms() > 0
         self._stop()
+        if killed_for_memory:
+            return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
+                               error=self._kernel_memory_error())
         if code is not None and code > 128:
             code = 128 - code  # the supervisor (and bwrap) exit with 128 + the worker's signal
         text = capture.text()

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,10 +154,12 @@ class Zygote:
         return self._proc is not None and self._proc.poll() is None
 
     def fork(self, spec: dict, env: dict[str, str], cwd: str, fds: list[int],
-             deadline: float) -> WarmProcess:
+             deadline: float, adopt: Callable[[int], object] = lambda pid: None) -> WarmProcess:
         """Fork a sandbox with launch ``spec``, environment ``env`` and working folder ``cwd``;
         ``fds``: its request, reply and control pipes and its output (the caller closes its
-        own copies). Raises :class:`ZygoteError` if the zygote does not fork in time."""
+        own copies). ``adopt(pid)`` runs once the sandbox reported its pid and before it goes
+        on (it moves the sandbox into its cgroup). Raises :class:`ZygoteError` if the zygote
+        does not fork in time."""
         if not self.usable:
             raise ZygoteError("the zygote is not running")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -167,6 +170,8 @@ class Zygote:
             socket.send_fds(self._control, [json.dumps(message).encode()], [*fds, theirs.fileno()])
             theirs.close()
             pid = _peer_pid(ours, deadline)
+            adopt(pid)
+            ours.sendall(b"g")
         except OSError as exc:
             self.stop()
             raise ZygoteError(f"the zygote did not fork ({exc})") from None

@@ -26,6 +26,7 @@ import select
 import signal
 
 _PR_SET_CHILD_SUBREAPER = 36
+_CLONE_NEWIPC = 0x08000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -34,10 +35,20 @@ def become_subreaper() -> bool:
     return _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def join_cgroup(path: str) -> None:
-    """Move this process (and so everything it starts) into the cgroup folder ``path``."""
-    with open(os.path.join(path, "cgroup.procs"), "w") as procs:
-        procs.write(str(os.getpid()))
+def own_ipc_namespace() -> bool:
+    """Give the sandbox an IPC namespace of its own (System V objects and POSIX message queues
+    that no other sandbox sees, gone when it ends) where this process may: a root supervisor,
+    or one whose zygote shares an IPC namespace with its other sandboxes. Elsewhere the
+    syscall allowlist refuses those calls to student code."""
+    return _libc.unshare(_CLONE_NEWIPC) == 0
+
+
+def join_cgroup(procs_files: list[str]) -> None:
+    """Move this process (and so everything it starts) into the cgroup leaf whose
+    ``cgroup.procs`` files (one per hierarchy) are ``procs_files``."""
+    for path in procs_files:
+        with open(path, "w") as procs:
+            procs.write(str(os.getpid()))
 
 
 def supervise(worker: int, control_fd: int) -> int:

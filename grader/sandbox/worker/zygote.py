@@ -45,6 +45,7 @@ import supervisor  # noqa: E402
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 MAX_MESSAGE = 1 << 20
+GO_TIMEOUT_S = 10.0  # the grader answers the pid report in microseconds
 FDS = ("request", "reply", "control", "output", "hello")
 
 
@@ -130,6 +131,12 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     _reseed()
     hello = socket.socket(fileno=mine["hello"])
     hello.sendall(b"h")  # the kernel attaches this process's pid, as the grader sees it
+    hello.settimeout(GO_TIMEOUT_S)
+    try:  # the grader moves this process into the sandbox's cgroup, then says go
+        if hello.recv(1) != b"g":
+            return 1
+    except OSError:
+        return 1
     hello.close()
     spec = message["spec"]
     spec["fds"] = {name: mine[name] for name in ("request", "reply", "control")}

@@ -42,6 +42,19 @@ def drop_capabilities() -> None:
         raise PermissionError(ctypes.get_errno(), "capset refused to drop capabilities")
 
 
+def holds_capabilities() -> bool:
+    """Whether this process has any capability, in any set (root, or a warm worker's
+    supervisor that kept CAP_SYS_ADMIN in its own user namespace to unshare one per sandbox)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status") as status:
+            sets = [line.split()[1] for line in status if line.startswith(("CapPrm:", "CapAmb:", "CapEff:"))]
+    except (OSError, IndexError):
+        return False
+    return any(int(value, 16) for value in sets)
+
+
 def no_new_privileges() -> None:
     """No setuid binary or file capability can give this process more than it has now."""
     if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

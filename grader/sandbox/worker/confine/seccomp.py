@@ -1,25 +1,26 @@
-"""seccomp: the worker forbids itself the system calls a grading run never needs.
+"""seccomp: the worker allows itself only the system calls computation needs.
+
+The rules come in the launch spec, compiled by the trusted side from the reviewed allowlist
+``grader/sandbox/syscalls.yaml`` (:mod:`grader.sandbox.syscall_policy`): every call that
+is not allowed is refused (``EPERM``; ``ENOSYS`` for the few that libraries probe and fall
+back from, such as ``clone3`` and ``io_uring``), and a call whose forms differ in danger is
+allowed only in the safe ones (``clone`` without namespace flags, ``socket`` only for Unix
+sockets inside namespaces, ``ioctl`` for terminal queries, ``prctl`` for reading options).
+
+Two filters are loaded, and the kernel applies the stricter answer of the two: the
+allowlist, and (with ``protect_pids``) one that refuses signals to the protected processes
+— the grader, the supervisor, a warm worker's zygote — to their process groups and to every
+process (``kill(-1)``). A seccomp rule may test each argument once, so "any pid but these"
+cannot be one allowlist rule; Landlock scopes signals only from ABI 6, and this keeps the
+grader safe on older kernels too. The protecting filter is loaded first: once the allowlist
+holds, ``seccomp()`` itself is refused.
 
 The filter is built with libseccomp (``libseccomp.so.2``: on every Debian, Ubuntu, Fedora
 and RHEL system, since systemd needs it, and in Gradescope's and the common Docker base
-images) through ``ctypes``. libseccomp is the maintained library that turns rules into
-BPF for the running architecture, resolves system-call names per architecture and kills
-foreign-architecture calls (the i386 ``int 0x80`` entry on x86-64); the Python bindings
-on PyPI are thin, old (pyseccomp 0.1.2, 2021) wrappers of the same calls, and Debian's
-``python3-seccomp`` binds only the system interpreter, whereas this module runs in
-whatever interpreter grades the student, before anything else is imported.
-
-Denied with ``EPERM`` (``EACCES`` for sockets): every socket but ``socketpair`` (no TCP,
-UDP, raw, netlink or Unix-socket connections: the worker talks to the grader over inherited
-pipes), ``ptrace`` and ``process_vm_readv/writev`` (no reading or writing another process),
-mounts and the new mount API, ``bpf``, ``perf_event_open``, ``userfaultfd``, ``kexec_*``,
-kernel modules, keyrings, ``io_uring`` (its operations bypass seccomp), namespace creation
-(``unshare``, ``setns``, ``clone`` with a namespace flag; ``clone3`` answers ``ENOSYS`` so
-that the C library falls back to ``clone``, whose flags can be checked), clock setting,
-``reboot``, swap, ``chroot``, ``acct`` and ``personality``. With ``protect_pids`` signals
-to those processes (and to every process, ``kill(-1)``) are refused as well: Landlock
-scopes signals only from ABI 6, and this keeps the grader and the worker's supervisor safe
-on older kernels.
+images) through ``ctypes``. libseccomp turns rules into BPF for the running architecture
+(as a binary tree of system-call numbers), resolves names per architecture (a name the
+architecture lacks is skipped) and kills foreign-architecture calls (the i386 ``int 0x80``
+entry on x86-64). Standard library only: this runs before numpy is imported.
 """
 
 from __future__ import annotations
@@ -32,22 +33,8 @@ from collections.abc import Sequence
 _ALLOW = 0x7FFF0000
 _KILL_PROCESS = 0x80000000
 _CMP_MASKED_EQ = 7
-_ATTR_BADARCH, _ATTR_NNP = 2, 3
-
-DENIED = [
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-    "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr",
-    "bpf", "perf_event_open", "userfaultfd", "kexec_load", "kexec_file_load",
-    "init_module", "finit_module", "delete_module", "keyctl", "add_key", "request_key",
-    "unshare", "setns", "reboot", "swapon", "swapoff", "acct", "personality",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "syslog", "quotactl",
-    "lookup_dcookie", "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm",
-    "vhangup", "fanotify_init", "nfsservctl",
-]
-NOT_IMPLEMENTED = ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"]
-NAMESPACE_FLAGS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
-                   0x40000000]  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+_ATTR_BADARCH, _ATTR_NNP, _ATTR_OPTIMIZE = 2, 3, 8
+_BINARY_TREE = 2
 _SIGNALS_BY_PID = {"kill": 0, "tgkill": 0, "tkill": 0, "rt_sigqueueinfo": 0,
                    "rt_tgsigqueueinfo": 0, "pidfd_open": 0}  # syscall -> index of the pid argument
 
@@ -92,32 +79,43 @@ def available() -> bool:
     return True
 
 
-def install(protect_pids: Sequence[int] = ()) -> None:
-    """Load the filter into this process (and everything it starts from now on).
+def install(rules: dict, protect_pids: Sequence[int] = ()) -> None:
+    """Load the allowlist ``rules`` (``syscall_policy.Policy.rules``) into this process and
+    everything it starts from now on, with signals to ``protect_pids`` refused.
 
     Raises
     ------
     SeccompError
-        When libseccomp is missing or the kernel refuses the filter.
+        When libseccomp is missing or the kernel refuses a filter.
     """
     lib = _library()
-    context = lib.seccomp_init(_ALLOW)
+    if protect_pids:
+        _load(lib, _ALLOW, lambda add: _protect(add, protect_pids))
+    _load(lib, _errno_action(rules["default"]), lambda add: _allowlist(add, rules))
+
+
+def _allowlist(add, rules: dict) -> None:
+    for name, masked in rules["allow"]:
+        add(name, _ALLOW, tuple(masked) if masked else None)
+    for name, code in rules["errno"]:
+        add(name, _errno_action(code), None)
+
+
+def _protect(add, pids: Sequence[int]) -> None:
+    for pid in _protected_values(pids):
+        for name, index in _SIGNALS_BY_PID.items():
+            add(name, _errno_action(errno.EPERM), (index, 0xFFFFFFFF, pid & 0xFFFFFFFF))
+
+
+def _load(lib, default_action: int, fill) -> None:
+    context = lib.seccomp_init(default_action)
     if not context:
         raise SeccompError("libseccomp could not start a filter")
     try:
         lib.seccomp_attr_set(context, _ATTR_BADARCH, _KILL_PROCESS)
         lib.seccomp_attr_set(context, _ATTR_NNP, 1)
-        rule = _RuleAdder(lib, context)
-        for name in DENIED:
-            rule(name, errno.EPERM)
-        for name in NOT_IMPLEMENTED:
-            rule(name, errno.ENOSYS)
-        rule("socket", errno.EACCES)
-        for flag in NAMESPACE_FLAGS:
-            rule("clone", errno.EPERM, (0, flag, flag))
-        for pid in _protected_values(protect_pids):
-            for name, index in _SIGNALS_BY_PID.items():
-                rule(name, errno.EPERM, (index, 0xFFFFFFFF, pid & 0xFFFFFFFF))
+        lib.seccomp_attr_set(context, _ATTR_OPTIMIZE, _BINARY_TREE)  # older libseccomp: linear
+        fill(_RuleAdder(lib, context))
         if lib.seccomp_load(context) != 0:
             raise SeccompError("the kernel refused the seccomp filter")
     finally:
@@ -127,18 +125,17 @@ def install(protect_pids: Sequence[int] = ()) -> None:
 def _protected_values(pids: Sequence[int]) -> list[int]:
     """Values of a pid argument that reach the protected processes: each pid, its process
     group (``-pid``), every process (``-1``) and this process group (``0``)."""
-    if not pids:
-        return []
     return sorted({-1, 0, *pids, *(-p for p in pids)})
 
 
 class _RuleAdder:
-    """``rule(name, errno, (arg, mask, value))``: deny ``name`` (when ``arg & mask == value``)."""
+    """``add(name, action, (arg, mask, value))``: ``action`` for ``name`` (when
+    ``arg & mask == value``; always without the triple)."""
 
     def __init__(self, lib, context):
         self._lib, self._context = lib, context
 
-    def __call__(self, name: str, code: int, masked: tuple[int, int, int] | None = None) -> None:
+    def __call__(self, name: str, action: int, masked: tuple[int, int, int] | None) -> None:
         number = self._lib.seccomp_syscall_resolve_name(name.encode())
         if number < 0:
             return  # not a system call on this architecture
@@ -147,6 +144,5 @@ class _RuleAdder:
             arg, mask, value = masked
             pointer = (_ArgCmp * 1)(_ArgCmp(arg, _CMP_MASKED_EQ, mask, value))
             count = 1
-        if self._lib.seccomp_rule_add_array(self._context, _errno_action(code), number, count,
-                                            pointer) != 0:
+        if self._lib.seccomp_rule_add_array(self._context, action, number, count, pointer) != 0:
             raise SeccompError(f"libseccomp refused the rule for {name}")
