@@ -273,39 +273,62 @@ def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
 # --- sandbox uids -----------------------------------------------------------------------
 
 @needs_root
-def test_each_sandbox_holds_its_own_uid_until_released():
+def test_each_sandbox_holds_its_own_uid_until_released(monkeypatch):
     first, second = uids.acquire(), uids.acquire()
     try:
         assert first.uid != second.uid
         lo, hi = uids.uid_range()
         assert lo <= first.uid <= hi and lo <= second.uid <= hi
+        assert hi - lo > 1_000_000  # two graders on one host, each from a random place: apart
     finally:
         second.release()
+    monkeypatch.setenv(uids.RANGE_ENV, f"{first.uid}-{first.uid + 1}")
     again = uids.acquire()
     try:
-        assert again.uid == second.uid
+        assert again.uid == first.uid + 1  # first.uid is still held
     finally:
         again.release()
         first.release()
 
 
 @needs_root
-def test_taking_a_uid_kills_what_it_left_running():
-    lease = uids.acquire()
-    uid = lease.uid
-    lease.release()
-    leftover = subprocess.Popen(["sleep", "30"], user=uid, group=uid, extra_groups=[])
+def test_a_uid_any_process_has_is_never_taken_and_nothing_is_killed(monkeypatch):
+    """Two graders on one host: another's sandbox (here: a sleeper with a uid of the range)
+    keeps its uid and lives; this grader takes the next one."""
+    other = subprocess.Popen(["sleep", "30"], user=1_500_000, group=1_500_000, extra_groups=[])
     try:
-        taken = uids.acquire()
-        taken.release()
-        assert taken.uid == uid
-        assert leftover.wait(timeout=5) == -signal.SIGKILL
+        monkeypatch.setenv(uids.RANGE_ENV, "1500000-1500001")
+        for _ in range(5):
+            taken = uids.acquire()
+            taken.release()
+            assert taken.uid == 1_500_001
+        assert other.poll() is None
     finally:
-        leftover.kill()
+        other.kill()
+        other.wait()
 
 
-def test_the_uid_sweep_reads_real_uids_that_a_process_name_cannot_forge():
-    """``kill_processes_of`` trusts ``Uid:`` of ``/proc/PID/status``: a process that names
+def test_a_probe_that_is_killed_is_recorded_in_every_result_and_strict_refuses(tmp_path, monkeypatch):
+    """A layer lost because its probe died (another grader's kill, the OOM killer) is not a
+    property of the machine: it is recorded, and a strict rubric refuses."""
+    killer = tmp_path / "python"
+    killer.write_text("#!/bin/sh\nkill -9 $$\n")
+    killer.chmod(0o755)
+    monkeypatch.setenv(isolation.NO_BWRAP_ENV, "1")
+    monkeypatch.setattr(sys, "executable", str(killer))
+    isolation.available.cache_clear()
+    try:
+        found = isolation.available()
+        assert "landlock" in found.failed and "killed by signal 9" in found.failed["landlock"]
+        assert found.missing["seccomp"] == found.failed["seccomp"]
+        with pytest.raises(Exception, match="the probe of .*landlock.* failed"):
+            isolation.require_all_guarantees("proj1_filtering")
+    finally:
+        isolation.available.cache_clear()
+
+
+def test_the_uid_check_reads_real_uids_that_a_process_name_cannot_forge():
+    """``acquire`` trusts ``Uid:`` of ``/proc/PID/status``: a process that names
     itself ``x\\nUid:\\t4242`` must still read as this user's; a zombie and a process gone
     read as nobody's."""
     named = subprocess.Popen([sys.executable, "-c", "import sys, time\n"

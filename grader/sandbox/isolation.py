@@ -43,6 +43,7 @@ from grader.sandbox import cgroup, uids
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 NO_BWRAP_ENV = "GRADER_NO_BWRAP"
 DISABLE_ENV = "GRADER_DISABLE_LAYERS"
+PROBE_TIMEOUT_S = 60  # a probe that says nothing by then failed
 LAYERS = ("bubblewrap", "landlock", "seccomp", "uid", "subreaper", "cgroup", "ipc")
 
 # What a student cannot do, and the layers (any one of the alternatives) that ensure it.
@@ -69,6 +70,9 @@ class Available:
     layers: tuple[str, ...]
     missing: dict[str, str] = field(default_factory=dict)
     landlock_abi: int = 0
+    # layers whose probe itself failed (killed, timed out, no report): not a property of the
+    # machine, so a strict rubric refuses until ``grader doctor`` probes them cleanly
+    failed: dict[str, str] = field(default_factory=dict)
 
     def has(self, layer: str) -> bool:
         return layer in self.layers
@@ -106,9 +110,10 @@ def available() -> Available:
         _keep("ipc", None if os.geteuid() == 0 or "bubblewrap" in layers else
               "an IPC namespace per sandbox needs root or bubblewrap (the syscall allowlist "
               "refuses System V IPC and message queues instead)", layers, missing)
-    enforced, abi = _probe_confinement(off, missing)
+    failed: dict[str, str] = {}
+    enforced, abi = _probe_confinement(off, missing, failed)
     layers += [layer for layer in ("landlock", "seccomp", "uid") if layer in enforced]
-    found = Available(tuple(layers), missing, abi)
+    found = Available(tuple(layers), {**missing, **failed}, abi, failed)
     if not found.has("bubblewrap"):
         say_once(fallback_sentence(found))
     return found
@@ -156,25 +161,29 @@ def _bubblewrap_selftest() -> str | None:
     with tempfile.TemporaryDirectory() as empty:
         prefix = launcher.bwrap_prefix((Path(empty), "/submission"), launcher.Limits(),
                                        os.geteuid() == 0, roots)
-        proc = subprocess.run(prefix + [sys.executable, "-I", "/harness/main.py", "--probe",
-                                        json.dumps(spec)], capture_output=True, text=True,
-                              timeout=60, cwd="/")
-    report = _report(proc)
+        report = _report(prefix + [sys.executable, "-I", "/harness/main.py", "--probe",
+                                   json.dumps(spec)])
     if "files-verified" in report["enforced"]:
         return None
-    problems = [p.partition(": ")[2] for p in report["problems"]] or ["it did not report"]
+    problems = [p.partition(": ")[2] for p in report["problems"]] or [
+        f"it did not report ({report.get('crashed')})"]
     return f"its self-test failed: {problems[0]}"
 
 
-def _probe_confinement(off: set[str], missing: dict[str, str]) -> tuple[set[str], int]:
+def _probe_confinement(off: set[str], missing: dict[str, str],
+                       failed: dict[str, str]) -> tuple[set[str], int]:
     """Apply Landlock, seccomp and the uid switch in a throw-away interpreter that then
     imports numpy, as a worker would; return the layers that held and the Landlock ABI.
-    A uid that cannot read the Python installation is left out and the rest probed again."""
+    A uid that cannot read the Python installation is left out and the rest probed again;
+    a probe that did not report (killed, timed out) fails every layer it tried (``failed``)."""
     wanted = {"landlock", "seccomp"} | ({"uid"} if os.geteuid() == 0 else set())
     wanted -= off
     if os.geteuid() != 0 and "uid" not in off:
         missing["uid"] = "the grader is not root, so there is no other uid to run student code as"
     report = _run_probe(wanted)
+    if report.get("crashed"):
+        failed.update({layer: f"its probe failed ({report['crashed']})" for layer in wanted})
+        return set(), 0
     if "uid" in wanted and not any(name == "uid" for name in report["enforced"]):
         _note(report, missing)
         wanted.discard("uid")
@@ -193,22 +202,26 @@ def _run_probe(wanted: set[str]) -> dict:
         return {"enforced": [], "problems": [], "abi": 0}
     lease = uids.acquire() if "uid" in wanted else None
     try:
-        proc = subprocess.run([sys.executable, "-I", str(WORKER_DIR / "main.py"), "--probe",
-                               json.dumps(probe_spec(wanted, lease))],
-                              capture_output=True, text=True, timeout=60, cwd="/")
+        return _report([sys.executable, "-I", str(WORKER_DIR / "main.py"), "--probe",
+                        json.dumps(probe_spec(wanted, lease))])
     finally:
         if lease:
             lease.release()
-    return _report(proc)
 
 
-def _report(proc: subprocess.CompletedProcess) -> dict:
-    """What a probe printed (its last line, JSON), or a failed probe as a problem."""
+def _report(argv: list[str]) -> dict:
+    """Run a probe; what it printed (its last line, JSON), or ``crashed``: why it did not."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                              cwd="/")
+    except subprocess.TimeoutExpired:
+        return {"enforced": [], "problems": [], "crashed": f"no answer in {PROBE_TIMEOUT_S} s"}
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return {"enforced": [], "abi": 0,
-                "problems": [f"landlock: the probe failed ({proc.stderr.strip()[-300:]})"]}
+        how = (f"killed by signal {-proc.returncode}" if proc.returncode < 0 else
+               f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        return {"enforced": [], "problems": [], "crashed": how}
 
 
 def _note(report: dict, missing: dict[str, str]) -> None:
@@ -263,6 +276,12 @@ def require_all_guarantees(assignment: str) -> None:
     """
     from grader.errors import GraderError
 
+    failed = available().failed
+    if failed:
+        raise GraderError(
+            f"{assignment}'s rubric demands isolation: strict, but the probe of "
+            f"{', '.join(sorted(failed))} failed here ({next(iter(failed.values()))}): "
+            "run `grader doctor` until it probes every layer cleanly")
     gaps = missing_guarantees(layers_here())
     if gaps:
         raise GraderError(

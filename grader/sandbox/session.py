@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox import cgroup, installation, isolation, launcher, uids, workspace, zygote
+from grader.sandbox import cgroup, cpu, installation, isolation, launcher, uids, workspace, zygote
 from grader.sandbox.capture import Capture
 from grader.sandbox.processes import (busy, descendants, folder_usage, kill_tree,
                                       tree_cpu_seconds, tree_memory_mib)
@@ -56,6 +56,7 @@ class CallOutcome:
     step: int | None = None
     during_import: bool = False
     cpu_s: float | None = None  # CPU-seconds of the worker's tree during the call (parent-measured)
+    crowded_out: bool = False  # timed out while it got less than a fair share of a core
 
 
 @dataclass(frozen=True)
@@ -114,53 +115,6 @@ class _OverMemory(Exception):
     pass
 
 
-class _OverCpu(Exception):
-    pass
-
-
-class _CpuMeter:
-    """CPU-seconds the worker's process tree used since this request began, read from /proc;
-    and the wall clock of a request with a CPU budget, which follows the CPU the worker gets.
-
-    On a loaded machine a budget of CPU-seconds takes longer than its wall-clock limit: while
-    the tree keeps computing (at least ``MIN_SHARE`` of a core over the last stretch) and has
-    not spent its budget, the deadline moves on, up to ``WALL_CAP`` times the limit. A request
-    that sleeps or blocks still ends at its limit.
-    """
-
-    MIN_SHARE = 0.05  # cores: below this the request is waiting, not computing
-    WALL_CAP = 4.0  # the longest a busy request may run, in multiples of its wall-clock limit
-    STEP_S = 2.0  # how far the deadline moves at a time
-
-    def __init__(self, read: Callable[[], float], limit_s: float | None):
-        self._read, self._limit = read, limit_s
-        self._start = read()
-        self.extra_s = 0.0  # how far the deadline has moved
-        self._sample = (time.perf_counter(), 0.0)
-
-    def used(self) -> float:
-        return round(max(0.0, self._read() - self._start), 3)
-
-    def check(self) -> None:
-        if self._limit is not None and self.used() > self._limit:
-            raise _OverCpu(f"used more than {self._limit:.3g} CPU-seconds (its budget, as the "
-                           "grader measured it)")
-
-    def extend(self, timeout_s: float) -> bool:
-        """At the deadline: move it by ``STEP_S`` if the tree computed at ``MIN_SHARE`` or more
-        since the last look and stays within budget and ``WALL_CAP``; say whether it moved."""
-        now, used = time.perf_counter(), self.used()
-        then, used_then = self._sample
-        self._sample = (now, used)
-        computing = (used - used_then) >= self.MIN_SHARE * max(now - then, 1e-3)
-        within = (self._limit is None or used <= self._limit) and \
-            timeout_s + self.extra_s + self.STEP_S <= self.WALL_CAP * timeout_s
-        if computing and within:
-            self.extra_s += self.STEP_S
-            return True
-        return False
-
-
 class SandboxSession:
     """A reusable worker for one submission; restarted after a timeout or crash.
 
@@ -195,8 +149,9 @@ class SandboxSession:
         self._import_stdout = ""
         self._workspace: workspace.Workspace | None = None
         self._lease: uids.Lease | None = None
-        self._cpu: _CpuMeter | None = None  # the CPU budget of the request in flight, if any
+        self._cpu: cpu.CpuMeter | None = None  # the CPU budget of the request in flight, if any
         self._cgroup: cgroup.Leaf | None = None
+        self._alone: cpu.Alone | None = None  # this machine's lock of running sandboxes
         self._timeout_s = 0.0  # the wall-clock limit of the request in flight
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
@@ -255,8 +210,25 @@ class SandboxSession:
         request = {"op": "run", "module": module, "steps": encoded, "max_bytes": self._max_payload,
                    "return": None if returns is None else [[r.step, r.index] for r in returns]}
         outcome = self._exchange(request, arrays, timeout_s, cpu_limit_s)
+        if outcome.crowded_out and not self._machine().exclusive_now:
+            return self._alone_again(module, steps, returns, timeout_s, cpu_limit_s)
         outcome.stdout, self._import_stdout = self._import_stdout + outcome.stdout, ""
         return outcome
+
+    def _alone_again(self, *request) -> CallOutcome:
+        """Run a request that timed out while the machine crowded it out once more, with no
+        other sandbox of this user running (:class:`~grader.sandbox.cpu.Alone`)."""
+        self._import_stdout = ""
+        with self._machine().exclusive():
+            again = self.run(*request)
+        if again.status == "timeout":
+            again.error += "; also when run again alone (it first timed out on a busy machine)"
+        return again
+
+    def _machine(self) -> cpu.Alone:
+        if self._alone is None:
+            self._alone = cpu.Alone()
+        return self._alone
 
     def stop(self) -> None:
         """Kill the worker and everything it started; the next call starts a fresh one."""
@@ -274,6 +246,9 @@ class SandboxSession:
         if self._zygote is not None:
             zygote.give_back(self._zygote)
             self._zygote = None
+        if self._alone is not None:
+            self._alone.close()
+            self._alone = None
 
     # -- worker lifecycle -------------------------------------------------
 
@@ -281,6 +256,10 @@ class SandboxSession:
         if module in self._imported and self._proc is not None:
             return None
         outcome = self._exchange({"op": "import", "module": module}, [], self._import_timeout)
+        if outcome.crowded_out and not self._machine().exclusive_now:
+            with self._machine().exclusive():
+                outcome = self._exchange({"op": "import", "module": module}, [],
+                                         self._import_timeout)
         if outcome.status == "returned":
             self._imported.add(module)
             self._import_stdout += outcome.stdout
@@ -347,7 +326,7 @@ class SandboxSession:
         now = set(self._processes())
         while any(busy(pid) for pid in now - self._running):
             if time.perf_counter() > cap:
-                raise _OverCpu("processes it started were still running long after it returned")
+                raise cpu.OverCpu("processes it started were still running long after it returned")
             self._watch()
             time.sleep(SETTLE_S)
             now = set(self._processes())
@@ -491,8 +470,6 @@ class SandboxSession:
             if self._cgroup is not None:
                 self._cgroup.kill()
             kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
-            if self._lease is not None:
-                uids.kill_processes_of(self._lease.uid)
             self._proc.wait()
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
@@ -508,6 +485,13 @@ class SandboxSession:
 
     def _exchange(self, request: dict, arrays: list[np.ndarray], timeout_s: float,
                   cpu_limit_s: float | None = None) -> CallOutcome:
+        """Send one request and read its reply, holding this machine's shared sandbox lock
+        (a re-run alone waits for it, and holds it exclusively)."""
+        with self._machine().shared():
+            return self._exchange_held(request, arrays, timeout_s, cpu_limit_s)
+
+    def _exchange_held(self, request: dict, arrays: list[np.ndarray], timeout_s: float,
+                       cpu_limit_s: float | None) -> CallOutcome:
         capture = Capture()
         started = time.perf_counter()
         deadline = started + timeout_s
@@ -518,20 +502,21 @@ class SandboxSession:
             assert self._proc is not None
             self._check_leftovers()
             ooms_before = self._ooms()
-            self._cpu = _CpuMeter(self._cpu_reader(), cpu_limit_s) if cpu_limit_s else None
+            self._cpu = cpu.CpuMeter(self._cpu_reader(), timeout_s, cpu_limit_s)
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
             self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
             header, out_arrays = self._receive(deadline, capture, request_id)
-            self._settle(started + _CpuMeter.WALL_CAP * timeout_s)
+            self._settle(started + cpu.CpuMeter.WALL_CAP * timeout_s)
         except _Deadline:
+            crowded = self._cpu is not None and self._cpu.crowded_out()
             self._stop()
             extra = self._cpu.extra_s if self._cpu else 0.0
             return CallOutcome("timeout", seconds=time.perf_counter() - started,
-                               stdout=capture.text(), error=f"did not finish within "
-                               f"{timeout_s + extra:.3g} s" + (
+                               stdout=capture.text(), crowded_out=crowded,
+                               error=f"did not finish within {timeout_s + extra:.3g} s" + (
                                    f" (its {timeout_s:.3g} s limit, extended while it computed "
-                                   "within its CPU budget)" if extra else ""))
-        except _OverCpu as exc:
+                                   "and had received less CPU time than that)" if extra else ""))
+        except cpu.OverCpu as exc:
             self._stop()
             return CallOutcome("timeout", seconds=time.perf_counter() - started,
                                stdout=capture.text(), error=str(exc))
@@ -552,7 +537,7 @@ class SandboxSession:
             return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
                                error=self._kernel_memory_error())
         outcome = _outcome(header, out_arrays, seconds, capture.text())
-        outcome.cpu_s = self._cpu.used() if self._cpu else None
+        outcome.cpu_s = self._cpu.used() if self._cpu and cpu_limit_s else None
         return outcome
 
     def _send(self, data: bytes, deadline: float, capture: Capture) -> None:
