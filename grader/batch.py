@@ -1,11 +1,12 @@
 """Grade many submissions: prepare once, grade in parallel, record each as soon as it exists.
 
-The main process materialises each submission (to learn its content hash),
-skips those the gradebook already holds for this rubric unless asked to
-regrade, and hands the rest to an executor (:mod:`grader.executors`). Each
-result is committed in its own transaction the moment it arrives, so a batch
-killed with SIGKILL resumes where it stopped. A submission that cannot be
-loaded, or whose grading task crashes, is recorded with every check in
+The main process materialises each submission (to learn its content hash), each
+under the rubric's ``load_timeout_s`` (:mod:`grader.intake`), skips those the
+gradebook already holds for this rubric unless asked to regrade, and hands the
+rest to an executor (:mod:`grader.executors`). Each result is committed in its
+own transaction the moment it arrives, so a batch killed with SIGKILL resumes
+where it stopped. A submission that cannot be loaded (over a cap, or over its
+time limit), or whose grading task crashes, is recorded with every check in
 ``error`` and the reason: it never stops the batch.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import environments, grading, late, submission, workdirs
+from grader.intake import Intake
 from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
@@ -56,6 +58,7 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
         isolation.require_all_guarantees(rubric.assignment)
     # a local Dask cluster starts in the background while the batch is prepared
     executor = make_executor(options.workers, options.cluster)
+    intake = Intake(rubric.defaults.load_timeout_s)  # its helper starts at the first submission
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
     try:
@@ -71,7 +74,7 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
                       needs_gpu=any(c.device == "cuda" for c in rubric.checks),
                       stored_calls_db=str(book.path.resolve()) if options.rescore else None)
         tasks = _tasks(paths, rubric, rubric_hash, common, book, options, results, opened,
-                       progress)
+                       progress, intake)
         for task, outcome in executor.stream(tasks):
             path, loaded = opened.pop(task.root)
             result = _finish(outcome, task, path, rubric, rubric_hash, options, extensions)
@@ -81,20 +84,21 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
             progress.advance(result, reused=False)
     finally:
         executor.close()
+        intake.close()
         for _, loaded in opened.values():
             loaded.cleanup()
     return [results[p] for p in paths if p in results]
 
 
 def _tasks(paths, rubric, rubric_hash, common, book, options, results, opened,
-           progress) -> Iterator[Task]:
-    """Materialise each submission; yield a task for each one that needs grading (``common``:
-    the task fields every submission shares)."""
+           progress, intake: Intake) -> Iterator[Task]:
+    """Materialise each submission through ``intake`` (a time limit each); yield a task for
+    each one that needs grading (``common``: the task fields every submission shares)."""
     for path in paths:
         student = submission.student_id(path)
         try:
-            loaded = submission.load(path, rubric.modules, student=student,
-                                     provided=rubric.provided_files)
+            loaded = intake.load(path, rubric.modules, student=student,
+                                 provided=rubric.provided_files)
         except SubmissionError as exc:
             result = unloadable(student, path, rubric, rubric_hash, str(exc))
             book.record(result)
@@ -131,9 +135,10 @@ def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reaso
     checks = [CheckResult(c.id, c.name, c.function, Status.ERROR, 0.0, c.points,
                           f"submission could not be graded: {reason}", visibility=c.visibility)
               for c in rubric.checks]
-    if content_hash is None:
-        digest = hashlib.sha256(path.read_bytes() if path.is_file() else os.fsencode(path))
-        content_hash = digest.hexdigest()[:16]
+    if content_hash is None:  # the file's bytes, read in chunks (it may be huge), or its path
+        digest = submission.file_digest(path) if path.is_file() else hashlib.sha256(
+            os.fsencode(path)).digest()
+        content_hash = digest.hex()[:16]
     return SubmissionResult(student=student, content_hash=content_hash,
                             assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
                             versions=dict(grading.versions()), sandbox="not started", notes=[reason],

@@ -22,7 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from grader import grading, late, submission
+from grader import grading, intake, late
+from grader.errors import SubmissionError
 from grader.export.gradescope import results_json
 from grader.kit import bundle, manifest, wheel
 from grader.prepare import prepare
@@ -68,13 +69,22 @@ def run(rubric: Rubric, rubric_hash: str, prepared: list[PreparedCheck], submiss
     """Grade the submission in ``submission_dir``; write ``results_file`` once; return it.
 
     ``metadata`` is Gradescope's ``submission_metadata.json``: its ``created_at`` is the
-    submission time the rubric's late policy uses.
+    submission time the rubric's late policy uses. A submission that cannot be loaded (a cap,
+    a bad archive, over ``load_timeout_s``: :mod:`grader.intake`) gets every check in
+    ``error`` with the reason, which the student sees, rather than a failed autograder.
     """
     if rubric.isolation == "strict":
         isolation.require_all_guarantees(rubric.assignment)
-    with submission.load(submission_dir, rubric.modules, student="submission",
-                         provided=rubric.provided_files) as loaded:
-        result = grading.grade(loaded, rubric, rubric_hash, prepared)
+    try:
+        loaded = intake.load(submission_dir, rubric.modules, rubric.defaults.load_timeout_s,
+                             student="submission", provided=rubric.provided_files)
+    except SubmissionError as exc:
+        from grader.batch import unloadable
+
+        result = unloadable("submission", submission_dir, rubric, rubric_hash, str(exc))
+    else:
+        with loaded:
+            result = grading.grade(loaded, rubric, rubric_hash, prepared)
     moment = late.gradescope_time(metadata) if metadata else None
     result = late.apply_policy(result, submission_dir, rubric, {"submission": moment} if moment else {})
     data = results_json(result, rubric.leaderboard)

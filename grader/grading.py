@@ -25,7 +25,7 @@ from grader.checks import KINDS
 from grader.checks.base import CheckContext
 from grader.prepare import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.rubric import Rubric
+from grader.rubric import ForbiddenCalls, Rubric
 from grader.sandbox import CallOutcome, SandboxSession, zygote
 from grader.sandbox.launcher import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
@@ -206,15 +206,37 @@ def _apply_source_rules(results: list[CheckResult], sources: dict[str, str | Non
     by_target = {c.id: c.module for c in rubric.checks}
     penalised = []
     for result in results:
-        source = sources.get(by_target[result.id])
-        for rule in rubric.forbidden_calls:
-            if result.target != rule.function or source is None:
-                continue
-            sites = _unique(source_rules.forbidden_calls(source, rule.function, rule.calls))
-            if sites:
-                result = _penalise(result, rule.function, sites, rule.penalty, rule.reason)
+        module = by_target[result.id]
+        source = sources.get(module)
+        rules = [r for r in rubric.forbidden_calls if r.function == result.target]
+        if rules and source is not None:
+            result = _scanned(result, module, source, rules)
         penalised.append(result)
     return penalised
+
+
+def _scanned(result: CheckResult, module: str, source: str,
+             rules: list[ForbiddenCalls]) -> CheckResult:
+    """``result`` after the course's forbidden-call ``rules`` for its function, found in
+    ``source`` (the text of ``module``); a source the scan cannot read is said to be unread
+    where the result has points to lose."""
+    problem = source_rules.unreadable(source)
+    if problem:
+        return _unscanned(result, module, problem) if result.score > 0 else result
+    for rule in rules:
+        sites = _unique(source_rules.forbidden_calls(source, rule.function, rule.calls))
+        if sites:
+            result = _penalise(result, rule.function, sites, rule.penalty, rule.reason)
+    return result
+
+
+def _unscanned(result: CheckResult, module: str, problem: str) -> CheckResult:
+    """``result``, saying that the forbidden-call scan could not read ``module`` (why:
+    ``problem``), so its points stand unchecked."""
+    note = (f"the scan for calls the course forbids could not read {module}.py ({problem}); "
+            f"a TA should check {result.target} by hand")
+    return replace(result, message=f"{result.message}; {note}",
+                   details={**result.details, "source_scan": f"{module}.py: {problem}"})
 
 
 def _penalise(result: CheckResult, function: str, sites, penalty: float, reason: str) -> CheckResult:

@@ -121,6 +121,10 @@ class Defaults(_Strict):
     submission_timeout_s: float | None = Field(
         None, gt=0, description="wall-clock budget of one submission's grading: the checks "
         "left when it is spent are not run (timeout), and what was earned is kept")
+    load_timeout_s: float = Field(
+        30.0, gt=0, description="wall-clock limit on the trusted side's preparation of one "
+        "submission before its code runs (extracting, lifting notebooks, hashing, scanning the "
+        "source: grader/intake.py); a submission over it is not graded (error)")
 
 
 class LatePolicy(_Strict):

@@ -248,6 +248,7 @@ def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, thresh
     """Compare every pair of SUBMISSIONS' graded code (starter code left out) and write a
     ranked report with side-by-side pages of the pairs that look copied."""
     from grader import assignments, submission
+    from grader.intake import Intake
     from grader.report.similarity import write_pages
     from grader.rubric import load_rubric
     from grader.similarity import boilerplate_source, compare, graded_source
@@ -255,12 +256,14 @@ def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, thresh
     rubric, _ = load_rubric(assignments.rubric_path(assignment))
     paths = submission.discover(list(submissions), rubric.modules)
     sources, out_ = {}, console()
-    for path in paths:
-        try:
-            with submission.load(path, rubric.modules, provided=rubric.provided_files) as loaded:
-                sources[loaded.student] = graded_source(loaded.modules, set(rubric.provided_files))
-        except GraderError as exc:
-            out_.print(f"left out {path.name}: {escape(str(exc))}")
+    with Intake(rubric.defaults.load_timeout_s) as intake:  # each submission under the limit
+        for path in paths:
+            try:
+                with intake.load(path, rubric.modules, provided=rubric.provided_files) as loaded:
+                    sources[loaded.student] = graded_source(loaded.modules,
+                                                            set(rubric.provided_files))
+            except GraderError as exc:
+                out_.print(f"left out {path.name}: {escape(str(exc))}")
     if len(sources) < 2:
         raise GraderError("similarity needs at least two readable submissions")
     kit = assignments.kit_dir(rubric.assignment)

@@ -10,7 +10,11 @@
   the report can say the compatibility shim was needed.
 
 Dynamic tricks (``getattr(cv2, "filter" + "2D")``) are out of reach of a
-static scan; the report is a TA's aid, not a proof.
+static scan; the report is a TA's aid, not a proof. A source the scan cannot parse
+(invalid here, or nested deeper than the parser goes: :mod:`grader.parsing`) has no calls,
+and :func:`unreadable` says why, so the report can say the scan did not look, instead of
+that it found nothing. The scan is one parse and two walks of the tree, linear in the source
+(the loader caps a graded module at :data:`grader.submission.MAX_SOURCE_BYTES`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import ast
 import fnmatch
 import functools
 from dataclasses import dataclass
+
+from grader import parsing
 
 # the names the sandbox's shim restores are the names this scan reports
 from grader.sandbox.worker.compat import REMOVED_NUMPY_NAMES
@@ -41,29 +47,48 @@ def find_calls(source: str) -> list[CallSite]:
     return list(_calls(source))
 
 
+def unreadable(source: str) -> str | None:
+    """Why the scan cannot read ``source`` (a clause: "it is nested too deeply for the
+    parser"), or ``None`` when it can."""
+    tree = _parsed(source)
+    return tree if isinstance(tree, str) else None
+
+
 @functools.lru_cache(maxsize=32)
 def _calls(source: str) -> tuple[CallSite, ...]:
     """:func:`find_calls`, once per source (every rule of a grading reads the same modules)."""
     tree = _parsed(source)
-    if tree is None:
+    if isinstance(tree, str):
         return ()
+    with parsing.collector_paused():  # the walks make objects as fast as the parse did
+        return _sites(tree)
+
+
+def _sites(tree: ast.Module) -> tuple[CallSite, ...]:
+    """One walk for the imports, one for the names and which of them sit in a longer chain."""
     aliases = _import_aliases(tree)
-    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    sites = []
+    inner: set[int] = set()
+    names: list[tuple[str, ast.Attribute | ast.Name]] = []
     for function, node in _walk_with_function(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner:
-            name = _qualified(node, aliases)
-            if name and "." in name:
-                sites.append(CallSite(name, node.lineno, function))
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            names.append((function, node))
+            if isinstance(node, ast.Attribute):
+                inner.add(id(node.value))
+    sites = []
+    for function, node in names:
+        name = None if id(node) in inner else _qualified(node, aliases)
+        if name and "." in name:
+            sites.append(CallSite(name, node.lineno, function))
     return tuple(sites)
 
 
 @functools.lru_cache(maxsize=32)
-def _parsed(source: str) -> ast.Module | None:
+def _parsed(source: str) -> ast.Module | str:
+    """The tree of ``source``, or why there is none (see :func:`unreadable`)."""
     try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+        return parsing.parse(source)
+    except parsing.Unparsable as exc:
+        return str(exc)
 
 
 def forbidden_calls(source: str, function: str, patterns: list[str]) -> list[CallSite]:
@@ -118,14 +143,16 @@ def _walk_with_function(tree: ast.Module):
 @functools.lru_cache(maxsize=64)
 def _reachable_functions(source: str, start: str) -> frozenset[str]:
     tree = _parsed(source)
-    if tree is None:
+    if isinstance(tree, str):
         return frozenset()
     bodies = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     reached, stack = set(), [start]
-    while stack:
-        name = stack.pop()
-        if name in reached or name not in bodies:
-            continue
-        reached.add(name)
-        stack += [n.id for n in ast.walk(bodies[name]) if isinstance(n, ast.Name) and n.id in bodies]
+    with parsing.collector_paused():
+        while stack:
+            name = stack.pop()
+            if name in reached or name not in bodies:
+                continue
+            reached.add(name)
+            stack += [n.id for n in ast.walk(bodies[name])
+                      if isinstance(n, ast.Name) and n.id in bodies]
     return frozenset(reached)

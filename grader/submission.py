@@ -4,21 +4,38 @@ Whatever the form, the student's files are copied or extracted into a fresh
 temporary folder (so the sandbox never sees anything else, and nothing the
 student controls is a link to elsewhere), hashed, and searched for the
 modules the rubric targets.
+
+Everything here reads untrusted input on the trusted side, so each step is linear in what it
+reads and capped: the archive caps of :mod:`grader.archive`, the notebook caps of
+:mod:`grader.ipynb`, and :data:`MAX_SOURCE_BYTES` for each graded module (what the source
+rules parse and the similarity report tokenises). :mod:`grader.intake` runs it all under a
+wall-clock limit in a process of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import archive, ipynb, workdirs
-from grader.errors import SubmissionError
+from grader.errors import SubmissionError, size_text
 
 IGNORED_PARTS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "grader_kit", "wheels"}
 # files that run code without being a graded source: never materialised
 EXECUTABLE_SIDE_FILES = {".pyc", ".pyo", ".pth", ".so", ".pyd", ".dylib", ".dll"}
+# bytes of one graded module, handed in or lifted from a notebook (on a busy 2-core machine the
+# source rules scan 1 MiB in about 1.5 s, the similarity report fingerprints it in about 4 s:
+# benchmarks/trusted_inputs.py)
+MAX_SOURCE_BYTES = 1 << 20
+
+Step = Callable[[str], None]  # told what loading does next ("extracting alice.zip")
+
+
+def _quiet(step: str) -> None:
+    """A :data:`Step` that tells no one."""
 
 
 @dataclass
@@ -73,25 +90,41 @@ def discover(paths: list[Path], modules: list[str]) -> list[Path]:
 def load(path: Path, modules: list[str], student: str | None = None,
          provided: dict[str, str] | None = None) -> Submission:
     """Materialise ``path``, locate ``modules`` (e.g. ``["student_code"]``) in it, and put the
-    course's ``provided`` files (``name -> text``) beside them, in place of the student's."""
+    course's ``provided`` files (``name -> text``) beside them, in place of the student's.
+
+    No time limit: :func:`grader.intake.load` is this under one, for input one does not trust.
+    """
     root = workdirs.make("grader-submission-")
     try:
-        _materialise(path, root)
-        dropped = strip_unhashed(root)
-        lifted = _lift_notebooks(root, modules)
-        located = _locate(root, modules)
-        module_dir = _module_dir(root, located)
-        replaced = _place_provided(root / module_dir, provided or {})
-        return Submission(
-            student=student or student_id(path), root=root, content_hash=content_hash(root),
-            module_dir=module_dir, modules=located,
-            missing=[m for m in modules if m not in located],
-            notes=(_dropped_note(dropped) + lifted + _layout_notes(root, located, module_dir)
-                   + _provided_note(replaced)),
-        )
+        return load_into(root, path, modules, student, provided)
     except BaseException:
         workdirs.remove(root)
         raise
+
+
+def load_into(root: Path, path: Path, modules: list[str], student: str | None = None,
+              provided: dict[str, str] | None = None, step: Step = _quiet) -> Submission:
+    """:func:`load` into ``root``, an empty folder the caller made and removes on failure;
+    ``step`` is told what comes next, so that a caller can say which step took too long."""
+    provided = provided or {}
+    step(f"{'extracting' if archive.is_archive(path) else 'copying'} {path.name}")
+    _materialise(path, root)
+    dropped = strip_unhashed(root)
+    lifted = _lift_notebooks(root, modules, step)
+    located = _locate(root, modules)
+    for module, file in located.items():
+        if f"{module}.py" not in provided:
+            _check_source_size(f"{module}.py", file.stat().st_size)
+    module_dir = _module_dir(root, located)
+    replaced = _place_provided(root / module_dir, provided)
+    step(f"hashing the files of {path.name}")
+    return Submission(
+        student=student or student_id(path), root=root, content_hash=content_hash(root),
+        module_dir=module_dir, modules=located,
+        missing=[m for m in modules if m not in located],
+        notes=(_dropped_note(dropped) + lifted + _layout_notes(root, located, module_dir)
+               + _provided_note(replaced)),
+    )
 
 
 def strip_unhashed(root: Path) -> list[str]:
@@ -117,12 +150,26 @@ def content_hash(root: Path) -> str:
     """SHA-256 over every file's relative path and bytes (16 hex chars)."""
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not _ignored(p, root)):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(os.fsencode(path.relative_to(root).as_posix()) + b"\0")
+        digest.update(file_digest(path))
     return digest.hexdigest()[:16]
 
 
-def _lift_notebooks(root: Path, modules: list[str]) -> list[str]:
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's bytes, read in chunks (a file may be hundreds of MiB)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
+
+
+def _check_source_size(name: str, size: int) -> None:
+    """Refuse a graded module over :data:`MAX_SOURCE_BYTES` (``size`` in bytes)."""
+    if size > MAX_SOURCE_BYTES:
+        raise SubmissionError(f"{name}: {size_text(size)} of source, more than the "
+                              f"{size_text(MAX_SOURCE_BYTES)} a graded module may have; keep data "
+                              "in files of its own (np.save) and load them")
+
+
+def _lift_notebooks(root: Path, modules: list[str], step: Step = _quiet) -> list[str]:
     """Write each module the submission lacks as ``.py`` from its notebook: ``<module>.ipynb``,
     or the submission's only notebook (:mod:`grader.ipynb`); return one note per notebook."""
     present = {p.stem for p in root.rglob("*.py") if not _ignored(p, root)}
@@ -138,9 +185,13 @@ def _lift_notebooks(root: Path, modules: list[str]) -> list[str]:
             sources.setdefault(notebook, []).append(module)
     notes = []
     for notebook, lifted_modules in sources.items():
+        step(f"lifting the definitions of {notebook.name}")
         lifted = ipynb.lift(notebook)
+        _check_source_size(f"{notebook.name} (its definitions and imports)",
+                           len(lifted.source.encode("utf-8", "replace")))
         for module in lifted_modules:
-            (notebook.parent / f"{module}.py").write_text(lifted.source, encoding="utf-8")
+            (notebook.parent / f"{module}.py").write_text(lifted.source, encoding="utf-8",
+                                                          errors="replace")
         notes.append(ipynb.note(notebook, lifted_modules, lifted))
     return notes
 
@@ -169,8 +220,8 @@ def _materialise(path: Path, root: Path) -> None:
         archive.extract(path, root)
     elif path.is_dir():
         archive.copy_tree_safely(path, root, skip=_not_student_files)
-    elif path.suffix in (".py", ".ipynb"):
-        shutil.copyfile(path, root / path.name)
+    elif path.is_file() and path.suffix in (".py", ".ipynb"):
+        archive.copy_file_safely(path, root / path.name)
     else:
         raise SubmissionError(f"{path.name}: not a folder, a .py file, a notebook or an archive "
                               f"({', '.join(archive.ARCHIVE_SUFFIXES)})")

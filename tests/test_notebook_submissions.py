@@ -4,6 +4,7 @@ are lifted from the code cells, its demo code (training, plotting, magics) never
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import nbformat
@@ -97,3 +98,71 @@ def test_a_notebook_is_graded_like_the_py_it_defines(tmp_path):
     (lifted_note,) = [n for n in nina["notes"] if "lifted from nina.ipynb" in n]
     assert "my_imfilter (cell 3)" in lifted_note and "cells 6 left out" in lifted_note
     assert not Path("/tmp/demo_ran").exists()
+
+
+# --- untrusted notebooks: linear lifting and caps -----------------------------------------
+
+def _one_cell_notebook(path: Path, source: str, outputs: int = 0) -> Path:
+    """A notebook whose one code cell holds ``source`` (and ``outputs`` small stream outputs),
+    written as JSON directly: nbformat's writer validates, which is slow for big ones."""
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "source": source,
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "x\n"}] * outputs}
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 4}))
+    return path
+
+
+def test_a_notebook_of_20000_definitions_is_lifted_in_linear_time(tmp_path):
+    source = "\n".join(f"def f{i}(x): return x + {i}" for i in range(20_000))
+    notebook = _one_cell_notebook(tmp_path / "padded.ipynb", source)
+    started = time.perf_counter()
+    lifted = ipynb.lift(notebook)
+    seconds = time.perf_counter() - started
+    print(f"20 000 definitions lifted in {seconds:.2f} s")  # under 1 s; 35-77 s before (quadratic)
+    assert seconds < 5
+    assert len(lifted.cells) == 20_000 and lifted.source.count("\ndef f") == 20_000
+
+
+def test_decorators_come_with_their_definitions_and_nothing_is_indented(tmp_path):
+    cell = ("import functools\n@functools.lru_cache(maxsize=None)\ndef cached(n):\n    return n\n"
+            "import os; from math import (pi,\n    tau)\n"
+            "@(\n  functools.total_ordering\n)\nclass Order:\n    pass\n")
+    lifted = ipynb.lift(_notebook(tmp_path / "deco.ipynb", [("code", cell)]))
+    assert "@functools.lru_cache(maxsize=None)\ndef cached(n):" in lifted.source
+    assert "@(\n  functools.total_ordering\n)\nclass Order:" in lifted.source
+    assert "\nfrom math import (pi,\n    tau)\n" in lifted.source  # not padded to its column
+    compile(lifted.source, "lifted", "exec")
+
+
+def test_outputs_are_not_read(tmp_path):
+    """Lifting never reads outputs; nbformat's validation of 100 000 of them took 2.5 s."""
+    notebook = _one_cell_notebook(tmp_path / "chatty.ipynb", "def f():\n    return 1",
+                                  outputs=50_000)
+    started = time.perf_counter()
+    assert ipynb.lift(notebook).cells == {"f": 1}
+    assert time.perf_counter() - started < 1.5
+
+
+@pytest.mark.parametrize("cap, value, message", [
+    ("MAX_NOTEBOOK_BYTES", 1_000, r"big.ipynb: \d\.\d+ KiB, more than the 1000 bytes a notebook "
+                                  r"may have; clear its outputs"),
+    ("MAX_CELLS", 3, r"big.ipynb: 4 cells, more than the 3 a notebook may have"),
+    ("MAX_CODE_CHARS", 100, r"big.ipynb: its code cells hold \d+ characters, more than the "
+                            r"100 a notebook may have"),
+])
+def test_a_notebook_over_a_cap_is_one_sentence(tmp_path, monkeypatch, cap, value, message):
+    notebook = _notebook(tmp_path / "big.ipynb", [("code", f"X{i} = {i}\n" * 10) for i in range(4)])
+    monkeypatch.setattr(ipynb, cap, value)
+    with pytest.raises(SubmissionError, match=f"^{message}"):
+        ipynb.lift(notebook)
+
+
+def test_lifted_source_over_the_module_cap_is_one_sentence(tmp_path, monkeypatch):
+    folder = tmp_path / "olga"
+    folder.mkdir()
+    _notebook(folder / "proj1.ipynb", [("code", CORRECT)])
+    monkeypatch.setattr(submission, "MAX_SOURCE_BYTES", 100)
+    with pytest.raises(SubmissionError, match=r"^proj1.ipynb \(its definitions and imports\): "
+                                              r"\d+ bytes of source, more than the 100 bytes a "
+                                              r"graded module may have; keep data in files"):
+        submission.load(folder, ["student_code"])

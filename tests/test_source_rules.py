@@ -8,7 +8,11 @@ import textwrap
 import pytest
 
 from conftest import run_grader
-from grader.source_rules import forbidden_calls, removed_numpy_aliases
+from grader import grading
+from grader.assignments import rubric_path
+from grader.results import CheckResult, Status
+from grader.rubric import load_rubric
+from grader.source_rules import forbidden_calls, removed_numpy_aliases, unreadable
 
 PATTERNS = ["cv2.filter2D", "scipy.ndimage.*", "scipy.signal.*"]
 
@@ -82,3 +86,33 @@ def test_removed_alias_is_graded_on_its_merits_and_noted(tmp_path):
     result = json.loads(out.read_text())
     assert result["checks"][0]["status"] == "passed"
     assert any("np.asscalar (line 3)" in n and "np.float (line 4)" in n for n in result["notes"])
+
+
+# a sum of 100 000 terms and 200 000 minus signs: ast.parse raises RecursionError for the first
+# and MemoryError for the second (the parser's own depth guard); CPython imports neither either
+TOO_DEEP = ["def my_imfilter(i, f):\n    return " + "+".join(["i"] * 100_000) + "\n",
+            "def my_imfilter(i, f):\n    return " + "-" * 200_000 + "i\n"]
+
+
+@pytest.mark.parametrize("source", TOO_DEEP, ids=["recursion", "memory"])
+def test_a_source_too_deep_for_the_parser_is_unreadable_not_a_crash(source):
+    assert forbidden_calls(source, "my_imfilter", PATTERNS) == []
+    assert removed_numpy_aliases(source) == []
+    assert unreadable(source) == "it is nested too deeply for the parser"
+    assert unreadable("import cv2\n") is None
+
+
+def test_an_unreadable_source_keeps_its_points_with_a_note_for_the_ta():
+    rubric, _ = load_rubric(rubric_path("proj1_filtering"))
+    (rule,) = [r for r in rubric.forbidden_calls if r.function == "my_imfilter"]
+    check = next(c for c in rubric.checks if c.function == rule.function)
+    passed = CheckResult(check.id, check.name, check.function, Status.PASSED, check.points,
+                         check.points, "every case matches")
+    (result,) = grading._apply_source_rules([passed], {check.module: TOO_DEEP[0]}, rubric)
+    assert result.score == check.points and result.status == Status.PASSED
+    assert result.message == (
+        "every case matches; the scan for calls the course forbids could not read "
+        "student_code.py (it is nested too deeply for the parser); a TA should check "
+        "my_imfilter by hand")
+    assert result.details["source_scan"] == (
+        "student_code.py: it is nested too deeply for the parser")

@@ -6,16 +6,17 @@ import io
 import json
 import os
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from grader import archive, submission
+from grader import archive, intake, submission
 from grader.errors import RubricError, SubmissionError
 from grader.rubric import load_rubric
 
-from conftest import run_grader
+from conftest import REPO, never_done_for_mallory, run_grader
 
 CODE = b"def my_imfilter(image, filter):\n    return image\n"
 
@@ -211,3 +212,153 @@ def test_the_provided_files_are_part_of_the_rubric_hash(tmp_path, monkeypatch):
     monkeypatch.setattr(datapath, "REPO_ROOT", tmp_path / "repo")
     changed, second = load_rubric(rubric)
     assert changed.provided_files == {"utils.py": "# a fixed utils.py\n"} and second != first
+
+
+# --- hostile archives and folders: each cap applies before the work it bounds ------------------
+
+def test_a_zip_whose_member_list_is_huge_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    path = _zip(tmp_path / "many.zip", {f"f{i}.txt": b"" for i in range(500)})
+    monkeypatch.setattr(archive, "MAX_FILES", 10)  # its central directory may take 10 KiB
+
+    def parsed(*args, **kwargs):
+        raise AssertionError("zipfile parsed the member list")
+
+    monkeypatch.setattr(archive.zipfile, "ZipFile", parsed)
+    with pytest.raises(SubmissionError, match=r"^many.zip: its list of members takes \d+(\.\d)? "
+                                              r"KiB, more than 10 members could need"):
+        submission.load(path, ["student_code"])
+
+
+def test_a_tar_member_larger_than_what_is_left_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(archive, "MAX_BYTES", 1 << 20)
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as bundle:  # 8 MiB of zeros: about 8 KiB compressed
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 8 << 20
+        bundle.addfile(info, io.BytesIO(bytes(info.size)))
+    with pytest.raises(SubmissionError, match="bomb.tar.gz: expands to more than 1 MiB"):
+        submission.load(path, ["student_code"])
+
+
+def test_a_tar_whose_headers_expand_past_the_cap_is_stopped_while_decompressing(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(archive, "MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(archive, "HEADER_BYTES", 0)
+    path = tmp_path / "headers.tgz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as bundle:
+        info = tarfile.TarInfo("student_code.py")  # tarfile reads a pax header whole
+        info.pax_headers = {"comment": "x" * (2 << 20)}
+        info.size = len(CODE)
+        bundle.addfile(info, io.BytesIO(CODE))
+    with pytest.raises(SubmissionError, match="headers.tgz: expands to more than 1 MiB"):
+        submission.load(path, ["student_code"])
+
+
+def test_a_tar_is_counted_member_by_member(tmp_path, monkeypatch):
+    monkeypatch.setattr(archive, "MAX_FILES", 10)
+    path = tmp_path / "many.tar"
+    with tarfile.open(path, "w") as bundle:
+        for index in range(50):
+            bundle.addfile(tarfile.TarInfo(f"f{index}.txt"), io.BytesIO(b""))
+    with pytest.raises(SubmissionError, match=r"^many.tar: more than the 10 members \(files and "
+                                              r"folders\) a submission may hold"):
+        submission.load(path, ["student_code"])
+
+
+def test_a_member_nested_too_deep_is_one_sentence(tmp_path):
+    path = _zip(tmp_path / "deep.zip", {"a/" * 40 + "student_code.py": CODE})
+    with pytest.raises(SubmissionError, match=r"^deep.zip: member 'a/a/.*…' is nested 41 folders "
+                                              r"deep, more than the 32 a submission may use"):
+        submission.load(path, ["student_code"])
+
+
+def test_a_folder_nested_too_deep_is_one_sentence(tmp_path):
+    deep = tmp_path / "ivan"
+    (deep / Path(*["d"] * 100)).mkdir(parents=True)  # walked without recursion
+    (deep / "student_code.py").write_bytes(CODE)
+    with pytest.raises(SubmissionError, match=r"^ivan: 'd/d/.*' is nested more than 32 folders"):
+        submission.load(deep, ["student_code"])
+
+
+def test_a_folder_is_not_listed_past_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(archive, "MAX_FILES", 10)
+    folder = tmp_path / "kim"
+    folder.mkdir()
+    for index in range(20):  # hidden files are not copied, but a listing holds them all
+        (folder / f".cache{index}").write_text("")
+    with pytest.raises(SubmissionError, match=r"^kim: the folder holds more than the 10 entries"):
+        submission.load(folder, ["student_code"])
+
+
+def test_a_named_pipe_is_not_a_submission(tmp_path):
+    os.mkfifo(tmp_path / "eve.py")
+    with pytest.raises(SubmissionError, match=r"^eve.py: not a folder, a .py file"):
+        submission.load(tmp_path / "eve.py", ["student_code"])
+
+
+def test_a_graded_module_over_the_source_cap_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setattr(submission, "MAX_SOURCE_BYTES", 10)
+    (tmp_path / "student_code.py").write_bytes(CODE)
+    with pytest.raises(SubmissionError, match=r"^student_code.py: \d+ bytes of source, more than "
+                                              r"the 10 bytes a graded module may have"):
+        submission.load(tmp_path / "student_code.py", ["student_code"])
+
+
+# --- each submission's preparation under a time limit of its own -------------------------------
+
+def _three_students(folder: Path) -> list[Path]:
+    for name in ("alice", "mallory", "bob"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "student_code.py").write_bytes(CODE)
+    return [folder / name for name in ("alice", "mallory", "bob")]
+
+
+def test_a_preparation_over_the_limit_is_stopped_with_the_step_named(tmp_path):
+    alice, mallory, bob = _three_students(tmp_path)
+    with intake.Intake(0.3, work=never_done_for_mallory) as taker:
+        started = time.monotonic()
+        with taker.load(alice, ["student_code"]) as loaded:
+            assert loaded.missing == []
+        print(f"a helper starts and loads a submission in {time.monotonic() - started:.2f} s")
+        started = time.monotonic()
+        with pytest.raises(SubmissionError, match=(
+                r"^mallory: lifting the definitions of mallory.ipynb took longer than 0.3 s, the "
+                r"limit on preparing one submission \(load_timeout_s\); it was stopped and is "
+                r"not graded$")):
+            taker.load(mallory, ["student_code"])
+        assert time.monotonic() - started < 1.0
+        with taker.load(bob, ["student_code"]) as loaded:  # in a new helper
+            assert loaded.content_hash
+
+
+def test_a_submission_too_slow_to_prepare_fails_alone_and_the_batch_goes_on(tmp_path,
+                                                                           monkeypatch):
+    from rich.console import Console
+
+    from grader import batch, grading
+    from grader.gradebook import Gradebook
+    from grader.progress import BatchProgress
+    from grader.results import CheckResult, Status, SubmissionResult
+
+    def graded(loaded, rubric, rubric_hash, prepared, **options):  # no sandbox: the point is
+        checks = [CheckResult(c.id, c.name, c.function, Status.PASSED, c.points, c.points)
+                  for c in rubric.checks]  # what comes before it
+        return SubmissionResult(loaded.student, loaded.content_hash, rubric.assignment,
+                                rubric_hash, checks)
+
+    monkeypatch.setattr(grading, "grade", graded)
+    monkeypatch.setattr(batch.isolation, "available", lambda: None)
+    monkeypatch.setattr(batch, "Intake", lambda limit_s: intake.Intake(
+        limit_s, work=never_done_for_mallory))
+    rubric_file = REPO / "tests" / "data" / "tiny_filtering.yaml"
+    rubric, rubric_hash = load_rubric(rubric_file)
+    rubric = rubric.model_copy(update={"defaults": rubric.defaults.model_copy(
+        update={"load_timeout_s": 0.3})})
+    paths = _three_students(tmp_path / "batch")
+    with Gradebook(tmp_path / "g.sqlite") as book:
+        results = batch.grade_batch(paths, rubric, rubric_hash, rubric_file, book,
+                                    batch.BatchOptions(), BatchProgress(3, Console(), quiet=True))
+    outcome = {r.student: {c.status.value for c in r.checks} for r in results}
+    assert outcome == {"alice": {"passed"}, "mallory": {"error"}, "bob": {"passed"}}
+    (mallory,) = [r for r in results if r.student == "mallory"]
+    assert "took longer than 0.3 s" in mallory.checks[0].message
