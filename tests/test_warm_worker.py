@@ -40,6 +40,18 @@ CODE = textwrap.dedent('''
 
     def hoard():
         return [np.ones(1 << 27) for _ in range(64)]
+
+    def own_temp():
+        import tempfile
+        folder = tempfile.mkdtemp(prefix="datasets-")
+        with open(os.path.join(folder, "x"), "w") as handle:
+            handle.write("ok")
+        return folder.startswith(os.environ["HOME"])
+
+    def capabilities():
+        with open("/proc/self/status") as status:
+            return [int(line.split()[1], 16) for line in status
+                    if line.startswith(("CapPrm:", "CapEff:", "CapAmb:"))]
 ''')
 
 needs_warm = pytest.mark.skipif(zygote.why_cold() is not None,
@@ -91,6 +103,21 @@ def test_a_warm_sandbox_keeps_the_limits_and_exit_statuses_of_a_cold_one(submiss
         assert session.call("student_code", "hoard", [], 20).status == "memory"
         again = session.call("student_code", "double", [np.ones(1)], 20)  # forked afresh
         assert again.status == "returned" and session.warm
+
+
+@needs_warm
+def test_a_warm_sandbox_finds_its_own_temp_folder_and_holds_no_capability(submission):
+    """torchvision caches the zygote's temporary folder when it is imported; a forked
+    sandbox must use its own scratch (proj4's create_datasets failed as root without
+    namespaces), and the capability its supervisor kept is gone before student code runs."""
+    preload = ("torch", "torchvision")
+    try:
+        outcome, warm, _ = _call(submission, "own_temp", preload=preload)
+        assert warm and outcome.status == "returned" and outcome.outputs == [True], outcome.error
+        outcome, warm, _ = _call(submission, "capabilities", preload=preload)
+        assert warm and outcome.outputs == [0, 0, 0], outcome.outputs
+    finally:
+        zygote.close_all()  # the other tests count the idle zygotes of one key
 
 
 @needs_warm

@@ -128,7 +128,7 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     os.environ.clear()
     os.environ.update(message["env"])
     os.chdir(message["cwd"])
-    _reseed()
+    _fresh_state()
     hello = socket.socket(fileno=mine["hello"])
     hello.sendall(b"h")  # the kernel attaches this process's pid, as the grader sees it
     hello.settimeout(GO_TIMEOUT_S)
@@ -175,12 +175,16 @@ def _empty(folder: str) -> None:
             continue
 
 
-def _reseed() -> None:
-    """Fresh random state, as a cold interpreter would have (a fork inherits the zygote's)."""
+def _fresh_state() -> None:
+    """What a cold interpreter would have and a fork inherits from the zygote: fresh random
+    state, and no temporary folder chosen yet (``tempfile`` caches the zygote's ``TMPDIR``,
+    its slot folder, which the sandbox may not write: it must find its own scratch)."""
     for name in ("random", "numpy.random"):
         module = sys.modules.get(name)
         if module is not None:
             module.seed()
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None
 
 
 def _close_all_but(keep: list[int]) -> None:
