@@ -123,9 +123,14 @@ class Intake:
         self._stop()  # a helper that died while idle (the OOM killer, a signal) is replaced
         context = _context()
         ours, theirs = context.Pipe()
-        self._helper = context.Process(target=_serve, args=(theirs, self._work),
-                                       name="grader-intake", daemon=True)
-        self._helper.start()
+        helper = context.Process(target=_serve, args=(theirs, self._work),
+                                 name="grader-intake", daemon=True)
+        try:
+            helper.start()
+        except OSError as exc:  # the forkserver's socket: e.g. a TMPDIR too long for AF_UNIX
+            raise GraderError(f"the process that prepares submissions could not start ({exc}); "
+                              "with a long TMPDIR, set it to a shorter folder") from None
+        self._helper = helper
         theirs.close()
         self._connection = ours
         try:
