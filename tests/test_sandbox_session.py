@@ -87,6 +87,18 @@ def fork_then_hog(mb):
                 os._exit(0)
     return 1
 
+def python_again():
+    out = subprocess.run([sys.executable, "-c", "import numpy; print(6 * 7)"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() + out.stderr[-300:]
+
+def loader_workers(workers):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    data = TensorDataset(torch.arange(64.0).reshape(16, 4))
+    batches = DataLoader(data, batch_size=4, num_workers=int(workers), timeout=30)
+    return float(sum(batch[0].sum() for batch in batches))
+
 def fork_a_sleeper(tag):
     if os.fork() == 0:
         os.execv("/bin/sleep", ["sleep", tag])
@@ -247,6 +259,35 @@ def test_fallback_without_bubblewrap_says_so(submission_dir, monkeypatch):
             assert not _alive(tag)
     finally:
         isolation.available.cache_clear()
+
+
+@pytest.mark.parametrize("namespaces", [True, False], ids=["bubblewrap", "no namespaces"])
+def test_the_sandbox_can_start_its_own_interpreter(submission_dir, monkeypatch, namespaces):
+    """The Python installation is carved around the answer key; a fresh interpreter must still
+    list its standard library (subprocess.run([sys.executable, ...]), multiprocessing's spawn)."""
+    if not namespaces:
+        monkeypatch.setenv(launcher.DISABLE_ENV, "1")
+    isolation.available.cache_clear()
+    try:
+        if namespaces and not launcher.bubblewrap_available():
+            pytest.skip("bubblewrap cannot create namespaces here")
+        with SandboxSession(submission_dir) as session:
+            outcome = session.call("student_code", "python_again", [], 60)
+        assert outcome.status == "returned" and outcome.outputs == ["42"], outcome.outputs
+    finally:
+        isolation.available.cache_clear()
+
+
+@pytest.mark.slow  # torch in the sandbox
+def test_a_dataloader_s_workers_run_inside_namespaces(submission_dir):
+    """torch's DataLoader workers pass tensors over a Unix socket (multiprocessing's resource
+    sharer) and use /dev/shm: both the sandbox's own under bubblewrap."""
+    if not launcher.bubblewrap_available():
+        pytest.skip("bubblewrap cannot create namespaces here")
+    limits = Limits(memory_mb=4096, address_space_limit=False)  # as for proj4's torch checks
+    with SandboxSession(submission_dir, limits=limits, preload=("torch",)) as session:
+        outcome = session.call("student_code", "loader_workers", [2], 120)
+    assert outcome.status == "returned" and outcome.outputs == [2016.0], outcome.error
 
 
 @pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes

@@ -35,6 +35,7 @@ import os
 import select
 import socket
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,8 +184,7 @@ def _fresh_state() -> None:
         module = sys.modules.get(name)
         if module is not None:
             module.seed()
-    if "tempfile" in sys.modules:
-        sys.modules["tempfile"].tempdir = None
+    tempfile.tempdir = None
 
 
 def _close_all_but(keep: list[int]) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from . import identity, landlock, seccomp, selftest
-from .carve import grants
+from .carve import grants, listable
 
 __all__ = ["apply", "grants"]
 
@@ -48,8 +48,10 @@ def apply(spec: dict) -> tuple[list[str], list[str]]:
     rules = spec.get("landlock")
     if rules:
         def restrict() -> list[str]:
-            read = list(rules["read"]) + grants(rules["read_trees"], rules["hidden"])
-            scopes = landlock.restrict(read, rules["write"], rules.get("devices", []))
+            trees, hidden = rules["read_trees"], rules["hidden"]
+            read = list(rules["read"]) + grants(trees, hidden)
+            scopes = landlock.restrict(read, rules["write"], rules.get("devices", []),
+                                       listable(trees, hidden))
             return [f"landlock-{scope}" for scope, on in scopes.items() if on]
         attempt("landlock", restrict)
     filters = spec.get("seccomp")

@@ -59,9 +59,11 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def restrict(read: list[str], write: list[str], devices: Sequence[str] = ()) -> dict[str, bool]:
-    """Allow only ``read`` (read and execute), ``write`` (full use) and ``devices``; deny TCP,
-    and scope signals and abstract Unix sockets to this domain where the kernel can.
+def restrict(read: list[str], write: list[str], devices: Sequence[str] = (),
+             listable: Sequence[str] = ()) -> dict[str, bool]:
+    """Allow only ``read`` (read and execute), ``write`` (full use), ``devices`` and listing
+    the folders ``listable``; deny TCP, and scope signals and abstract Unix sockets to this
+    domain where the kernel can.
 
     Paths that do not exist are skipped. Returns what was enforced:
     ``{"filesystem": True, "tcp": abi >= 4, "signals": abi >= 6}``.
@@ -83,7 +85,8 @@ def restrict(read: list[str], write: list[str], devices: Sequence[str] = ()) -> 
     ruleset = _check(_libc.syscall(ctypes.c_long(_CREATE_RULESET), ctypes.c_char_p(attr),
                                    ctypes.c_size_t(size), ctypes.c_uint32(0)), "create a ruleset")
     try:
-        for paths, rights in ((read, READ), (write, WRITE), (devices, DEVICE)):
+        for paths, rights in ((read, READ), (write, WRITE), (devices, DEVICE),
+                              (listable, READ_DIR)):
             for path in paths:
                 _allow(ruleset, path, rights & handled_fs)
         _check(_libc.prctl(38, 1, 0, 0, 0), "set no_new_privs")  # PR_SET_NO_NEW_PRIVS
