@@ -27,7 +27,7 @@ from test_hostile import (CMDLINE_MARKER, FULL_MARKS, HOSTILE, RUBRIC, SUBMISSIO
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
 ATTACKS = ["read_autograder_bundle", "late_rewrite", "read_expected_cache", "kill_parent",
-           "tamper_other_submissions"]
+           "tamper_other_submissions", "memfd_hoard", "unusual_syscalls", "fork_memory"]
 # What run_autograder runs instead of /opt/grader/bin/grader: the harness with the answer key
 # made unimportable, so grading can only use the bundle's data.
 SHIM = """#!/bin/sh
@@ -88,6 +88,9 @@ def test_a_correct_submission_gets_full_marks(autograder, tmp_path):
     results = json.loads((autograder / "results" / "results.json").read_text())
     assert results["score"] == FULL_MARKS
     assert not any(p.is_file() and "reference" in p.parts for p in autograder.rglob("*.py"))
+    # for the staff: what confined the run, and each layer it went without, with why
+    assert {"files-verified", "seccomp"} <= set(results["isolation"]["layers"])
+    assert results["isolation"]["missing"]["bubblewrap"]
 
 
 @pytest.mark.parametrize("name", ATTACKS)
