@@ -92,8 +92,18 @@ class Leaf:
 
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer ended inside the leaf so far."""
-        return sum(_counter(folder / ("memory.events" if version == 2 else "memory.oom_control"),
-                            "oom_kill") for folder, version in zip(self.folders, self.versions))
+        if "memory" not in self.controls:
+            return 0
+        return _counter(self.events, "oom_kill")
+
+    @functools.cached_property
+    def events(self) -> Path:
+        """The memory controller's file that counts OOM kills (read at every look)."""
+        for folder, version in zip(self.folders, self.versions):
+            events = folder / ("memory.events" if version == 2 else "memory.oom_control")
+            if events.exists():
+                return events
+        return self.folders[0] / "memory.events"
 
     def out_of_memory(self) -> bool:
         """Whether the kernel's OOM killer acted inside the leaf."""
