@@ -106,13 +106,14 @@ def available() -> Available:
         layers.append("subreaper")
     if "cgroup" not in off:
         _keep("cgroup", None if cgroup.usable() else cgroup.why_absent(), layers, missing)
-    if "ipc" not in off:
-        _keep("ipc", None if os.geteuid() == 0 or "bubblewrap" in layers else
-              "an IPC namespace per sandbox needs root or bubblewrap (the syscall allowlist "
-              "refuses System V IPC and message queues instead)", layers, missing)
     failed: dict[str, str] = {}
     enforced, abi = _probe_confinement(off, missing, failed)
     layers += [layer for layer in ("landlock", "seccomp", "uid") if layer in enforced]
+    if "ipc" not in off:
+        _keep("ipc", None if "ipc" in enforced or "bubblewrap" in layers else
+              "this process may not unshare an IPC namespace (root without CAP_SYS_ADMIN, or "
+              "an ordinary user) and bubblewrap is off: the syscall allowlist refuses System V "
+              "IPC and message queues instead", layers, missing)
     found = Available(tuple(layers), {**missing, **failed}, abi, failed)
     if not found.has("bubblewrap"):
         say_once(fallback_sentence(found))
@@ -190,6 +191,7 @@ def _probe_confinement(off: set[str], missing: dict[str, str],
         report = _run_probe(wanted)
     _note(report, missing)
     enforced = {name.split("-")[0] for name in report["enforced"]} & wanted
+    enforced |= {"ipc"} if report.get("ipc") else set()
     if "files-verified" not in report["enforced"]:
         enforced.discard("landlock")  # its self-test read a hidden path: off, and _note says why
     for layer in wanted - enforced:

@@ -57,6 +57,7 @@ def probe(confinement: dict) -> int:
 
     packages = sysconfig.get_path("purelib")
     abi = confine.landlock.abi()  # before the allowlist refuses the call that asks
+    ipc = supervisor.own_ipc_namespace()  # as a supervisor without namespaces would
     enforced, problems = confine.apply(confinement)
     try:
         import numpy  # noqa: F401 - can this uid, under these rules, still read Python?
@@ -64,7 +65,7 @@ def probe(confinement: dict) -> int:
         layer = "uid" if "uid" in enforced else "landlock"
         problems.append(f"{layer}: {_unreachable(packages, exc)}")
         enforced = [name for name in enforced if not name.startswith(layer)]
-    print(json.dumps({"enforced": enforced, "problems": problems, "abi": abi}))
+    print(json.dumps({"enforced": enforced, "problems": problems, "abi": abi, "ipc": ipc}))
     return 0
 
 
