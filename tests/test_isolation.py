@@ -270,6 +270,36 @@ def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
         syscall_policy.load(bad)
 
 
+# --- cgroup leaves ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_cgroup_leaf_writes_the_limits_of_its_layout(tmp_path, monkeypatch, version):
+    """The knobs a leaf sets, per layout (this machine has cgroup v1; v2's file names are
+    pinned here, against a folder standing in for the hierarchy)."""
+    from grader.sandbox import cgroup
+
+    names = {"memory", "pids", "cpu"}
+    found = [cgroup.Hierarchy(version, frozenset(names) if version == 2 else frozenset({name}),
+                              tmp_path / name) for name in sorted(names)]
+    for hierarchy in found:
+        hierarchy.folder.mkdir()
+    monkeypatch.setattr(cgroup, "usable", lambda: tuple(found[:1] if version == 2 else found))
+    leaf = cgroup.create(memory_mb=100, max_tasks=72)
+    folder = leaf.folders[0]
+    written = {p.name: p.read_text() for f in leaf.folders for p in f.iterdir()}
+    if version == 2:
+        assert written == {"memory.max": str(100 << 20), "memory.swap.max": "0",
+                           "memory.oom.group": "1", "pids.max": "72"}
+        (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    else:
+        assert written == {"memory.limit_in_bytes": str(100 << 20),
+                           "memory.memsw.limit_in_bytes": str(100 << 20), "pids.max": "72"}
+        (tmp_path / "memory" / folder.name / "memory.oom_control").write_text(
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    assert {"memory", "pids", "cpu"} <= leaf.controls and leaf.oom_kills() == 1
+    assert leaf.procs_files() == [str(f / "cgroup.procs") for f in leaf.folders]
+
+
 # --- sandbox uids -----------------------------------------------------------------------
 
 @needs_root

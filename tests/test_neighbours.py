@@ -3,7 +3,7 @@
 - **A CPU-hungry neighbour** (``tests/neighbours/cpu_hog``: a dozen busy processes, each in a
   session of its own) graded beside an honest CPU-bound submission
   (``tests/neighbours/honest_cpu_bound``: 1.5 CPU-seconds per call on a 3 s limit), in
-  pairs, with two workers: every honest copy keeps 7/7. Time limits count the CPU a sandbox
+  five pairs, with two workers: every honest copy keeps 7/7. Time limits count the CPU a sandbox
   received, every sandbox has the same CPU weight where cgroups exist, and a check that timed
   out while crowded out is run again alone.
 - **Two graders on one host** with the default settings, each in a mount namespace of its
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 NEIGHBOURS = HERE / "neighbours"
 CONTROL = HERE / "hostile" / "submissions" / "control_correct"
-PAIRS = 3
+PAIRS = 5
 
 
 @pytest.fixture(scope="module", autouse=True)
