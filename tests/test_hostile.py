@@ -476,6 +476,7 @@ def _grade_corpus(mode: str, tmp_path_factory, sequence: str = "") -> Run:
     assert prepared.returncode == 0, prepared.stderr
     cache_before = file_digests(base / "cache")
 
+    open_to_other_users(base)  # again: a pytest run elsewhere on this machine closes its root
     started = time.perf_counter()
     try:
         proc = subprocess.run(

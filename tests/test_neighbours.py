@@ -57,11 +57,11 @@ def _base(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("mode", ["bubblewrap", "root", "user"])
-def test_a_cpu_hungry_neighbour_never_moves_an_honest_grade(mode, tmp_path):
+def test_a_cpu_hungry_neighbour_never_moves_an_honest_grade(mode, tmp_path_factory):
     problem = mode_problem(mode)
     if problem:
         pytest.skip(problem)
-    base = _base(tmp_path)
+    base = _base(tmp_path_factory.mktemp("n"))  # short: a forkserver's socket lives under TMPDIR
     for pair in range(1, PAIRS + 1):  # p1_hog beside p1_honest, then p2_..., by name
         shutil.copytree(NEIGHBOURS / "honest_cpu_bound", base / "corpus" / f"p{pair}_honest")
         shutil.copytree(NEIGHBOURS / "cpu_hog", base / "corpus" / f"p{pair}_hog")
@@ -77,9 +77,10 @@ def test_a_cpu_hungry_neighbour_never_moves_an_honest_grade(mode, tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
                     reason="two graders as root, each with a private /run, need root and unshare")
-def test_two_graders_on_one_host_never_touch_each_others_sandboxes(tmp_path):
+def test_two_graders_on_one_host_never_touch_each_others_sandboxes(tmp_path_factory):
     if not reachable():
         pytest.skip("another uid cannot run this Python")
+    tmp_path = tmp_path_factory.mktemp("g")  # short: a forkserver's socket lives under TMPDIR
     graders = []
     for name in ("host", "container"):
         base = _base(tmp_path / name)

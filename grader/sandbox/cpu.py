@@ -36,8 +36,9 @@ class CpuMeter:
 
     ``limit_s`` is a hard CPU budget (a training check's): over it the request ends.
     ``fair_s`` is what the wall-clock limit promises: at the deadline, while the sandbox is
-    computing (at least ``MIN_SHARE`` of a core since the last look) and has received less
-    than ``fair_s``, the deadline moves by ``STEP_S``, up to ``WALL_CAP`` times the limit.
+    computing (at least ``MIN_SHARE`` of a core since the last look) but was crowded out (less
+    than ``FAIR_SHARE`` of a core so far) and has received less than ``fair_s``, the deadline
+    moves by ``STEP_S``, up to ``WALL_CAP`` times the limit.
     """
 
     MIN_SHARE = 0.05  # cores: below this the request is waiting, not computing
@@ -62,12 +63,17 @@ class CpuMeter:
 
     def extend(self, timeout_s: float) -> bool:
         """At the deadline: move it by ``STEP_S`` if the sandbox computed since the last look
-        and is still owed CPU (and within ``WALL_CAP``); say whether it moved."""
+        and is still owed CPU (and within ``WALL_CAP``); say whether it moved. Owed: under a
+        hard budget, any CPU-second left of it; else, what the limit promised, if it got less
+        than ``FAIR_SHARE`` of a core (a spinner alone got its limit by then: no more time)."""
         now, used = time.perf_counter(), self.used()
         then, used_then = self._sample
         self._sample = (now, used)
         computing = (used - used_then) >= self.MIN_SHARE * max(now - then, 1e-3)
-        owed = used < (self._limit if self._limit is not None else self._fair)
+        if self._limit is not None:
+            owed = used < self._limit
+        else:
+            owed = used < self._fair and used < self.FAIR_SHARE * (now - self._began)
         room = timeout_s + self.extra_s + self.STEP_S <= self.WALL_CAP * timeout_s
         if computing and owed and room:
             self.extra_s += self.STEP_S
