@@ -64,6 +64,7 @@ def test_a_cpu_hungry_neighbour_never_moves_an_honest_grade(mode, tmp_path_facto
     base = _base(tmp_path_factory.mktemp("n"))  # short: a forkserver's socket lives under TMPDIR
     for pair in range(1, PAIRS + 1):  # p1_hog beside p1_honest, then p2_..., by name
         shutil.copytree(NEIGHBOURS / "honest_cpu_bound", base / "corpus" / f"p{pair}_honest")
+        shutil.copyfile(HERE / "hostile" / "attack.py", base / "corpus" / f"p{pair}_honest" / "attack.py")
         shutil.copytree(NEIGHBOURS / "cpu_hog", base / "corpus" / f"p{pair}_hog")
     grader = _grade(mode, base, base / "corpus")
     output, _ = grader.communicate(timeout=900)

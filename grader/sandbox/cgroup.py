@@ -175,17 +175,6 @@ def usable() -> tuple[Hierarchy, ...]:
     return tuple(sorted(legacy, key=lambda h: "pids" not in h.controllers)) or tuple(unified)
 
 
-def controls() -> frozenset[str]:
-    """What a leaf here enforces besides the kill: ``memory``, ``pids``, ``cpu`` (an equal
-    weight) and ``cpu-time`` (exact CPU accounting). Empty: no cgroup layer."""
-    found: set[str] = set()
-    for hierarchy in usable():
-        found |= hierarchy.controllers & {"memory", "pids", "cpu"}
-        if hierarchy.version == 2 or "cpuacct" in hierarchy.controllers:
-            found.add("cpu-time")
-    return frozenset(found)
-
-
 def why_absent() -> str:
     """One sentence: why no cgroup layer here."""
     if not _hierarchies():

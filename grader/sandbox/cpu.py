@@ -46,9 +46,12 @@ class CpuMeter:
     STEP_S = 1.0  # how far the deadline moves at a time
     FAIR_SHARE = 0.8  # of a core: a request that got less while computing was crowded out
 
-    def __init__(self, read: Callable[[], float], fair_s: float, limit_s: float | None = None):
+    def __init__(self, read: Callable[[], float], fair_s: float, limit_s: float | None = None,
+                 start: float | None = None):
+        """``start``: the CPU-seconds counted so far, where the caller knows them without a
+        fresh ``read`` (which may sweep ``/proc``)."""
         self._read, self._fair, self._limit = read, fair_s, limit_s
-        self._start = read()
+        self._start = read() if start is None else start
         self._began = time.perf_counter()
         self.extra_s = 0.0  # how far the deadline has moved
         self._sample = (self._began, 0.0)

@@ -13,7 +13,8 @@ uid            a root grader's sandbox runs as an unprivileged uid of its own   
 subreaper      double-forked daemons come back to the sandbox's supervisor        Linux 3.4+
 cgroup         one kill for every process; memory (shared memory and tmpfs too),   a writable cgroup
                tasks and an equal CPU weight, where those controllers are on      (v1 or v2)
-ipc            an IPC namespace per sandbox (System V objects, message queues)   root or bubblewrap
+ipc            an IPC namespace per sandbox (System V objects, message queues)   bubblewrap, or
+                                                                                  unshare (probed)
 =============  ================================================================  ==========
 
 Resource limits (rlimits) and the parent's watchdog (wall clock, the memory of the whole
@@ -38,7 +39,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox import cgroup, uids
+from grader.sandbox import cgroup, installation, uids
 
 WORKER_DIR = Path(__file__).resolve().parent / "worker"
 NO_BWRAP_ENV = "GRADER_NO_BWRAP"
@@ -154,7 +155,7 @@ def _bubblewrap_problem() -> str | None:
 def _bubblewrap_selftest() -> str | None:
     """Start an interpreter under the mounts a worker gets and have it try to read every
     hidden place and write outside its tmpfs folders: bubblewrap is off if any attempt works."""
-    from grader.sandbox import installation, launcher
+    from grader.sandbox import launcher
 
     roots = launcher.python_roots(launcher.Interpreter())
     spec = {"verify": {"unreadable": installation.witnesses(installation.hidden_paths()),

@@ -294,8 +294,13 @@ def tasks_allowed() -> int:
 def threads_allowed() -> int:
     """The CPU threads one sandbox may use (``GRADER_THREADS``, set per task by the batch;
     else every core)."""
+    return _chosen_threads() or (os.cpu_count() or 1)
+
+
+def _chosen_threads() -> int | None:
+    """``GRADER_THREADS`` when it is set to a positive number."""
     chosen = os.environ.get(THREADS_ENV, "")
-    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else (os.cpu_count() or 1)
+    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else None
 
 
 def bubblewrap_available() -> bool:
@@ -421,6 +426,4 @@ def threads_per_worker(workers: int) -> int:
     oversubscribed threads spin, which burns the CPU-time budgets of training
     checks without training.
     """
-    chosen = os.environ.get(THREADS_ENV, "")
-    return int(chosen) if chosen.isdigit() and int(chosen) > 0 else \
-        max(1, (os.cpu_count() or 1) // workers)
+    return _chosen_threads() or max(1, (os.cpu_count() or 1) // workers)

@@ -69,8 +69,13 @@ def tree_memory_mib(pid: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU-seconds of ``pid`` and its live descendants, their threads, and the children they
     have reaped (``utime + stime + cutime + cstime`` from ``/proc/PID/stat``)."""
+    return cpu_seconds([pid, *descendants(pid)])
+
+
+def cpu_seconds(pids) -> float:
+    """CPU-seconds of the live processes ``pids``, as :func:`tree_cpu_seconds` counts them."""
     ticks = 0
-    for member in [pid, *descendants(pid)]:
+    for member in pids:
         try:
             with open(f"/proc/{member}/stat", "rb") as handle:
                 fields = handle.read().rsplit(b")", 1)[1].split()

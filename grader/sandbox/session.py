@@ -14,7 +14,6 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from grader.errors import GraderError
 from grader.sandbox import cgroup, cpu, installation, isolation, launcher, uids, workspace, zygote
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import (busy, descendants, folder_usage, kill_tree,
+from grader.sandbox.processes import (busy, cpu_seconds, descendants, folder_usage, kill_tree,
                                       tree_cpu_seconds, tree_memory_mib)
 from grader.sandbox.worker import protocol
 
@@ -255,11 +254,11 @@ class SandboxSession:
     def _ensure_imported(self, module: str) -> CallOutcome | None:
         if module in self._imported and self._proc is not None:
             return None
-        outcome = self._exchange({"op": "import", "module": module}, [], self._import_timeout)
+        request = {"op": "import", "module": module}
+        outcome = self._exchange(request, [], self._import_timeout)
         if outcome.crowded_out and not self._machine().exclusive_now:
             with self._machine().exclusive():
-                outcome = self._exchange({"op": "import", "module": module}, [],
-                                         self._import_timeout)
+                outcome = self._exchange(request, [], self._import_timeout)
         if outcome.status == "returned":
             self._imported.add(module)
             self._import_stdout += outcome.stdout
@@ -344,13 +343,15 @@ class SandboxSession:
                 "MiB limit, its folders in RAM and the supervisor; shared memory and files in "
                 "RAM count too)")
 
-    def _cpu_reader(self) -> Callable[[], float]:
-        """CPU-seconds of the sandbox: its cgroup's exact count (exited processes included),
-        else the sum over its live process tree from /proc."""
+    def _cpu_meter(self, timeout_s: float, cpu_limit_s: float | None) -> cpu.CpuMeter:
+        """The CPU-seconds of the sandbox for a request: its cgroup's exact count (exited
+        processes included), else the sum over its live process tree from /proc, starting
+        from the processes its last reply left (no sweep of /proc before every request)."""
         leaf, pid = self._cgroup, self._proc.pid if self._proc is not None else 0
         if leaf is not None and "cgroup-cpu-time" in self.layers:
-            return lambda: leaf.cpu_seconds() or 0.0
-        return lambda: tree_cpu_seconds(pid)
+            return cpu.CpuMeter(lambda: leaf.cpu_seconds() or 0.0, timeout_s, cpu_limit_s)
+        return cpu.CpuMeter(lambda: tree_cpu_seconds(pid), timeout_s, cpu_limit_s,
+                            start=cpu_seconds(self._running))
 
     def _cgroup_procs(self) -> tuple[str, ...]:
         return tuple(self._cgroup.procs_files()) if self._cgroup is not None else ()
@@ -502,7 +503,7 @@ class SandboxSession:
             assert self._proc is not None
             self._check_leftovers()
             ooms_before = self._ooms()
-            self._cpu = cpu.CpuMeter(self._cpu_reader(), timeout_s, cpu_limit_s)
+            self._cpu = self._cpu_meter(timeout_s, cpu_limit_s)
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
             self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
             header, out_arrays = self._receive(deadline, capture, request_id)
