@@ -297,7 +297,8 @@ def test_a_cgroup_leaf_writes_the_limits_of_its_layout(tmp_path, monkeypatch, ve
         (tmp_path / "memory" / folder.name / "memory.oom_control").write_text(
             "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
     assert {"memory", "pids", "cpu"} <= leaf.controls and leaf.oom_kills() == 1
-    assert leaf.procs_files() == [str(f / "cgroup.procs") for f in leaf.folders]
+    entry = "cgroup.procs" if version == 2 else "tasks"  # v1: a thread moves itself, lock-free
+    assert leaf.entry_files() == [str(f / entry) for f in leaf.folders]
 
 
 # --- sandbox uids -----------------------------------------------------------------------

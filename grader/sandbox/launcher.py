@@ -94,6 +94,7 @@ class Places:
     scratch: str
     worker: str
     write: tuple[str, ...]  # every folder it may write: its scratch (and /tmp, /dev/shm inside)
+    slot: str | None = None  # a warm worker's slot folder, which holds its workspace
 
 
 SLOT = "/slot"  # where a warm worker's slot folder (:mod:`grader.sandbox.zygote`) is bound
@@ -103,13 +104,15 @@ def places(submission: Path, scratch: Path, slot: Path | None = None) -> Places:
     """The worker's view of a workspace: the host's paths, or bubblewrap's mount points
     (``slot``: the folder that holds the workspace, bound once for a warm worker)."""
     if not bubblewrap_available():
-        return Places(str(submission), str(scratch), str(WORKER_DIR), (str(scratch),))
+        return Places(str(submission), str(scratch), str(WORKER_DIR), (str(scratch),),
+                      None if slot is None else str(slot))
     inside = "/submission" if slot is None else f"{SLOT}/{submission.relative_to(slot)}"
-    return Places(inside, "/scratch", "/harness", ("/scratch", "/tmp", "/dev/shm"))
+    return Places(inside, "/scratch", "/harness", ("/scratch", "/tmp", "/dev/shm"),
+                  None if slot is None else SLOT)
 
 
 def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_aliases: bool,
-         limits: Limits, marker: str, lease=None, cgroup_procs: tuple[str, ...] = (),
+         limits: Limits, marker: str, lease=None, cgroup_entries: tuple[str, ...] = (),
          interpreter: Interpreter = Interpreter(), slot: Path | None = None,
          witnesses: tuple[str, ...] = ()) -> LaunchPlan:
     """The command that starts a worker for the read-only copy ``submission``.
@@ -120,34 +123,34 @@ def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_alias
     ``submission``) the plan has no command: its ``spec`` and ``env`` go to the zygote.
     ``witnesses``: paths of this sandbox's own that it must fail to open, beside those of
     :func:`~grader.sandbox.installation.witnesses` (the grader's copy of the submission).
-    ``cgroup_procs``: the ``cgroup.procs`` files of the sandbox's cgroup leaf, which its first
-    process joins before it forks anything: a cold worker's supervisor itself, or under
-    bubblewrap the shell that then becomes ``bwrap`` (a warm one's zygote cannot see the
-    cgroup tree: the grader moves the forked sandbox before it goes on).
+    ``cgroup_entries``: the entry files of the sandbox's cgroup leaf (``Leaf.entry_files``),
+    which its first process writes to, to move itself there before it forks anything: a
+    cold worker's supervisor, or under bubblewrap the shell that then becomes ``bwrap`` (a
+    warm one's zygote cannot see the cgroup tree: the grader opens the files for it).
     """
     where = places(submission, scratch, slot)
     spec, layers = worker_spec(where, module_dir, fds, numpy_aliases, limits, lease,
                                interpreter, witnesses)
     use_bwrap = bubblewrap_available()
-    spec["cgroup"] = list(cgroup_procs) if cgroup_procs and not slot and not use_bwrap else None
+    spec["cgroup"] = list(cgroup_entries) if cgroup_entries and not slot and not use_bwrap else None
     argv = [] if slot else [interpreter.executable, "-I", f"{where.worker}/main.py",
                             json.dumps(spec)]
     env = worker_environment(where, marker)
     if use_bwrap:
         if argv:  # a cold start: its own namespaces, the submission at /submission
-            argv = _joining(cgroup_procs) + bwrap_prefix(
+            argv = _joining(cgroup_entries) + bwrap_prefix(
                 (submission, "/submission"), limits, lease is not None,
                 python_roots(interpreter)) + argv
         return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers), spec)
     return LaunchPlan(argv, env, "subprocess", layers, spec)
 
 
-def _joining(procs: tuple[str, ...]) -> list[str]:
-    """A shell that moves itself into the cgroup leaf (``procs``), then becomes the command
-    that follows: everything bubblewrap starts is born in the leaf."""
-    if not procs:
+def _joining(entries: tuple[str, ...]) -> list[str]:
+    """A shell that moves itself into the cgroup leaf (its ``entries``), then becomes the
+    command that follows: everything bubblewrap starts is born in the leaf."""
+    if not entries:
         return []
-    moves = "".join(f"{{ echo $$ > {shlex.quote(path)}; }} 2>/dev/null; " for path in procs)
+    moves = "".join(f"{{ echo 0 > {shlex.quote(path)}; }} 2>/dev/null; " for path in entries)
     return ["/bin/sh", "-c", moves + 'exec "$@"', "sh"]
 
 
@@ -160,10 +163,18 @@ def worker_spec(where: Places, module_dir: str, fds: Fds, numpy_aliases: bool, l
     wanted = {layer for layer in ("landlock", "seccomp") if have.has(layer)}
     wanted |= {"uid"} if lease is not None else set()
     roots = python_roots(interpreter)
-    confine = confinement(wanted, lease, read=system_paths() + [where.worker, where.submission],
-                          write=list(where.write), protect=[] if use_bwrap else [os.getpid()],
+    # A warm sandbox's file rules come in two Landlock layers. The first is its slot's, the
+    # same for every sandbox of the slot, so its zygote builds it once (680 rules, 6 ms): it
+    # reads the slot folder, which holds this one workspace, and writes there, or in
+    # bubblewrap's own folders. The second, its own, lets it write only its own folders.
+    shared_write = [where.slot] if where.slot and not use_bwrap else list(where.write)
+    confine = confinement(wanted, lease,
+                          read=system_paths() + [where.worker, where.slot or where.submission],
+                          write=shared_write, protect=[] if use_bwrap else [os.getpid()],
                           python=roots, namespaces=use_bwrap,
                           unwritable=unwritable(where, roots), witnesses=witnesses)
+    if "landlock" in confine and shared_write != list(where.write):
+        confine["landlock"]["narrow_write"] = list(where.write)
     spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
             "module_dir": str(Path(where.submission) / module_dir),
             "limits": limit_values(limits, lease), "numpy_aliases": numpy_aliases,
@@ -234,7 +245,9 @@ def confinement(wanted: set[str], lease, read: list[str], write: list[str],
         spec["seccomp"] = {"protect_pids": protect, "rules": syscall_policy.load().rules(
             namespaces=namespaces, gpu=bool(gpu_devices()))}
     if "landlock" in wanted or namespaces:
-        spec["verify"] = {"unreadable": installation.witnesses(hidden) + list(witnesses),
+        other_process = ["/proc/1/cmdline"] if "landlock" in wanted else []  # not its own
+        spec["verify"] = {"unreadable": installation.witnesses(hidden) + list(witnesses)
+                          + other_process,
                           "unwritable": unwritable or ["/"]}
     return spec
 

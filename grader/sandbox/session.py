@@ -301,6 +301,13 @@ class SandboxSession:
         return (self._limits.memory_mb + self._limits.scratch_mb + 2 * self._limits.tmp_mb
                 + SUPERVISOR_MB)
 
+    def _leaf_holds_all(self) -> bool:
+        """Whether every process of the sandbox is in its cgroup leaf: its first process was
+        born there, and none can write a cgroup file to leave (bubblewrap mounts them
+        read-only, Landlock grants none, a uid of its own does not own them)."""
+        return "cgroup" in self.layers and bool(
+            {"bubblewrap", "landlock-filesystem", "uid"} & set(self.layers))
+
     def _processes(self) -> list[int]:
         """Every process of the sandbox: its cgroup's members, else its supervisor's tree."""
         if self._cgroup is not None and "cgroup" in self.layers:
@@ -353,8 +360,8 @@ class SandboxSession:
         return cpu.CpuMeter(lambda: tree_cpu_seconds(pid), timeout_s, cpu_limit_s,
                             start=cpu_seconds(self._running))
 
-    def _cgroup_procs(self) -> tuple[str, ...]:
-        return tuple(self._cgroup.procs_files()) if self._cgroup is not None else ()
+    def _cgroup_entries(self) -> tuple[str, ...]:
+        return tuple(self._cgroup.entry_files()) if self._cgroup is not None else ()
 
     def _borrow_zygote(self) -> zygote.Zygote | None:
         if zygote.shadows(self._submission / self._module_dir, self._preload):
@@ -426,7 +433,7 @@ class SandboxSession:
     def _plan(self, space: workspace.Workspace, fds: list[int], slot: Path | None = None):
         return launcher.plan(space.submission, space.scratch, self._module_dir,
                              launcher.Fds(*fds[:3]), self._aliases, self._limits, self._marker,
-                             self._lease, self._cgroup_procs(), self._interpreter, slot=slot,
+                             self._lease, self._cgroup_entries(), self._interpreter, slot=slot,
                              witnesses=installation.sandbox_witnesses(self._submission))
 
     def _fork_warm(self, space: workspace.Workspace, fds: list[int],
@@ -434,8 +441,13 @@ class SandboxSession:
         assert self._zygote is not None
         plan = self._plan(space, fds, self._zygote.slot)
         where = launcher.places(space.submission, space.scratch, self._zygote.slot)
-        adopt = self._cgroup.join if self._cgroup is not None else (lambda pid: None)
-        self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline, adopt)
+        entries = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in self._cgroup_entries()]
+        try:
+            self._proc = self._zygote.fork(plan.spec, plan.env, where.scratch, fds, deadline,
+                                           entries)
+        finally:
+            for fd in entries:
+                os.close(fd)
         self.isolation, self.warm = plan.isolation, True
         return plan
 
@@ -468,10 +480,7 @@ class SandboxSession:
     def _stop(self) -> None:
         if self._proc is not None:
             os.close(self._control_w)  # the supervisor kills its tree and exits
-            if self._cgroup is not None:
-                self._cgroup.kill()
-            kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
-            self._proc.wait()
+            self._end_processes()
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
             self._proc = None
@@ -481,6 +490,20 @@ class SandboxSession:
             self._cgroup.remove()
             self._cgroup = None
         self._imported = set()
+
+    def _end_processes(self) -> None:
+        """Kill every process of the sandbox and return once they are gone. Where its cgroup
+        leaf holds them all, the leaf's emptying is the proof: a warm sandbox's zygote then
+        reports the exit later, while it wipes its folders (before it forks again)."""
+        if self._leaf_holds_all() and self._cgroup is not None and self._cgroup.remove():
+            self._cgroup = None
+            if not self.warm:
+                self._proc.wait()  # exited already: reaped
+            return
+        if self._cgroup is not None:
+            self._cgroup.kill()
+        kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
+        self._proc.wait()
 
     # -- one request / reply ---------------------------------------------
 
@@ -502,7 +525,7 @@ class SandboxSession:
                 deadline = self._start(deadline, capture)
             assert self._proc is not None
             self._check_leftovers()
-            ooms_before = self._ooms()
+            ooms_before = self._ooms_seen  # as _check_leftovers just found it
             self._cpu = self._cpu_meter(timeout_s, cpu_limit_s)
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
             self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
@@ -533,7 +556,7 @@ class SandboxSession:
                                stdout=capture.text(), seconds=time.perf_counter() - started)
         seconds = time.perf_counter() - started
         self._drain(capture)
-        if self._ooms() > ooms_before:  # a process of the tree was killed for memory (a fork)
+        if self._ooms_seen > ooms_before:  # the kernel killed a process of it (as _settle read)
             self._stop()
             return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
                                error=self._kernel_memory_error())

@@ -38,7 +38,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +139,8 @@ class Zygote:
     def __init__(self, key: Key):
         self.key = key
         self.slot = workdirs.make("slot-")
+        self._log = self.slot.with_name(f"{self.slot.name}.log")  # not in the slot, which
+        # its sandboxes may read
         os.chmod(self.slot, 0o711 if os.geteuid() == 0 else 0o700)
         self._children: dict[str, WarmProcess] = {}
         self._proc: subprocess.Popen | None = None
@@ -154,24 +155,25 @@ class Zygote:
         return self._proc is not None and self._proc.poll() is None
 
     def fork(self, spec: dict, env: dict[str, str], cwd: str, fds: list[int],
-             deadline: float, adopt: Callable[[int], object] = lambda pid: None) -> WarmProcess:
+             deadline: float, cgroup_entries: list[int] = ()) -> WarmProcess:
         """Fork a sandbox with launch ``spec``, environment ``env`` and working folder ``cwd``;
-        ``fds``: its request, reply and control pipes and its output (the caller closes its
-        own copies). ``adopt(pid)`` runs once the sandbox reported its pid and before it goes
-        on (it moves the sandbox into its cgroup). Raises :class:`ZygoteError` if the zygote
-        does not fork in time."""
+        ``fds``: its request, reply and control pipes and its output; ``cgroup_entries``: its
+        cgroup leaf's entry files, open for writing, through which it moves itself into the
+        leaf before it forks anything (the caller closes its own copies of both). Raises
+        :class:`ZygoteError` if the zygote does not fork in time."""
         if not self.usable:
             raise ZygoteError("the zygote is not running")
+        while self.collect(timeout_s=0.0):  # the reports of sandboxes not waited for
+            pass
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         token = secrets.token_hex(8)
         message = {"token": token, "spec": spec, "env": env, "cwd": cwd}
         try:
-            socket.send_fds(self._control, [json.dumps(message).encode()], [*fds, theirs.fileno()])
+            socket.send_fds(self._control, [json.dumps(message).encode()],
+                            [*fds, theirs.fileno(), *cgroup_entries])
             theirs.close()
             pid = _peer_pid(ours, deadline)
-            adopt(pid)
-            ours.sendall(b"g")
         except OSError as exc:
             self.stop()
             raise ZygoteError(f"the zygote did not fork ({exc})") from None
@@ -202,6 +204,7 @@ class Zygote:
     def close(self) -> None:
         """End the zygote and remove its slot folder."""
         self.stop()
+        self._log.unlink(missing_ok=True)
         if self.slot.exists():
             workdirs.remove(self.slot)
 
@@ -222,7 +225,7 @@ class Zygote:
         limits = launcher.Limits(scratch_mb=self.key.scratch_mb, tmp_mb=self.key.tmp_mb)
         plan = launcher.zygote_plan(self.slot, theirs.fileno(), self.key.preload, limits,
                                     self.key.keep_root, self.key.interpreter)
-        with open(self.slot / "zygote.log", "wb") as log:
+        with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(
                 plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 pass_fds=(theirs.fileno(),), start_new_session=True, cwd=self.slot)
@@ -237,7 +240,7 @@ class Zygote:
 
     def _log_tail(self) -> str:
         try:
-            text = (self.slot / "zygote.log").read_text(errors="replace").strip()
+            text = self._log.read_text(errors="replace").strip()
         except OSError:
             text = ""
         return text.splitlines()[-1][:300] if text else "no output"

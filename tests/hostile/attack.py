@@ -152,10 +152,13 @@ VICTIM_MARK = "GRADER_HOSTILE_VICTIM_SOURCE"  # in warm_2_victim's source, for t
 
 def shared_places() -> list[str]:
     """Every folder one sandbox might share with the next: /tmp, /dev/shm, /var/tmp, its
-    home (the scratch folder) and the two folders above it (its workspace, the slot)."""
+    home (the scratch folder) and the two folders above it, and the two above its own code
+    (its workspace and a warm worker's slot, which every sandbox of the slot may read)."""
     home = os.environ.get("HOME", "/")
     above = os.path.dirname(home.rstrip("/"))
-    return ["/tmp", "/dev/shm", "/var/tmp", home, above, os.path.dirname(above)]
+    workspace = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return list(dict.fromkeys(["/tmp", "/dev/shm", "/var/tmp", home, above,
+                               os.path.dirname(above), workspace, os.path.dirname(workspace)]))
 
 
 def leave(name: str, text: str) -> None:

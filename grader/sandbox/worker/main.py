@@ -46,6 +46,7 @@ def sandbox(spec: dict) -> int:
         import server  # numpy and the request loop, only once confined
 
         return server.serve(spec, layers + enforced, problems + failed)
+    confine.forget()  # a zygote's prepared ruleset: the worker's to enforce, not ours
     os.close(fds["request"])
     os.close(fds["reply"])
     return supervisor.supervise(worker, fds["control"])

@@ -43,12 +43,17 @@ def own_ipc_namespace() -> bool:
     return _libc.unshare(_CLONE_NEWIPC) == 0
 
 
-def join_cgroup(procs_files: list[str]) -> None:
-    """Move this process (and so everything it starts) into the cgroup leaf whose
-    ``cgroup.procs`` files (one per hierarchy) are ``procs_files``."""
-    for path in procs_files:
-        with open(path, "w") as procs:
-            procs.write(str(os.getpid()))
+def join_cgroup(entries: list) -> None:
+    """Move this process, single-threaded, (and so everything it starts) into the cgroup
+    leaf whose entry files (one per hierarchy: ``Leaf.entry_files``) are ``entries``: paths,
+    or descriptors the grader opened for a warm sandbox (which cannot see the cgroup tree;
+    they are closed here)."""
+    for entry in entries:
+        fd = entry if isinstance(entry, int) else os.open(entry, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")  # "0": the writer itself
+        finally:
+            os.close(fd)
 
 
 def supervise(worker: int, control_fd: int) -> int:
@@ -68,18 +73,19 @@ def supervise(worker: int, control_fd: int) -> int:
 
 
 def kill_descendants() -> None:
-    """SIGKILL every descendant until none is left (orphans keep coming back here)."""
+    """SIGKILL every descendant until none is left (orphans keep coming back here). A
+    subreaper without children has no descendants (a process's orphans are handed to it as
+    the process exits), so the sweep of ``/proc`` runs only when there is one."""
     me = os.getpid()
     for _ in range(1000):
-        family = _descendants(me)
-        for pid in family:
+        _reap(None)
+        if not _has_children():
+            return
+        for pid in _descendants(me):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap(None)
-        if not family and not _has_children():
-            return
 
 
 def _reap(worker: int | None) -> int | None:

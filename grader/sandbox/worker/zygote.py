@@ -5,11 +5,13 @@ its control socket, the libraries to preload, the folders to empty between sandb
 under the same namespaces and mounts a cold worker gets, or as a plain process. It imports
 numpy, the worker's request loop and the preload libraries once — never student code, never
 the harness — then, for each launch spec the grader sends on its control socket (a JSON
-message carrying the new sandbox's five file descriptors), forks a child that becomes that
-sandbox exactly as ``main.py`` would: it closes everything that is not its own, takes the
-sandbox's environment, tells the grader its pid through the kernel (``SCM_CREDENTIALS``,
-which translates it out of a PID namespace), becomes the supervisor and forks the worker,
-which confines itself before it imports student code.
+message carrying the new sandbox's five file descriptors and its cgroup leaf's entry files),
+prepares what is the same for every sandbox of the slot (the carved Landlock ruleset, the
+compiled syscall allowlist: ``confine.prepare``) and forks a child that becomes that sandbox
+exactly as ``main.py`` would: it closes everything that is not its own, takes the sandbox's
+environment, tells the grader its pid through the kernel (``SCM_CREDENTIALS``, which
+translates it out of a PID namespace), becomes the supervisor (which moves itself into its
+cgroup leaf) and forks the worker, which confines itself before it imports student code.
 
 Nothing of one sandbox reaches the next:
 
@@ -46,8 +48,8 @@ import supervisor  # noqa: E402
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 MAX_MESSAGE = 1 << 20
-GO_TIMEOUT_S = 10.0  # the grader answers the pid report in microseconds
-FDS = ("request", "reply", "control", "output", "hello")
+FDS = ("request", "reply", "control", "output", "hello")  # then the cgroup entries, if any
+MAX_CGROUP_ENTRIES = 8
 
 
 def serve(spec: dict) -> int:
@@ -87,9 +89,8 @@ def _preload(names: list[str]) -> list[str]:
 
 def _fork(message: dict, fds: list[int], control: socket.socket) -> tuple[int, int | None]:
     """Fork the sandbox of ``message``; return its pid and a pidfd to wait on (or ``None``)."""
-    rules = message["spec"]["confine"].get("landlock")
-    if rules:  # the same for every sandbox of the slot: walked once, here, not in each child
-        confine.grants(rules["read_trees"], rules["hidden"])
+    # the same for every sandbox of the slot: carved, built and compiled once, here
+    confine.prepare(message["spec"]["confine"])
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()
@@ -115,7 +116,7 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     if os.getppid() != zygote:
         return 1
     control.close()
-    mine = dict(zip(FDS, fds))
+    mine, cgroup_entries = dict(zip(FDS, fds)), fds[len(FDS):]
     os.dup2(mine["output"], 1)
     os.dup2(mine["output"], 2)
     os.close(mine["output"])
@@ -123,6 +124,7 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     os.dup2(null, 0)
     os.close(null)
     keep = [mine[name] for name in ("request", "reply", "control", "hello")]
+    keep += cgroup_entries + confine.held()
     _close_all_but([0, 1, 2, *keep])
     os.setsid()
     _libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # the sandbox is traceable by itself, as cold
@@ -132,15 +134,11 @@ def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> in
     _fresh_state()
     hello = socket.socket(fileno=mine["hello"])
     hello.sendall(b"h")  # the kernel attaches this process's pid, as the grader sees it
-    hello.settimeout(GO_TIMEOUT_S)
-    try:  # the grader moves this process into the sandbox's cgroup, then says go
-        if hello.recv(1) != b"g":
-            return 1
-    except OSError:
-        return 1
     hello.close()
     spec = message["spec"]
     spec["fds"] = {name: mine[name] for name in ("request", "reply", "control")}
+    if cgroup_entries:  # the supervisor moves itself into its leaf before it forks
+        spec["cgroup"] = cgroup_entries
     if "seccomp" in spec["confine"]:
         spec["confine"]["seccomp"]["protect_pids"].append(zygote)
     return main.sandbox(spec)
@@ -204,7 +202,7 @@ def _send(control: socket.socket, message: dict) -> None:
 def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
     """The next launch spec and its descriptors; ``(None, [])`` when the grader hung up."""
     try:
-        data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, len(FDS))
+        data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, len(FDS) + MAX_CGROUP_ENTRIES)
     except OSError:
         return None, []
     if not data:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 
 from . import identity, landlock, seccomp, selftest
-from .carve import grants, listable
+from .carve import grants, listable, stamp
 
-__all__ = ["apply", "grants"]
+__all__ = ["apply", "forget", "grants", "held", "prepare"]
 
 
 def apply(spec: dict) -> tuple[list[str], list[str]]:
@@ -48,12 +48,12 @@ def apply(spec: dict) -> tuple[list[str], list[str]]:
     rules = spec.get("landlock")
     if rules:
         def restrict() -> list[str]:
-            trees, hidden = rules["read_trees"], rules["hidden"]
-            read = list(rules["read"]) + grants(trees, hidden)
-            scopes = landlock.restrict(read, rules["write"], rules.get("devices", []),
-                                       listable(trees, hidden))
+            shared, narrowed = _layers(rules)
+            scopes = landlock.restrict(**shared)
+            landlock.narrow(**narrowed)
             return [f"landlock-{scope}" for scope, on in scopes.items() if on]
         attempt("landlock", restrict)
+    forget()  # a prepared ruleset not enforced here must not reach student code
     filters = spec.get("seccomp")
     if filters is not None:
         protect = [*filters.get("protect_pids", []), os.getppid()]  # the grader, the supervisor
@@ -67,3 +67,56 @@ def apply(spec: dict) -> tuple[list[str], list[str]]:
             enforced.append(selftest.MARK)
     identity.die_with_parent()
     return enforced, problems
+
+
+def prepare(spec: dict) -> None:
+    """What :func:`apply` would compute for ``spec``, done once in a warm worker's zygote
+    before it forks: the carved grants, the Landlock ruleset and the compiled allowlist are
+    then inherited, and a sandbox only enforces them (a failure here is left for
+    :func:`apply` to meet and report)."""
+    try:
+        if spec.get("landlock"):
+            landlock.prebuild(**_layers(spec["landlock"])[0])
+        if spec.get("seccomp") is not None:
+            seccomp.compile_allowlist(spec["seccomp"]["rules"])
+    except (OSError, ValueError):
+        forget()
+
+
+def held() -> list[int]:
+    """Descriptors :func:`prepare` keeps open for the processes this one forks."""
+    return landlock.held()
+
+
+def forget() -> None:
+    """Close what :func:`prepare` keeps: in a process that will not :func:`apply` it."""
+    landlock.forget()
+
+
+def _layers(rules: dict) -> tuple[dict, dict]:
+    """Landlock's two layers for the ``landlock`` part of a spec (:func:`landlock.restrict`'s
+    and :func:`landlock.narrow`'s arguments), which together allow exactly what it asks.
+
+    The first carves the trees and holds every path that is the same for each sandbox of a
+    warm worker's slot, so that its zygote builds it once (:func:`prepare`): it reads all of
+    ``/proc`` and writes wherever the slot's sandboxes may (``write``). The second is each
+    sandbox's own: everything outside ``/proc``, its own processes' entries there
+    (``/proc/self`` names a different folder in each process) and its own folders to write
+    (``narrow_write``). With the first comes the inodes of its named paths and of its
+    carved folders, with the time their entries last changed: a ruleset prepared before any
+    of them changed is not used.
+    """
+    trees, hidden = rules["read_trees"], rules["hidden"]
+    own = [path for path in rules["read"] if _in_proc(path)]
+    read = [path for path in rules["read"] if not _in_proc(path)] + (["/proc"] if own else [])
+    devices, carved = list(rules.get("devices", [])), listable(trees, hidden)
+    shared = {"read": [*read, *grants(trees, hidden)], "write": list(rules["write"]),
+              "devices": devices, "listable": carved,
+              "stamp": stamp([*read, *rules["write"], *devices]) + stamp(carved, entries=True)}
+    narrowed = {"read": [*grants(["/"], ["/proc"]), *own], "devices": devices,
+                "write": list(rules.get("narrow_write", rules["write"]))}
+    return shared, narrowed
+
+
+def _in_proc(path: str) -> bool:
+    return path == "/proc" or path.startswith("/proc/")

@@ -59,13 +59,16 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def restrict(read: list[str], write: list[str], devices: Sequence[str] = (),
-             listable: Sequence[str] = ()) -> dict[str, bool]:
+def restrict(read: Sequence[str], write: Sequence[str], devices: Sequence[str] = (),
+             listable: Sequence[str] = (), stamp: tuple | None = None) -> dict[str, bool]:
     """Allow only ``read`` (read and execute), ``write`` (full use), ``devices`` and listing
     the folders ``listable``; deny TCP, and scope signals and abstract Unix sockets to this
     domain where the kernel can.
 
-    Paths that do not exist are skipped. Returns what was enforced:
+    Paths that do not exist are skipped. A rule lands on the inode its path names when the
+    ruleset is built, so the ruleset :func:`prebuild` made (in a warm worker's zygote,
+    before it forked this process) is used only for the same rules and ``stamp`` (the
+    caller's record of those inodes), and then closed. Returns what was enforced:
     ``{"filesystem": True, "tcp": abi >= 4, "signals": abi >= 6}``.
 
     Raises
@@ -73,13 +76,67 @@ def restrict(read: list[str], write: list[str], devices: Sequence[str] = (),
     LandlockError
         When Landlock is unavailable or the kernel refuses the ruleset.
     """
+    global _prebuilt
+    key = (_key(read, write, devices, listable), stamp)
+    if stamp is not None and _prebuilt is not None and _prebuilt[0] == key:
+        ruleset, scopes = _prebuilt[1], _prebuilt[2]
+        _prebuilt = None
+    else:
+        forget()
+        ruleset, scopes = _build(read, write, devices, listable)
+    _enforce(ruleset)
+    return scopes
+
+
+def narrow(read: Sequence[str], write: Sequence[str], devices: Sequence[str] = ()) -> None:
+    """A further layer on the filesystem alone: of what the layers before allow, only
+    ``read``, ``write`` and ``devices`` stay allowed (TCP and the scopes stay as they are)."""
+    _enforce(_build(read, write, devices, (), files_only=True)[0])
+
+
+def prebuild(read: Sequence[str], write: Sequence[str], devices: Sequence[str] = (),
+             listable: Sequence[str] = (), stamp: tuple = ()) -> None:
+    """Make the ruleset :func:`restrict` would, without restricting this process, and keep
+    it, one at a time, for the processes this one forks. A forked process that does not
+    restrict itself must :func:`forget` it: a ruleset's descriptor can still take rules."""
+    global _prebuilt
+    key = (_key(read, write, devices, listable), stamp)
+    if _prebuilt is None or _prebuilt[0] != key:
+        forget()
+        _prebuilt = (key, *_build(read, write, devices, listable))
+
+
+def held() -> list[int]:
+    """The descriptor of the ruleset :func:`prebuild` keeps (to keep open across a fork)."""
+    return [_prebuilt[1]] if _prebuilt is not None else []
+
+
+def forget() -> None:
+    """Close the prebuilt ruleset in this process."""
+    global _prebuilt
+    if _prebuilt is not None:
+        os.close(_prebuilt[1])
+        _prebuilt = None
+
+
+_prebuilt: tuple[tuple, int, dict[str, bool]] | None = None  # (rules, ruleset fd, scopes)
+
+
+def _key(*rules: Sequence[str]) -> tuple:
+    return tuple(tuple(paths) for paths in rules)
+
+
+def _build(read: Sequence[str], write: Sequence[str], devices: Sequence[str],
+           listable: Sequence[str], files_only: bool = False) -> tuple[int, dict[str, bool]]:
+    """A new ruleset's descriptor holding the rules, and what it will enforce (``files_only``:
+    it handles the filesystem alone, leaving TCP and scopes to another layer)."""
     version = abi()
     if version < 1:
         raise LandlockError("Landlock is not enabled in this kernel (Linux 5.13+ with "
                             "CONFIG_SECURITY_LANDLOCK and 'landlock' in the lsm= list)")
     handled_fs = _FS_BY_ABI[min(version, 5)]
-    handled_net = _NET_BIND_TCP | _NET_CONNECT_TCP if version >= 4 else 0
-    scoped = _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL if version >= 6 else 0
+    handled_net = _NET_BIND_TCP | _NET_CONNECT_TCP if version >= 4 and not files_only else 0
+    scoped = _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL if version >= 6 and not files_only else 0
     attr = struct.pack("=QQQ", handled_fs, handled_net, scoped)
     size = 8 if version < 4 else (16 if version < 6 else 24)
     ruleset = _check(_libc.syscall(ctypes.c_long(_CREATE_RULESET), ctypes.c_char_p(attr),
@@ -89,12 +146,20 @@ def restrict(read: list[str], write: list[str], devices: Sequence[str] = (),
                               (listable, READ_DIR)):
             for path in paths:
                 _allow(ruleset, path, rights & handled_fs)
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset, {"filesystem": True, "tcp": version >= 4, "signals": version >= 6}
+
+
+def _enforce(ruleset: int) -> None:
+    """Restrict this process (and what it starts) by ``ruleset``, which is closed."""
+    try:
         _check(_libc.prctl(38, 1, 0, 0, 0), "set no_new_privs")  # PR_SET_NO_NEW_PRIVS
         _check(_libc.syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_int(ruleset),
                              ctypes.c_uint32(0)), "restrict this process")
     finally:
         os.close(ruleset)
-    return {"filesystem": True, "tcp": version >= 4, "signals": version >= 6}
 
 
 def _allow(ruleset: int, path: str, rights: int) -> None:
