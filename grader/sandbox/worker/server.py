@@ -31,7 +31,7 @@ def serve(spec: dict, layers: list[str], problems: list[str]) -> int:
     home = os.environ.get("HOME", "/")  # the writable scratch folder
     unreachable = [path for path, mode in ((spec["module_dir"], os.R_OK | os.X_OK),
                                            (home, os.W_OK | os.X_OK)) if not os.access(path, mode)]
-    protocol.write_all(reply_fd, protocol.encode(
+    protocol.write_all(reply_fd, protocol.frames(
         {"ok": True, "ready": True, "layers": layers, "problems": problems,
          "unreachable": unreachable}))
     if unreachable:
@@ -51,23 +51,24 @@ def serve(spec: dict, layers: list[str], problems: list[str]) -> int:
         protocol.write_all(reply_fd, _encode(reply, out_arrays, header.get("max_bytes")))
 
 
-def _encode(reply: dict, arrays: list, max_bytes: int | None) -> bytes:
-    """The reply's bytes; a result too large to send, or to encode, becomes a failure reply."""
+def _encode(reply: dict, arrays: list, max_bytes: int | None) -> list:
+    """The reply's frames; a result too large to send, or to encode, becomes a failure reply."""
     size = sum(np.asarray(a).nbytes for a in arrays)
     if max_bytes and size > max_bytes:
-        return protocol.encode({"ok": False, "category": "exception", "id": reply["id"],
+        return protocol.frames({"ok": False, "category": "exception", "id": reply["id"],
                                 "error": f"returned {size / 2**20:.0f} MiB of arrays, more than "
                                          f"the {max_bytes / 2**20:.0f} MiB allowed"})
     try:
-        return protocol.encode(reply, arrays)
+        return protocol.frames(reply, arrays)
     except MemoryError:
-        return protocol.encode({"ok": False, "category": "memory", "id": reply["id"],
+        return protocol.frames({"ok": False, "category": "memory", "id": reply["id"],
                                 "error": "out of memory while sending the result back"})
 
 
 def _read(fd: int) -> tuple[dict, list[np.ndarray]]:
-    head_len, payload_len = protocol.split_prefix(protocol.read_exact(fd, protocol.PREFIX_BYTES), 1 << 40)
-    return protocol.decode(protocol.read_exact(fd, head_len), protocol.read_exact(fd, payload_len))
+    prefix = bytes(protocol.read_exact(fd, protocol.PREFIX_BYTES))
+    head_len, payload_len = protocol.split_prefix(prefix, 1 << 40)
+    return protocol.decode(bytes(protocol.read_exact(fd, head_len)), protocol.read_exact(fd, payload_len))
 
 
 def _handle(header: dict, arrays: list, modules: dict, notes: list[str]) -> tuple[dict, list]:
