@@ -108,3 +108,24 @@ def test_only_outcomes_the_student_decided_are_kept():
 def test_timing_and_training_always_run_their_calls():
     fresh = {name for name, kind in KINDS.items() if kind.fresh_calls}
     assert fresh == {"timing", "training"}
+
+
+def test_a_stored_outcome_reads_back_as_it_was_in_either_format():
+    """Stored outcomes keep their arrays after the JSON (a newline apart); those stored before,
+    with the arrays inside the JSON, still read back."""
+    import json
+
+    from grader.sandbox.memo import decode_outcome, encode_outcome
+
+    outcome = CallOutcome("returned", [np.arange(6.0).reshape(2, 3), {"n": 3}, [np.ones(2)]],
+                          True, stdout="line one\nline two\n", seconds=0.5)
+    text = encode_outcome(outcome)
+    head, packed = text.split("\n")
+    assert json.loads(head)["stdout"] == "line one\nline two\n" and packed
+    for stored in (text, json.dumps({**json.loads(head), "arrays": packed})):
+        back = decode_outcome(stored)
+        assert back.stdout == outcome.stdout and back.returned_tuple
+        assert np.array_equal(back.outputs[0], outcome.outputs[0]) and back.outputs[1] == {"n": 3}
+        assert np.array_equal(back.outputs[2][0], np.ones(2))
+    plain = CallOutcome("raised", error="ValueError: no")
+    assert "\n" not in encode_outcome(plain) and decode_outcome(encode_outcome(plain)).error == "ValueError: no"
