@@ -4,10 +4,12 @@ Started by :mod:`grader.sandbox.zygote` as ``python -I zygote.py SPEC`` (``SPEC`
 its control socket, the libraries to preload, the folders to empty between sandboxes)
 under the same namespaces and mounts a cold worker gets, or as a plain process. It imports
 numpy, the worker's request loop and the preload libraries once — never student code, never
-the harness — then, for each launch spec the grader sends on its control socket (a JSON
-message carrying the new sandbox's five file descriptors and its cgroup leaf's entry files),
-prepares what is the same for every sandbox of the slot (the carved Landlock ruleset, the
-compiled syscall allowlist: ``confine.prepare``) and forks a child that becomes that sandbox
+the harness. It hands each launch spec the grader sends on its control socket (a JSON
+message carrying the new sandbox's five file descriptors and its cgroup leaf's entry files)
+to a *spare*: a child it forked while idle, once it had prepared what is the same for every
+sandbox of the slot (the carved Landlock ruleset, the compiled syscall allowlist:
+``confine.prepare``) and frozen its objects out of the collector's reach (a child's
+collection would otherwise copy every page that holds one). The spare becomes that sandbox
 exactly as ``main.py`` would: it closes everything that is not its own, takes the sandbox's
 environment, tells the grader its pid through the kernel (``SCM_CREDENTIALS``, which
 translates it out of a PID namespace), becomes the supervisor (which moves itself into its
@@ -21,7 +23,8 @@ Nothing of one sandbox reaches the next:
 - the zygote is a child subreaper: what a sandbox's tree leaves behind comes back here and
   is killed before the grader hears that the sandbox ended, and before the next fork;
 - then it empties the namespace's writable folders (``wipe``), so no file is left for the
-  next student; outside bubblewrap the grader empties the scratch folder itself.
+  next student (outside bubblewrap the grader empties the scratch folder itself), and only
+  then forks the next spare: no spare exists while a sandbox of its slot runs.
 
 Messages to the grader are JSON on the control socket: ``ready`` (pid, threads, what was
 preloaded) and ``exited`` (a sandbox's token and wait status).
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -61,17 +65,32 @@ def serve(spec: dict) -> int:
     preloaded = _preload(spec["preload"])
     _send(control, {"ready": True, "pid": os.getpid(), "preloaded": preloaded,
                     "threads": len(os.listdir("/proc/self/task"))})
+    spare: Spare | None = None
     while True:
-        message, fds = _receive(control)
-        if message is None:
-            return 0
-        token = message["token"]
-        child, handle = _fork(message, fds, control)
+        data, fds = _receive(control)
+        if data is None:
+            return spare.discard() if spare else 0
+        message = json.loads(data)
+        rules = message["spec"]["confine"]
+        if spare is None or spare.prepared != confine.prepared_part(rules):  # forked before
+            if spare:
+                spare.discard()
+            spare = _prepared_spare(control, rules)
+        child, handle = spare.start(data, fds)
         status = _await(child, handle)
         supervisor.kill_descendants()  # what the sandbox left comes back here: killed
         for folder in spec["wipe"]:
             _empty(folder)
-        _send(control, {"exited": token, "status": status})
+        spare = _prepared_spare(control, rules)  # now, while the grader is busy elsewhere
+        _send(control, {"exited": message["token"], "status": status})
+
+
+def _prepared_spare(control: socket.socket, rules: dict) -> Spare:
+    """A spare forked once what ``rules`` (a launch spec's confinement) shares with every
+    sandbox of the slot is carved, built and compiled, here, for it to inherit (checked
+    again, cheaply, each time: a changed installation is carved anew)."""
+    confine.prepare(rules)
+    return Spare(control, rules)
 
 
 def _preload(names: list[str]) -> list[str]:
@@ -87,35 +106,68 @@ def _preload(names: list[str]) -> list[str]:
     return loaded
 
 
-def _fork(message: dict, fds: list[int], control: socket.socket) -> tuple[int, int | None]:
-    """Fork the sandbox of ``message``; return its pid and a pidfd to wait on (or ``None``)."""
-    # the same for every sandbox of the slot: carved, built and compiled once, here
-    confine.prepare(message["spec"]["confine"])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        code = 1
+class Spare:
+    """The next sandbox's first process, forked while the zygote is idle (after the last
+    sandbox ended and its leftovers were killed and its folders wiped) and waiting for its
+    launch spec: the fork and the child's first turn on a CPU (3 ms here) are no part of the
+    next sandbox's start. ``prepared``: the part of a launch spec's confinement that
+    :func:`confine.prepare` had prepared when it was forked (it inherited that)."""
+
+    def __init__(self, control: socket.socket, confine_spec: dict):
+        self.prepared = confine.prepared_part(confine_spec)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # the zygote's objects: never walked by a child's collector (each walk
+        # wrote to every page that holds one, copying it: 5-8 ms of a sandbox's start)
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                ours.close()
+                code = _await_spec(theirs, control)
+            finally:
+                _exit(code)
+        theirs.close()
+        self._socket = ours
+
+    def start(self, data: bytes, fds: list[int]) -> tuple[int, int | None]:
+        """Hand it its launch spec and descriptors; its pid and a pidfd to wait on (or ``None``)."""
         try:
-            code = _become_sandbox(message, fds, control)
+            socket.send_fds(self._socket, [data], fds)
         finally:
-            _exit(code)
-    for fd in fds:
-        os.close(fd)
-    try:
-        return child, os.pidfd_open(child)
-    except (AttributeError, OSError):
-        return child, None
+            self._socket.close()
+            for fd in fds:
+                os.close(fd)
+        try:
+            return self.pid, os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            return self.pid, None
+
+    def discard(self) -> int:
+        """End the spare (it reads the end of the stream and exits); 0."""
+        self._socket.close()
+        os.waitpid(self.pid, 0)
+        return 0
 
 
-def _become_sandbox(message: dict, fds: list[int], control: socket.socket) -> int:
-    """In the child: keep only the sandbox's descriptors, take its environment, report the pid,
-    then supervise (``main.sandbox``); runs before any student code, like the cold start."""
+def _await_spec(spare: socket.socket, control: socket.socket) -> int:
+    """In a spare: wait for the launch spec, then become that sandbox (0 when none comes)."""
     zygote = os.getppid()
-    _libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # a fork the grader gave up on ends with the slot
+    _libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)  # a spare the grader never used ends with the slot
     if os.getppid() != zygote:
         return 1
     control.close()
+    data, fds = _receive(spare)
+    spare.close()
+    if data is None:
+        return 0
+    return _become_sandbox(json.loads(data), fds, zygote)
+
+
+def _become_sandbox(message: dict, fds: list[int], zygote: int) -> int:
+    """In a spare: keep only the sandbox's descriptors, take its environment, report the pid,
+    then supervise (``main.sandbox``); runs before any student code, like the cold start."""
     mine, cgroup_entries = dict(zip(FDS, fds)), fds[len(FDS):]
     os.dup2(mine["output"], 1)
     os.dup2(mine["output"], 2)
@@ -199,15 +251,16 @@ def _send(control: socket.socket, message: dict) -> None:
     control.sendall(json.dumps(message).encode())
 
 
-def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
-    """The next launch spec and its descriptors; ``(None, [])`` when the grader hung up."""
+def _receive(source: socket.socket) -> tuple[bytes | None, list[int]]:
+    """The next launch spec (JSON) and its descriptors; ``(None, [])`` when the other end (the
+    grader, or for a spare its zygote) hung up."""
     try:
-        data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, len(FDS) + MAX_CGROUP_ENTRIES)
+        data, fds, _, _ = socket.recv_fds(source, MAX_MESSAGE, len(FDS) + MAX_CGROUP_ENTRIES)
     except OSError:
         return None, []
     if not data:
         return None, []
-    return json.loads(data), fds
+    return data, fds
 
 
 def _exit(code: int) -> None:

@@ -25,7 +25,7 @@ import os
 from . import identity, landlock, seccomp, selftest
 from .carve import grants, listable, stamp
 
-__all__ = ["apply", "forget", "grants", "held", "prepare"]
+__all__ = ["apply", "forget", "grants", "held", "prepare", "prepared_part"]
 
 
 def apply(spec: dict) -> tuple[list[str], list[str]]:
@@ -81,6 +81,15 @@ def prepare(spec: dict) -> None:
             seccomp.compile_allowlist(spec["seccomp"]["rules"])
     except (OSError, ValueError):
         forget()
+
+
+def prepared_part(spec: dict) -> dict:
+    """What :func:`prepare` uses of ``spec``: the part that is the same for every sandbox of
+    a slot (a spec also names the sandbox's uid, folders and witnesses)."""
+    rules = spec.get("landlock") or {}
+    return {"landlock": {key: rules.get(key) for key in ("read", "read_trees", "hidden", "write",
+                                                          "devices")},
+            "seccomp": (spec.get("seccomp") or {}).get("rules")}
 
 
 def held() -> list[int]:
