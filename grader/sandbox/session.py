@@ -484,7 +484,7 @@ class SandboxSession:
     def _stop(self) -> None:
         if self._proc is not None:
             os.close(self._control_w)  # the supervisor kills its tree and exits
-            self._end_processes()
+            self._end_processes(self._proc)
             for fd in (self._request_w, self._reply_r, self._out_r):
                 os.close(fd)
             self._proc = None
@@ -495,19 +495,19 @@ class SandboxSession:
             self._cgroup = None
         self._imported = set()
 
-    def _end_processes(self) -> None:
+    def _end_processes(self, process: subprocess.Popen | zygote.WarmProcess) -> None:
         """Kill every process of the sandbox and return once they are gone. Where its cgroup
         leaf holds them all, the leaf's emptying is the proof: a warm sandbox's zygote then
         reports the exit later, while it wipes its folders (before it forks again)."""
         if self._leaf_holds_all() and self._cgroup is not None and self._cgroup.remove():
             self._cgroup = None
             if not self.warm:
-                self._proc.wait()  # exited already: reaped
+                process.wait()  # exited already: reaped
             return
         if self._cgroup is not None:
             self._cgroup.kill()
-        kill_tree(self._proc.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
-        self._proc.wait()
+        kill_tree(process.pid, f"{launcher.MARKER_ENV}={self._marker}".encode())
+        process.wait()
 
     # -- one request / reply ---------------------------------------------
 

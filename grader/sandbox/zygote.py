@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,7 +156,7 @@ class Zygote:
         return self._proc is not None and self._proc.poll() is None
 
     def fork(self, spec: dict, env: dict[str, str], cwd: str, fds: list[int],
-             deadline: float, cgroup_entries: list[int] = ()) -> WarmProcess:
+             deadline: float, cgroup_entries: Sequence[int] = ()) -> WarmProcess:
         """Fork a sandbox with launch ``spec``, environment ``env`` and working folder ``cwd``;
         ``fds``: its request, reply and control pipes and its output; ``cgroup_entries``: its
         cgroup leaf's entry files, open for writing, through which it moves itself into the

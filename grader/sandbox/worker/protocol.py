@@ -47,14 +47,14 @@ def frames(header: dict, arrays: Sequence[np.ndarray] = ()) -> list:
             raise ValueError("an array of Python objects cannot cross the sandbox's boundary")
         if not array.flags.c_contiguous:
             array = array.copy(order="C")
-        head = io.BytesIO()
-        np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(array))
-        parts.append((head.getvalue(), array.reshape(-1).view(np.uint8)))
-    lengths = [len(head) + data.nbytes for head, data in parts]
+        npy = io.BytesIO()
+        np.lib.format.write_array_header_1_0(npy, np.lib.format.header_data_from_array_1_0(array))
+        parts.append((npy.getvalue(), array.reshape(-1).view(np.uint8)))
+    lengths = [len(npy_header) + data.nbytes for npy_header, data in parts]
     head = json.dumps({**header, "arrays": lengths}, allow_nan=True).encode()
-    out = [_PREFIX.pack(len(head), sum(lengths)) + head]
-    for head, data in parts:
-        out += [head, data]
+    out: list = [_PREFIX.pack(len(head), sum(lengths)) + head]
+    for npy_header, data in parts:
+        out += [npy_header, data]
     return out
 
 

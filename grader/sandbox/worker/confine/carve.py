@@ -38,7 +38,7 @@ def stamp(paths: list[str], entries: bool = False) -> tuple:
     """Each path's (device, inode), ``None`` where it is missing: what a Landlock rule on the
     path lands on; with ``entries``, also its modification time, which changes when a
     folder's entries are added, removed or replaced (about 40 paths, 50 µs)."""
-    stamps = []
+    stamps: list[tuple[int, int, int] | None] = []
     for path in paths:
         try:
             info = os.stat(path)
