@@ -170,11 +170,18 @@ def test_seccomp_denies_sockets_tracing_namespaces_and_signals_to_the_protected(
             if pid == 0:
                 os._exit(7)
             print(os.waitpid(pid, 0)[1] >> 8)
+            import resource
+            print(outcome(lambda: os.sched_setaffinity({sleeper.pid}, {{0}})))   # pin the grader
+            print(outcome(lambda: resource.prlimit({sleeper.pid}, resource.RLIMIT_NOFILE, (3, 3))))
+            print(outcome(lambda: os.setpriority(os.PRIO_PROCESS, {sleeper.pid}, 19)))
+            print(outcome(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0))))  # itself
+            print(outcome(lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0))))
+            print(outcome(lambda: os.nice(1)))
             """, tmp_path)
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split("\n")[:8] == [
+        assert proc.stdout.split("\n")[:14] == [
             "PermissionError", "PermissionError", "allowed", "-1 1", "-1 1",
-            "PermissionError", "PermissionError", "7"]
+            "PermissionError", "PermissionError", "7"] + ["PermissionError"] * 3 + ["allowed"] * 3
         assert sleeper.poll() is None  # the protected process lives
     finally:
         sleeper.kill()
@@ -254,6 +261,23 @@ def test_the_allowlist_file_says_why_for_every_call_and_refuses_what_docker_refu
     assert not any(name == "socket" for name, _ in rules["allow"])
     assert ["ioctl", None] in policy.rules(namespaces=False, gpu=True)["allow"]
     assert ["ioctl", None] not in rules["allow"]
+    aimed = {name: masked for name, masked in rules["allow"] if name in ("prlimit64", "setpriority")}
+    assert aimed == {"prlimit64": [0, 0xFFFFFFFF, 0], "setpriority": [1, 0xFFFFFFFF, 0]}  # itself
+
+
+@needs_seccomp
+def test_with_every_ioctl_allowed_for_a_gpu_typing_into_a_terminal_is_still_refused(tmp_path):
+    gpu_rules = json.dumps(syscall_policy.load().rules(namespaces=False, gpu=True))
+    proc = _confined(f"""
+        import ctypes, json, os, pty
+        from confine import seccomp
+        leader, follower = pty.openpty()
+        seccomp.install(json.loads({gpu_rules!r}), [os.getppid()])
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.ioctl(follower, 0x5412, b"x"), ctypes.get_errno())   # TIOCSTI
+        print(libc.ioctl(follower, 0x5413, ctypes.create_string_buffer(8)))  # TIOCGWINSZ
+        """, tmp_path)
+    assert proc.stdout.split("\n")[:2] == ["-1 1", "0"], proc.stderr
 
 
 def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):

@@ -38,6 +38,7 @@ CONSTANTS: dict[str, int] = {
     "PR_GET_SPECULATION_CTRL": 52, "PR_GET_TAGGED_ADDR_CTRL": 56, "PR_SME_GET_VL": 64,
     "PR_SET_VMA": 0x53564D41,
     "PERSONALITY_QUERY": 0xFFFFFFFF,
+    "SELF": 0,  # a pid or "who" argument naming the calling process itself
 }
 
 

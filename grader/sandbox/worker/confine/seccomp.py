@@ -8,12 +8,14 @@ allowed only in the safe ones (``clone`` without namespace flags, ``socket`` onl
 sockets inside namespaces, ``ioctl`` for terminal queries, ``prctl`` for reading options).
 
 Two filters are loaded, and the kernel applies the stricter answer of the two: the
-allowlist, and (with ``protect_pids``) one that refuses signals to the protected processes
-— the grader, the supervisor, a warm worker's zygote — to their process groups and to every
-process (``kill(-1)``). A seccomp rule may test each argument once, so "any pid but these"
-cannot be one allowlist rule; Landlock scopes signals only from ABI 6, and this keeps the
-grader safe on older kernels too. The protecting filter is loaded first: once the allowlist
-holds, ``seccomp()`` itself is refused.
+allowlist, and (with ``protect_pids``) one that refuses what the allowlist's rules cannot
+express: signals to the protected processes — the grader, the supervisor, a warm worker's
+zygote — to their process groups and to every process (``kill(-1)``), pinning them to a core
+(``sched_setaffinity``), and typing into a terminal (``TIOCSTI``, ``TIOCLINUX``) where the
+allowlist lets every ``ioctl`` through for a GPU. A seccomp rule may test each argument once,
+so "any pid but these" cannot be one allowlist rule; Landlock scopes signals only from ABI 6,
+and this keeps the grader safe on older kernels too. The protecting filter is loaded first:
+once the allowlist holds, ``seccomp()`` itself is refused.
 
 The filter is built with libseccomp (``libseccomp.so.2``: on every Debian, Ubuntu, Fedora
 and RHEL system, since systemd needs it, and in Gradescope's and the common Docker base
@@ -41,6 +43,8 @@ _ATTR_BADARCH, _ATTR_NNP, _ATTR_OPTIMIZE = 2, 3, 8
 _BINARY_TREE = 2
 _SIGNALS_BY_PID = {"kill": 0, "tgkill": 0, "tkill": 0, "rt_sigqueueinfo": 0,
                    "rt_tgsigqueueinfo": 0, "pidfd_open": 0}  # syscall -> index of the pid argument
+_AIMED_AT_A_PID = {"sched_setaffinity": 0}  # acts on the one process its pid names (0: itself)
+_TERMINAL_INJECTION = (0x5412, 0x541C)  # TIOCSTI, TIOCLINUX: typing into a terminal
 
 
 class SeccompError(OSError):
@@ -143,9 +147,15 @@ def _allowlist(add, rules: dict) -> None:
 
 
 def _protect(add, pids: Sequence[int]) -> None:
+    refuse = _errno_action(errno.EPERM)
     for pid in _protected_values(pids):
         for name, index in _SIGNALS_BY_PID.items():
-            add(name, _errno_action(errno.EPERM), (index, 0xFFFFFFFF, pid & 0xFFFFFFFF))
+            add(name, refuse, (index, 0xFFFFFFFF, pid & 0xFFFFFFFF))
+    for pid in pids:
+        for name, index in _AIMED_AT_A_PID.items():
+            add(name, refuse, (index, 0xFFFFFFFF, pid & 0xFFFFFFFF))
+    for request in _TERMINAL_INJECTION:  # where the allowlist lets every ioctl through (GPUs)
+        add("ioctl", refuse, (1, 0xFFFFFFFF, request))
 
 
 def _load(lib, default_action: int, fill) -> None:
