@@ -3,8 +3,9 @@
 The real course images have unclear redistribution rights, so the harness reads
 them from a folder the user names and never copies them. Resolution order:
 
-1. the ``GRADER_DATA`` environment variable (``grader --data DIR`` sets it);
-2. ``../shared/data`` beside the repository (where tests and CI find it).
+1. the folder the running task names (:mod:`grader.context`: a batch's, on every worker);
+2. the ``GRADER_DATA`` environment variable (``grader --data DIR`` sets it);
+3. ``../shared/data`` beside the repository (where tests and CI find it).
 
 When neither exists, checks and tests that need course data are skipped with
 a one-line reason; everything else runs on generated or bundled data.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from grader import context
 
 ENV_VAR = "GRADER_DATA"
 CACHE_ENV = "GRADER_CACHE"
@@ -27,7 +30,7 @@ class CourseDataMissing(FileNotFoundError):
 
 def course_data_dir() -> Path | None:
     """The course data root folder, or ``None`` when none is configured or present."""
-    configured = os.environ.get(ENV_VAR)
+    configured = context.current().data_dir or os.environ.get(ENV_VAR)
     candidate = Path(configured).expanduser() if configured else _DEFAULT
     return candidate if candidate.is_dir() else None
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.datapath import ENV_VAR as DATA_ENV
+from grader import context
+from grader.context import RunContext
 from grader.errors import GraderError
-from grader.sandbox.launcher import THREADS_ENV
 from grader.pids import alive
 from grader.submission import Submission
 
@@ -72,7 +72,7 @@ def run_task(task: Task) -> dict[str, Any]:
     from grader import allocator, grading
 
     allocator.restore_thresholds()  # a Dask worker's nanny fixed them at 64 KiB (allocator.py)
-    with task_environment(task):
+    with task_context(task):
         rubric, rubric_hash, prepared = _prepared(task.rubric_file)
         same_rubric(task, rubric_hash)
         stored = None
@@ -85,24 +85,11 @@ def run_task(task: Task) -> dict[str, Any]:
                              stored=stored).to_dict(include_artifacts=True)
 
 
-@contextlib.contextmanager
-def task_environment(task: Task) -> Iterator[None]:
-    """The course data folder and the thread share the task names, for the task's length only
-    (read by :mod:`grader.datapath` and the sandbox's launcher; a Dask worker grades other
-    batches' tasks afterwards)."""
-    values = {DATA_ENV: task.data_dir, THREADS_ENV: str(task.threads) if task.threads else None}
-    saved = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        if value is not None:
-            os.environ[name] = value
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def task_context(task: Task) -> contextlib.AbstractContextManager[RunContext]:
+    """The course data folder and the thread share the task names, for the task's length and
+    in its own thread only (read by :mod:`grader.datapath` and the sandbox's launcher; a Dask
+    worker grades other tasks in other threads meanwhile, and other batches' afterwards)."""
+    return context.running(RunContext(task.data_dir, task.threads))
 
 
 def same_rubric(task: Task, rubric_hash: str) -> None:

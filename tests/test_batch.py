@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -318,14 +319,53 @@ def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
 
 
 def test_a_task_sets_its_data_folder_and_threads_for_its_length_only(monkeypatch, tmp_path):
-    from grader.executors import Task, task_environment
+    from grader.datapath import course_data_dir
+    from grader.executors import Task, task_context
+    from grader.sandbox.launcher import threads_allowed
 
     monkeypatch.delenv("GRADER_THREADS", raising=False)
-    monkeypatch.setenv("GRADER_DATA", "/before")
-    with task_environment(Task(submission=_empty("ann", tmp_path), data_dir=str(tmp_path),
-                               threads=3)):
-        assert os.environ["GRADER_DATA"] == str(tmp_path) and os.environ["GRADER_THREADS"] == "3"
-    assert os.environ["GRADER_DATA"] == "/before" and "GRADER_THREADS" not in os.environ
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "before"))
+    (tmp_path / "before").mkdir()
+    environment = dict(os.environ)
+    with task_context(Task(submission=_empty("ann", tmp_path), data_dir=str(tmp_path), threads=3)):
+        assert course_data_dir() == tmp_path and threads_allowed() == 3
+        assert dict(os.environ) == environment  # no task writes the process's environment
+    assert course_data_dir() == tmp_path / "before"
+
+
+_MEET = threading.Barrier(2, timeout=30)
+
+
+def _data_folder_seen_twice(task) -> tuple[str, str, int]:
+    """What a task reads of its settings before and after another task set its own."""
+    from grader.datapath import course_data_dir
+    from grader.executors import task_context
+    from grader.sandbox.launcher import threads_allowed
+
+    with task_context(task):
+        first = str(course_data_dir())
+        _MEET.wait()  # both tasks are inside their contexts now
+        _MEET.wait()
+        return first, str(course_data_dir()), threads_allowed()
+
+
+def test_tasks_in_threads_of_one_dask_worker_each_keep_their_own_data_folder(tmp_path):
+    """A Dask worker with 4 threads runs two batches' tasks at once (two assignments, two data
+    folders): each reads its own folder and thread share throughout."""
+    from distributed import Client, LocalCluster
+
+    from grader.executors import Task
+
+    folders = [tmp_path / "proj1_data", tmp_path / "proj2_data"]
+    tasks = []
+    for number, folder in enumerate(folders, 1):
+        folder.mkdir()
+        tasks.append(Task(submission=_empty(f"s{number}", tmp_path), data_dir=str(folder),
+                          threads=number))
+    with LocalCluster(n_workers=1, threads_per_worker=4, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        seen = client.gather(client.map(_data_folder_seen_twice, tasks, pure=False))
+    assert seen == [(str(folders[0]), str(folders[0]), 1), (str(folders[1]), str(folders[1]), 2)]
 
 
 def test_a_worker_refuses_a_task_whose_rubric_changed_during_the_batch(tmp_path):

@@ -39,7 +39,7 @@ from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
 from grader.checks import KINDS
 from grader.datapath import course_data_dir
 from grader.errors import GraderError
-from grader.executors import Task, make_executor, same_rubric, task_environment
+from grader.executors import Task, make_executor, same_rubric, task_context
 from grader.prepare import prepare
 from grader.results import Status
 from grader.rubric import Rubric, load_rubric
@@ -152,7 +152,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
 
 def grade_mutant(task: AuditTask) -> dict[str, Any]:
     """Grade one folder (in whatever process runs it); record its outputs if it kept full marks."""
-    with task_environment(task):
+    with task_context(task):
         rubric, rubric_hash, prepared = _prepared(task.rubric_file, task.check_timeout_s,
                                                   task.left_out)
         same_rubric(task, rubric_hash)

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import context
 from grader.sandbox import installation, isolation, syscall_policy
 from grader.sandbox.installation import SYSTEM
 from grader.sandbox.isolation import WORKER_DIR
@@ -305,14 +306,15 @@ def tasks_allowed() -> int:
 
 
 def threads_allowed() -> int:
-    """The CPU threads one sandbox may use (``GRADER_THREADS``, set per task by the batch;
+    """The CPU threads one sandbox may use (the running task's share, else ``GRADER_THREADS``,
     else every core)."""
     return _chosen_threads() or (os.cpu_count() or 1)
 
 
 def _chosen_threads() -> int | None:
-    """``GRADER_THREADS`` when it is set to a positive number."""
-    chosen = os.environ.get(THREADS_ENV, "")
+    """The running task's thread share (:mod:`grader.context`), else ``GRADER_THREADS`` when
+    it is set to a positive number."""
+    chosen = str(context.current().threads or os.environ.get(THREADS_ENV, ""))
     return int(chosen) if chosen.isdigit() and int(chosen) > 0 else None
 
 
@@ -339,7 +341,8 @@ def _environment(scratch: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
         **{k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_CORETYPE")
-           or k in ("OPENBLAS_L2_SIZE", THREADS_ENV)},
+           or k == "OPENBLAS_L2_SIZE"},
+        **({THREADS_ENV: str(_chosen_threads())} if _chosen_threads() else {}),
     }
 
 
