@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from grader import environments, inputs
 from grader.checks import KINDS
+from grader.checks.base import KIND_FIELDS
 from grader.environments import EnvironmentSpec
 from grader.errors import GraderError, RubricError
 from grader.yaml_lines import line_of, load_with_lines
@@ -223,6 +224,11 @@ def _valid_for_kind(index: int, check: Check) -> None:
         raise _LocatedError(("checks", index, "kind"),
                             f"unknown kind {check.kind!r}; choose one of {sorted(KINDS)}")
     kind = KINDS[check.kind]
+    for name in sorted(check.model_fields_set & set(KIND_FIELDS) - kind.reads):
+        readers = sorted(other for other, known in KINDS.items() if name in known.reads)
+        raise _LocatedError(("checks", index, name),
+                            f"{check.kind} checks do not use {name!r} (only "
+                            f"{' and '.join(readers)} checks do): remove it")
     problem = kind.options_problem(check.options)
     if problem:
         raise _LocatedError(("checks", index, "options"), problem)

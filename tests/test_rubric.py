@@ -119,3 +119,21 @@ def test_what_a_kind_needs_of_its_check_fails_at_load_time(tmp_path, kind, optio
 def test_the_same_checks_with_what_their_kind_needs_load(tmp_path, kind, options, cases):
     rubric, _ = load_rubric(_write(tmp_path, _one_check(kind, options, cases)))
     assert rubric.checks[0].kind == kind
+
+
+@pytest.mark.parametrize("kind, options, cases, extra, expected", [
+    ("accuracy", f"{{{CURVE}}}", [PIPELINE], "    compare: {atol: 0.1}\n",
+     r"line 9, checks\[0\]\.compare: accuracy checks do not use 'compare' \(only numeric and "
+     r"timing checks do\): remove it"),
+    ("training", f"{{{CURVE}, {BUDGET}}}", [SCENES],
+     "    diagnoses: [{argument: train_images, transform: flip, message: flipped}]\n",
+     r"line 9, checks\[0\]\.diagnoses: training checks do not use 'diagnoses' \(only gradient "
+     r"and numeric checks do\)"),
+])
+def test_a_field_the_checks_kind_does_not_read_fails_at_load_time(tmp_path, kind, options, cases,
+                                                                  extra, expected):
+    """compare: and diagnoses: belong to every check's model, but mean something to some kinds
+    only: set on another kind they would load and do nothing."""
+    text = _one_check(kind, options, cases).replace("    options:", extra + "    options:")
+    with pytest.raises(RubricError, match=expected):
+        load_rubric(_write(tmp_path, text))

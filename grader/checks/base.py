@@ -97,6 +97,9 @@ def missing_arguments(check: Check, names: Sequence[str]) -> CheckProblem | None
     return None
 
 
+KIND_FIELDS = ("compare", "diagnoses")  # check fields that mean something to some kinds only
+
+
 class CheckKind:
     """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`.
 
@@ -113,6 +116,9 @@ class CheckKind:
     fresh_calls: ClassVar[bool] = False
     # names of the steps of a multi-step request, for messages that say which one failed
     step_names: ClassVar[tuple[str, ...]] = ()
+    # the fields of a check that only some kinds read (KIND_FIELDS) which this kind reads: a
+    # rubric that sets another on a check of this kind is refused when it is loaded
+    reads: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:

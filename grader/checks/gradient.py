@@ -109,6 +109,7 @@ class _Part:
 
 class GradientCheck(CheckKind):
     name = "gradient"
+    reads = frozenset({"diagnoses"})
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:

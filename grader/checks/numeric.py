@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for ty
 
 class NumericCheck(CheckKind):
     name = "numeric"
+    reads = frozenset({"compare", "diagnoses"})
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
