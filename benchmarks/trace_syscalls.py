@@ -1036,14 +1036,14 @@ def _grade_outcome(name: str, results: list[dict]) -> dict:
 
 def drive_library(names: list[str], module_dir: Path, result: Path, repo: Path) -> int:
     """Call each library workload in a fresh sandbox, a marker before each; write outcomes."""
-    from grader.sandbox import SandboxSession, launcher
+    from grader.sandbox import SandboxSession, mounts
 
     outcomes = []
     for name in names:
         workload = BY_NAME[name]
         os.path.exists(MARKER + name)  # the marker: a stat the trace shows
         started = time.perf_counter()
-        with SandboxSession(module_dir, limits=launcher.Limits(memory_mb=8192),
+        with SandboxSession(module_dir, limits=mounts.Limits(memory_mb=8192),
                             interpreter=_interpreter(workload.environment, repo),
                             preload=workload.preload, import_timeout_s=120) as session:
             call = session.call(MODULE, name, [], workload.timeout_s)
@@ -1060,15 +1060,15 @@ def drive_library(names: list[str], module_dir: Path, result: Path, repo: Path) 
 
 def _interpreter(name: str | None, repo: Path):
     from grader import environments
-    from grader.sandbox import launcher
+    from grader.sandbox import mounts
 
     if name is None:
-        return launcher.Interpreter()
+        return mounts.Interpreter()
     spec, _ = environments.load(environments.definitions_dir(repo / "rubrics"), name)
     built = environments.built(spec)
     if built is None:
         raise SystemExit(f"the course environment {name} is not built: grader env build {name}")
-    return launcher.Interpreter(str(built.python), str(built.root))
+    return mounts.Interpreter(str(built.python), str(built.root))
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.sandbox import SandboxSession, cgroup, isolation, launcher
+from grader.sandbox import SandboxSession, cgroup, isolation, mounts
 
 GREEDY = '''
 import os, time
@@ -77,7 +77,7 @@ class Counting:
 def measure(folder: Path, processes: int, limit_mb: int, counting: Counting) -> tuple[float, str, float]:
     """(the sandbox's peak MiB, outcome, seconds until the outcome)."""
     each = max(16, limit_mb - 200)  # just under RLIMIT_AS with the interpreter's own mappings
-    with SandboxSession(folder, limits=launcher.Limits(memory_mb=limit_mb)) as session:
+    with SandboxSession(folder, limits=mounts.Limits(memory_mb=limit_mb)) as session:
         session.call("student_code", "greedy", [0, 0], 60)  # started and imported
         before = counting.usage_mib()
         counting.reset_peak()

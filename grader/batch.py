@@ -25,7 +25,8 @@ from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.executors import Task, make_executor
 from grader.gradebook import Gradebook
-from grader.overrides import Extension
+from grader.extensions import Extension
+from grader.stamps import now
 from grader.prepare import prepare
 from grader.sandbox import isolation
 from grader.sandbox.launcher import threads_per_worker
@@ -142,4 +143,4 @@ def unloadable(student: str, path: Path, rubric: Rubric, rubric_hash: str, reaso
     return SubmissionResult(student=student, content_hash=content_hash,
                             assignment=rubric.assignment, rubric_hash=rubric_hash, checks=checks,
                             versions=dict(grading.versions()), sandbox="not started", notes=[reason],
-                            finished_at=grading.now())
+                            finished_at=now())

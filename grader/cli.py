@@ -131,7 +131,8 @@ def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Pa
           workers: int, cluster: str | None, regrade: str | None, times_csv: Path | None,
           extensions_csv: Path | None, quiet: bool) -> None:
     """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
-    from grader.late import read_extensions_csv, read_times_csv
+    from grader.extensions import read_extensions_csv
+    from grader.late import read_times_csv
 
     _batch(assignment, submissions, db, json_out, quiet, dict(
         workers=workers, cluster=cluster,

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import GraderError
-from grader.overrides import Extension, Override
+from grader.extensions import Extension
+from grader.overrides import Override
 from grader.results import SubmissionResult, decode_arrays, encode_arrays
 
 SCHEMA_VERSION = 2

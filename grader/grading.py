@@ -27,8 +27,9 @@ from grader.prepare import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import ForbiddenCalls, Rubric
 from grader.sandbox import CallOutcome, SandboxSession, zygote
-from grader.sandbox.launcher import Interpreter, Limits
+from grader.sandbox.mounts import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
+from grader.stamps import now
 from grader.submission import Submission
 
 
@@ -264,6 +265,3 @@ def _compat_notes(sources: dict[str, str | None], rubric: Rubric) -> list[str]:
 def _unique(sites):
     return list({(s.name, s.line): s for s in sites}.values())
 
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

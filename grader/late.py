@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader import archive
 from grader.csv_input import read_rows
-from grader.overrides import Extension, now, who
+from grader.extensions import Extension
 from grader.results import SubmissionResult
 from grader.rubric import LatePolicy, Rubric
 
@@ -29,21 +29,6 @@ def read_times_csv(path: Path) -> dict[str, dt.datetime]:
     return dict(read_rows(path, "--submitted-at", lambda row: (
         row["student"].strip(), _aware(dt.datetime.fromisoformat(row["submitted_at"].strip()))),
         "columns 'student,submitted_at' with an ISO-8601 time"))
-
-
-def read_extensions_csv(path: Path, assignment: str) -> list[Extension]:
-    """Extensions from a CSV with columns ``student,days`` and optionally ``reason``."""
-    by, at = who(None), now()
-
-    def extension(row: dict[str, str]) -> Extension:
-        days = float(row["days"])
-        if days < 0 or not math.isfinite(days):
-            raise ValueError
-        reason = (row.get("reason") or "").strip() or f"from {path.name}"
-        return Extension(row["student"].strip(), assignment, days, reason, by, at)
-
-    return read_rows(path, "--extensions", extension,
-                     "columns 'student,days[,reason]' with a number of days ≥ 0")
 
 
 PLATFORM = "the platform's submission time"

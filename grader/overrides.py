@@ -13,11 +13,10 @@ when and why.
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import getpass
-import os
 from dataclasses import dataclass
 
+from grader import late
+from grader.extensions import Extension
 from grader.results import CheckResult, Status, SubmissionResult
 
 ADJUSTMENT_ID = "adjustment"
@@ -42,32 +41,6 @@ class Override:
         """``overridden by … on …: reason`` (the audit trail in one line)."""
         verb = "adjusted" if not self.check_id else "overridden"
         return f"{verb} by {self.by} on {self.at[:10]}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Extension:
-    """Extra days for one student on one assignment (0 clears an earlier extension)."""
-
-    student: str
-    assignment: str
-    days: float
-    reason: str
-    by: str
-    at: str
-
-
-def who(given: str | None) -> str:
-    """The name an instructor's change is recorded under: ``--by`` or the OS user."""
-    if given:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def apply(result: SubmissionResult, overrides: list[Override],
@@ -112,8 +85,6 @@ def _adjustment(override: Override) -> CheckResult:
 
 
 def _extend(result: SubmissionResult, extension: Extension) -> None:
-    from grader import late
-
     policy = late.stored_policy(result)
     moment = late.parse_time(result.submitted_at)
     if policy is None or moment is None:

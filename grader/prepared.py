@@ -8,12 +8,11 @@ ships them and the Gradescope bundle all share one model without importing each 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from grader.rubric import Check
+from grader.rubric_model import Check
 
 Value = Any  # ndarray | float | int | bool | str | None
 

@@ -20,7 +20,9 @@ from grader.canvas import MATCH_BY, URL_ENV
 from grader.console import console
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
-from grader.overrides import Extension, Override, now, who
+from grader.extensions import Extension
+from grader.overrides import Override
+from grader.stamps import now, who
 from grader.results import SubmissionResult
 from grader.similarity import DEFAULT_THRESHOLD
 

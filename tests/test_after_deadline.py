@@ -15,7 +15,7 @@ import pytest
 
 from grader import late
 from grader.gradebook import Gradebook
-from grader.overrides import Extension
+from grader.extensions import Extension, read_extensions_csv
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric import LatePolicy
 
@@ -235,10 +235,10 @@ def test_grading_applies_the_recorded_extension(tmp_path):
 def test_an_extensions_csv_is_read_or_refused_with_its_line(tmp_path):
     good = tmp_path / "ext.csv"
     good.write_text("student,days,reason\nann,2,DRC letter\nbob,0.5,\n")
-    found = late.read_extensions_csv(good, "proj1_filtering")
+    found = read_extensions_csv(good, "proj1_filtering")
     assert [(e.student, e.days, e.reason) for e in found] == [
         ("ann", 2.0, "DRC letter"), ("bob", 0.5, "from ext.csv")]
     bad = tmp_path / "bad.csv"
     bad.write_text("student,days\nann,two\n")
     with pytest.raises(Exception, match=r"bad.csv, line 2: expected columns 'student,days"):
-        late.read_extensions_csv(bad, "proj1_filtering")
+        read_extensions_csv(bad, "proj1_filtering")

@@ -23,7 +23,7 @@ from grader.errors import RubricError
 from grader.prepare import prepare
 from grader.rubric import Rubric, load_rubric, rubric_hash
 from grader.sandbox import SandboxSession
-from grader.sandbox.launcher import Interpreter
+from grader.sandbox.mounts import Interpreter
 from test_gradient_check import AFFINE, CONV  # the same two checks, graded here under numpy 1
 
 ROOT = Path(__file__).resolve().parents[1]

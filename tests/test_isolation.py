@@ -90,11 +90,11 @@ def test_the_self_test_finds_a_rule_widened_on_purpose(tmp_path):
 
 @needs_landlock
 def test_a_widened_rule_turns_landlock_off_and_a_strict_rubric_refuses(tmp_path, monkeypatch):
-    from grader.sandbox import launcher
+    from grader.sandbox import mounts
 
     monkeypatch.setenv(isolation.NO_BWRAP_ENV, "1")
-    widened = launcher.system_paths() + [str(Path(__file__).resolve().parents[1])]
-    monkeypatch.setattr(launcher, "system_paths", lambda: widened)
+    widened = mounts.system_paths() + [str(Path(__file__).resolve().parents[1])]
+    monkeypatch.setattr(mounts, "system_paths", lambda: widened)
     isolation.available.cache_clear()
     try:
         found = isolation.available()

@@ -5,8 +5,9 @@
 - the sandbox's worker imports nothing of ``grader/`` outside itself, nor ``reference/``
   (it runs where neither is visible);
 - ``grader/checks/`` never imports ``reference/`` (scoring never calls the answer key);
-- ``grader/`` outside the worker has no import cycle at module level (imports inside functions
-  and under ``if TYPE_CHECKING:`` do not count), but for the listed :data:`ALLOWED_CYCLES`.
+- ``grader/`` outside the worker has no import cycle, counting every import: at module level,
+  inside functions and under ``if TYPE_CHECKING:`` alike (each is a dependency a reader must
+  follow, and a cycle hidden in a function is still a cycle).
 
 Relative imports are resolved against the file's place in the tree, so ``from ... import x``
 out of the worker counts as importing the package above it.
@@ -135,13 +136,6 @@ def test_the_checker_finds_each_kind_of_violation_in_a_synthetic_tree(tmp_path):
     assert found == {name: bad for name, (_, bad) in SYNTHETIC.items() if bad}
 
 
-# Module-level import cycles left on purpose, each a set of modules (a strongly connected
-# component of the graph). The sandbox package's ``__init__`` imports its session, which
-# imports the workspace, which imports ``workdirs``, which imports ``grader.sandbox.processes``
-# (and so the sandbox package): breaking it moves ``workdirs`` or ``alive`` across that package.
-ALLOWED_CYCLES: list[set[str]] = []
-
-
 def module_names(root: Path, package: str, skip: str) -> dict[str, Path]:
     """``{dotted name: file}`` of the modules of ``package`` under ``root``, less ``skip``."""
     found = {}
@@ -153,19 +147,10 @@ def module_names(root: Path, package: str, skip: str) -> dict[str, Path]:
     return found
 
 
-def _module_level(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
-    """The import statements run when a module is imported: at top level and inside top-level
-    ``if``/``try`` blocks, but not under ``if TYPE_CHECKING:`` nor inside functions."""
-    found: list[ast.Import | ast.ImportFrom] = []
-    for node in body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.append(node)
-        elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
-            found += _module_level(node.body + node.orelse)
-        elif isinstance(node, ast.Try):
-            found += _module_level(node.body + node.orelse + node.finalbody
-                                   + [s for handler in node.handlers for s in handler.body])
-    return found
+def _imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of a module: at top level, inside functions and under
+    ``if TYPE_CHECKING:``."""
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 
 def _targets(node: ast.Import | ast.ImportFrom, package: tuple[str, ...], modules: set[str]) -> set[str]:
@@ -180,7 +165,7 @@ def _targets(node: ast.Import | ast.ImportFrom, package: tuple[str, ...], module
 
 
 def import_graph(root: Path, package: str = "grader", skip: str = WORKER) -> dict[str, set[str]]:
-    """``{module: modules of the graph it imports at module level}``.
+    """``{module: modules of the graph it imports}``.
 
     Importing ``a.b.c`` also runs the packages ``a`` and ``a.b``, so they count as imported,
     except those that contain the importing module (a package importing its own parts is
@@ -191,7 +176,7 @@ def import_graph(root: Path, package: str = "grader", skip: str = WORKER) -> dic
     for name, path in modules.items():
         own = path.relative_to(root).parent.parts
         edges = set()
-        for node in _module_level(ast.parse(path.read_text(encoding="utf-8"), str(path)).body):
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             for target in _targets(node, own, set(modules)):
                 parts = target.split(".")
                 edges |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
@@ -228,12 +213,12 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return found
 
 
-def test_grader_has_no_import_cycle_but_the_allowed_ones():
-    found = cycles(import_graph(REPO))
-    assert sorted(map(sorted, found)) == sorted(map(sorted, ALLOWED_CYCLES))
+def test_grader_has_no_import_cycle():
+    assert cycles(import_graph(REPO)) == []
 
 
-CYCLIC = {  # file: source; a ↔ b is a cycle (through the package c too); the rest are not
+CYCLIC = {  # file: source; a ↔ b (through the package c too, and e under TYPE_CHECKING) and
+    # g ↔ h (inside functions only) are cycles; f and the worker's w are not in one
     "grader/a.py": "from grader import b\n",
     "grader/b.py": "import grader.c.d\nfrom typing import TYPE_CHECKING\n"
                    "if TYPE_CHECKING:\n    from grader import e\n",
@@ -241,12 +226,15 @@ CYCLIC = {  # file: source; a ↔ b is a cycle (through the package c too); the 
     "grader/c/d.py": "from ..a import x\n",
     "grader/c/f.py": "import os\n",
     "grader/e.py": "import grader.b\n\ndef later():\n    from grader import a\n",
+    "grader/g.py": "def later():\n    from grader import h\n",
+    "grader/h.py": "class K:\n    def m(self):\n        import grader.g\n",
     "grader/sandbox/worker/w.py": "from grader import a\n",
 }
 
 
-def test_the_cycle_finder_counts_module_level_imports_and_the_packages_they_run(tmp_path):
+def test_the_cycle_finder_counts_every_import_and_the_packages_they_run(tmp_path):
     for name, source in CYCLIC.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(source)
-    assert cycles(import_graph(tmp_path)) == [{"grader.a", "grader.b", "grader.c", "grader.c.d"}]
+    assert sorted(map(sorted, cycles(import_graph(tmp_path)))) == [
+        ["grader.a", "grader.b", "grader.c", "grader.c.d", "grader.e"], ["grader.g", "grader.h"]]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from grader.sandbox import Each, Ref, SandboxSession, Step, isolation, launcher
-from grader.sandbox.launcher import Limits
+from grader.sandbox.mounts import Limits
 
 SOURCE = '''
 import os, subprocess, sys, time

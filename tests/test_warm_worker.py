@@ -18,7 +18,7 @@ import pytest
 
 from grader.datapath import REPO_ROOT
 from grader.sandbox import SandboxSession, isolation, zygote
-from grader.sandbox.launcher import Limits
+from grader.sandbox.mounts import Limits
 from grader.sandbox.processes import descendants
 
 CODE = textwrap.dedent('''

@@ -37,6 +37,7 @@ from grader.checks.curve import CurveScored, curve_fraction
 from grader.checks.thumbnails import MAX_SIDE, thumbnail
 from grader.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
 
@@ -55,7 +56,7 @@ class AccuracyCheck(CurveScored):
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """Both images with the evaluated matches (which were right: visible checks only)."""
-        from grader.report.figures import match_picture
+        from grader.figures import match_picture
 
         return [match_picture(arrays, result.visibility == "visible")] \
             if "image_a" in arrays and "points_a" in arrays else []
@@ -77,12 +78,12 @@ class AccuracyCheck(CurveScored):
         return super().options_problem(options)
 
     @classmethod
-    def check_problem(cls, check: Any) -> CheckProblem | None:
+    def check_problem(cls, check: Check) -> CheckProblem | None:
         """Every case names the images, the feature width and the ground truth."""
         return missing_arguments(check, SENT + (GROUND_TRUTH,))
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """Nothing to compute: the expected data is the ``ground_truth`` input, kept here."""
         return []
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from grader import old_apis
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome, Ref, Step
-
-if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for types only
-    from grader.rubric import Check
 
 # Outcomes after which running the remaining cases would only repeat the failure.
 _FATAL = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "missing_module": Status.ERROR,
@@ -141,14 +139,14 @@ class CheckKind:
         return f"unknown option(s) {sorted(unknown)} for kind {cls.name!r}" if unknown else None
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """The expected outputs for ``args``: by default, the reference function's return value."""
         return as_outputs(getattr(module, function)(*args))
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """The report's figures of ``result`` (its ``arrays`` are its recorded artifacts), drawn
-        with :mod:`grader.report.figures` (imported when a report draws); none by default."""
+        with :mod:`grader.figures` (imported when a report draws); none by default."""
         return []
 
     @classmethod

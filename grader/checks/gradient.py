@@ -48,6 +48,7 @@ from grader.checks.validate import as_numeric_array
 from grader.errors import RubricError
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome, Each, Ref, Step
 
 
@@ -84,7 +85,7 @@ class GradientOptions(BaseModel):
         return names
 
 
-def _options(check: Any) -> GradientOptions:
+def _options(check: Check) -> GradientOptions:
     return GradientOptions.model_validate(check.options)
 
 
@@ -114,7 +115,7 @@ class GradientCheck(CheckKind):
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """The relative error of the forward value and of each gradient, with the pass bar."""
-        from grader.report.figures import gradient_chart
+        from grader.figures import gradient_chart
 
         errors = result.details.get("rel_errors")
         return [gradient_chart(result.details.get("forward_rel_error"), errors,
@@ -132,7 +133,7 @@ class GradientCheck(CheckKind):
         return None
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """The reference's ``[value, dout, *gradients]`` (trusted side); ``dout`` = 1 for a loss."""
         opts = _options(check)
         _require_float_wrt(check, opts, args)
@@ -447,7 +448,7 @@ def _border_hint(actual: np.ndarray, expected: np.ndarray, label: str, clue: _Cl
 _HINTS = (_diagnosis_hint, _scale_hint, _transpose_hint, _bias_hint, _leak_hint, _border_hint)
 
 
-def _require_float_wrt(check: Any, opts: GradientOptions, args: list[Any]) -> None:
+def _require_float_wrt(check: Check, opts: GradientOptions, args: list[Any]) -> None:
     """Cases name the same arguments, ``wrt`` among them, as float arrays (trusted, at prepare)."""
     names = list(check.cases[0].args)
     for number, case in enumerate(check.cases, start=1):

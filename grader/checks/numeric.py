@@ -8,7 +8,7 @@ the rubric's ``diagnoses`` (e.g. a flipped kernel), the message says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,10 +17,8 @@ from grader.checks.thumbnails import image_artifacts
 from grader.checks.validate import as_numeric_array
 from grader.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult, Status
+from grader.rubric_model import Comparison
 from grader.sandbox import CallOutcome
-
-if TYPE_CHECKING:  # the rubric imports the kinds, so the kinds import it for types only
-    from grader.rubric import Comparison
 
 
 class NumericCheck(CheckKind):
@@ -30,7 +28,7 @@ class NumericCheck(CheckKind):
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """The output beside the expected one (visible checks) and the error heat-map."""
-        from grader.report.figures import image_panels
+        from grader.figures import image_panels
 
         passed = result.status == Status.PASSED
         return [image_panels(arrays, result.visibility == "visible", passed)] \

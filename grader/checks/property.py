@@ -27,6 +27,7 @@ from grader.checks.base import CheckKind, Verdict
 from grader.checks.feature_outputs import OutputProblem
 from grader.checks.feature_properties import PROPERTIES, READERS, VALUES_READ, Observed
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
 
@@ -55,7 +56,7 @@ class PropertyCheck(CheckKind):
         return None
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """The reference's outputs (with ``reference_kwargs``) if a property needs them."""
         if not any(PROPERTIES[n].needs_reference for n in check.options["properties"]):
             return []

@@ -21,6 +21,7 @@ from typing import Any
 
 from grader.checks.base import CheckKind, Verdict
 from grader.prepared import PreparedCase, PreparedCheck
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Step
 
@@ -56,7 +57,7 @@ class DriverRulesCheck(CheckKind):
         return None
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """Nothing to compute ahead: the rules are checked on what the driver observed."""
         return []
 

@@ -29,6 +29,7 @@ from grader.checks.base import CheckContext, CheckProblem, Verdict
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome
 
 _BEST_OF = 3
@@ -50,14 +51,14 @@ class TimingCheck(CurveScored):
         return super().options_problem(options)
 
     @classmethod
-    def check_problem(cls, check: Any) -> CheckProblem | None:
+    def check_problem(cls, check: Check) -> CheckProblem | None:
         """Two cases or more: the first one only warms up."""
         if len(check.cases) < 2:
             return CheckProblem(_TWO_CASES, ("cases",))
         return None
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """The reference's outputs, then its best time and the calibration time (seconds)."""
         target = getattr(module, function)
         outputs = as_outputs(target(*_copies(args)))

@@ -39,8 +39,9 @@ from grader.checks.base import CheckProblem, Verdict, missing_arguments
 from grader.checks.curve import CurveScored, curve_fraction
 from grader.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
+from grader.rubric_model import Check
 from grader.sandbox import CallOutcome
-from grader.sandbox.launcher import gpu_devices
+from grader.sandbox.mounts import gpu_devices
 from grader.sandbox.session import Step
 
 SENT = ("train_images", "train_labels", "test_images")
@@ -60,7 +61,7 @@ class TrainingCheck(CurveScored):
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """The confusion matrix of the test predictions, with each class's recall."""
-        from grader.report.figures import confusion_table
+        from grader.figures import confusion_table
 
         matrix = result.details.get("confusion_matrix")
         return [] if matrix is None else [confusion_table(matrix, result.details.get("class_names"))]
@@ -85,12 +86,12 @@ class TrainingCheck(CurveScored):
         return super().options_problem(options)
 
     @classmethod
-    def check_problem(cls, check: Any) -> CheckProblem | None:
+    def check_problem(cls, check: Check) -> CheckProblem | None:
         """Every case names the training set and the test set, its labels too."""
         return missing_arguments(check, SENT + (LABELS,))
 
     @classmethod
-    def expected_outputs(cls, module: Any, function: str, check: Any, args: list[Any]) -> list[Any]:
+    def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """Nothing to compute: the expected data is the ``test_labels`` input, kept here."""
         return []
 

@@ -3,7 +3,7 @@
 Pages are static and self-contained: no script, no request leaves them (figures
 are embedded ``data:`` PNGs, a Content-Security-Policy forbids anything else),
 and everything a student controls is escaped. See :mod:`grader.report.student`,
-:mod:`grader.report.summary` and :mod:`grader.report.figures`.
+:mod:`grader.report.summary` and :mod:`grader.figures`.
 """
 
 from __future__ import annotations

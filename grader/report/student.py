@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks import KINDS
 from grader.report.environment import ENV
-from grader.report.figures import artifact_figures
+from grader.figures import artifact_figures
 from grader.results import CheckResult, Status, SubmissionResult
 
 # details that are not numbers worth a line of their own

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.report.encode import figure_png, new_figure
+from grader.figures.encode import figure_png, new_figure
 from grader.report.environment import ENV
 from grader.report.student import StudentView
 from grader.results import Status

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from grader import datapath, workdirs
 
+WORKER_DIR = Path(__file__).resolve().parent / "worker"  # the student side's code
+
 SYSTEM = ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
 HIDDEN_PACKAGES = ("reference", "grader", "rubrics", "assignments")
 DISTRIBUTION = "cv_course_grader"

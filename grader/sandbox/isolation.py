@@ -39,9 +39,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox import cgroup, installation, uids
+from grader.sandbox import cgroup, installation, mounts, uids
+from grader.sandbox.installation import WORKER_DIR
 
-WORKER_DIR = Path(__file__).resolve().parent / "worker"
 NO_BWRAP_ENV = "GRADER_NO_BWRAP"
 DISABLE_ENV = "GRADER_DISABLE_LAYERS"
 PROBE_TIMEOUT_S = 60  # a probe that says nothing by then failed
@@ -155,13 +155,11 @@ def _bubblewrap_problem() -> str | None:
 def _bubblewrap_selftest() -> str | None:
     """Start an interpreter under the mounts a worker gets and have it try to read every
     hidden place and write outside its tmpfs folders: bubblewrap is off if any attempt works."""
-    from grader.sandbox import launcher
-
-    roots = launcher.python_roots(launcher.Interpreter())
+    roots = mounts.python_roots(mounts.Interpreter())
     spec = {"verify": {"unreadable": installation.witnesses(installation.hidden_paths()),
                        "unwritable": ["/", "/submission", "/harness", *roots]}}
     with tempfile.TemporaryDirectory() as empty:
-        prefix = launcher.bwrap_prefix((Path(empty), "/submission"), launcher.Limits(),
+        prefix = mounts.bwrap_prefix((Path(empty), "/submission"), mounts.Limits(),
                                        os.geteuid() == 0, roots)
         report = _report(prefix + [sys.executable, "-I", "/harness/main.py", "--probe",
                                    json.dumps(spec)])
@@ -236,11 +234,10 @@ def _note(report: dict, missing: dict[str, str]) -> None:
 def probe_spec(wanted: set[str], lease) -> dict:
     """The confinement part of a launch spec for the probe (system and Python readable), with
     the self-test a worker runs: the probe proves the file rules as a worker would."""
-    from grader.sandbox import launcher
-
-    return launcher.confinement(
-        wanted, lease, read=launcher.system_paths() + [str(WORKER_DIR)], write=[],
-        protect=[os.getpid()], unwritable=["/", str(WORKER_DIR)])
+    return mounts.confinement(
+        wanted, lease, read=mounts.system_paths() + [str(WORKER_DIR)], write=[],
+        protect=[os.getpid()], unwritable=["/", str(WORKER_DIR)],
+        drop_capabilities="uid" not in disabled())
 
 
 def enforced_guarantees(layers: list[str]) -> list[str]:

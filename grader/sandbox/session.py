@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from grader.errors import GraderError
-from grader.sandbox import cgroup, cpu, installation, isolation, launcher, uids, workspace, zygote
+from grader.sandbox import (cgroup, cpu, installation, isolation, launcher, mounts, uids,
+                            workspace, zygote)
 from grader.sandbox.capture import Capture
 from grader.sandbox.processes import (busy, cpu_seconds, descendants, folder_usage, kill_tree,
                                       tree_cpu_seconds, tree_memory_mib)
@@ -131,9 +132,9 @@ class SandboxSession:
     """
 
     def __init__(self, submission_dir: Path, module_dir: str = ".", *,
-                 limits: launcher.Limits = launcher.Limits(), numpy_aliases: bool = False,
+                 limits: mounts.Limits = mounts.Limits(), numpy_aliases: bool = False,
                  import_timeout_s: float = 60.0, max_output_mb: int = 256,
-                 interpreter: launcher.Interpreter = launcher.Interpreter(),
+                 interpreter: mounts.Interpreter = mounts.Interpreter(),
                  preload: tuple[str, ...] = ()):
         self._submission = Path(submission_dir).resolve()
         self._interpreter = interpreter

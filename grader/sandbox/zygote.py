@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import workdirs
-from grader.sandbox import isolation, launcher
+from grader.sandbox import isolation, launcher, mounts
 
 WARM_ENV = "GRADER_WARM"
 # Libraries a zygote may import for every sandbox of its slot: large, and never a student's
@@ -65,7 +65,7 @@ class Key:
     sizes of bubblewrap's tmpfs folders, whether it hands out uids (a root grader), and the
     isolation layers it was started under."""
 
-    interpreter: launcher.Interpreter
+    interpreter: mounts.Interpreter
     preload: tuple[str, ...]
     scratch_mb: int
     tmp_mb: int
@@ -223,7 +223,7 @@ class Zygote:
 
     def _start(self) -> None:
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        limits = launcher.Limits(scratch_mb=self.key.scratch_mb, tmp_mb=self.key.tmp_mb)
+        limits = mounts.Limits(scratch_mb=self.key.scratch_mb, tmp_mb=self.key.tmp_mb)
         plan = launcher.zygote_plan(self.slot, theirs.fileno(), self.key.preload, limits,
                                     self.key.keep_root, self.key.interpreter)
         with open(self._log, "wb") as log:

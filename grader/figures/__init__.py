@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.report.encode import (array_png, colormap_css, colormap_gradient_css, figure_png,
+from grader.figures.encode import (array_png, colormap_css, colormap_gradient_css, figure_png,
                                   new_figure)
 from grader.results import CheckResult, Status
 
