@@ -145,6 +145,13 @@ def test_student_page_shows_time_against_the_limit_and_compact_figures(tmp_path)
     assert len(sizes) == 3 and all(1_000 < size < 40_000 for size in sizes), sizes
 
 
+def test_a_student_sees_numbers_about_their_code_not_the_harness_bookkeeping():
+    check = _check("c1", Status.FAILED, 0.0, details={"max_abs_error": 0.5, "calls_run": 2,
+                                                      "calls_reused": 1})
+    (view,) = student_view(_result("ann", [check]), href="ann.html").checks
+    assert view.numbers == [("max_abs_error", "0.5")]
+
+
 def test_summary_statistics_hardest_checks_and_common_failures():
     results = []
     for index, score in enumerate([0, 1, 2, 3]):

@@ -79,11 +79,11 @@ def test_slow_code_earns_a_fraction_by_the_curve():
     assert 0.4 < result.score < 0.65 and "x the reference's time" in result.message
 
 
-@pytest.mark.parametrize("outputs, problem", [
-    ([None], "output 1 is NoneType"),
+@pytest.mark.parametrize("outputs, problem", [  # one output: "the output", not "output 1"
+    ([None], "the output is NoneType"),
     ([np.ones((4, 7))], "shape (4, 8)"),
-    ([np.zeros((4, 8))], "the same number everywhere"),
-    ([np.full((4, 8), np.nan)], "not finite"),
+    ([np.zeros((4, 8))], "the output is the same number everywhere"),
+    ([np.full((4, 8), np.nan)], "the output holds values that are not finite"),
     ([], "returned 0 value(s)"),
 ])
 def test_a_fast_answer_that_is_not_an_answer_earns_nothing(outputs, problem):

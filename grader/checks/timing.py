@@ -125,24 +125,34 @@ def calibration_seconds() -> float:
     return float(min(_timed(workload) for _ in range(_BEST_OF)))
 
 
-def _invalid(outputs: list[Any], expected: list[Any], check) -> str | None:
+def _invalid(outputs: list[Any], expected: list[Any], check: Check) -> str | None:
     """Why ``outputs`` are not a real answer (shape, dtype, finiteness, tolerance), or ``None``."""
     if len(outputs) < len(expected):
         return f"returned {len(outputs)} value(s), expected {len(expected)}"
     for index, (value, reference) in enumerate(zip(outputs, expected)):
         if not isinstance(reference, np.ndarray):
             continue
+        name = _output_name(index, len(expected), check)
         if not _same_layout(value, reference):
             shape = getattr(value, "shape", type(value).__name__)
-            return f"output {index + 1} is {shape}, expected an array of shape {reference.shape}"
+            return f"{name} is {shape}, expected an array of shape {reference.shape}"
         if value.dtype.kind not in "biuf" or not np.all(np.isfinite(value)):
-            return f"output {index + 1} is not finite real numbers"
+            return f"{name} holds values that are not finite real numbers"
         if value.size > 1 and np.ptp(value) == 0 and np.ptp(reference) > 0:
-            return f"output {index + 1} is the same number everywhere"
+            return f"{name} is the same number everywhere"
         if check.options.get("agree") and not np.allclose(
                 value, reference, atol=check.compare.atol, rtol=check.compare.rtol):
-            return f"output {index + 1} does not match the expected values"
+            return f"{name} does not match the expected values"
     return None
+
+
+def _output_name(index: int, count: int, check: Check) -> str:
+    """How a message names output ``index`` of ``count``: by the rubric's name for it, as
+    "the output" when it is the only one, else by its place ("output 2")."""
+    names = check.compare.outputs or []
+    if index < len(names):
+        return names[index]
+    return "the output" if count == 1 else f"output {index + 1}"
 
 
 def _same_layout(value: Any, reference: np.ndarray) -> bool:

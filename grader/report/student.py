@@ -20,11 +20,13 @@ from grader.report.environment import ENV
 from grader.figures import artifact_figures
 from grader.results import CheckResult, Status, SubmissionResult
 
-# details that are not numbers worth a line of their own
+# details that are not numbers worth a line of their own (calls_run and calls_reused: the
+# harness's own bookkeeping, which tells a student nothing about their code)
 _UNLISTED = {"traceback", "notes", "seconds", "case_credits", "rel_errors", "forward_rel_error",
              "rel_error_threshold", "limit_s",
              "confusion_matrix", "class_names", "epoch_losses", "diagnosis", "failed_case",
-             "cases", "cases_passed", "credit", "fraction", "summary"}
+             "cases", "cases_passed", "credit", "fraction", "summary", "calls_run",
+             "calls_reused"}
 _MAX_NUMBERS = 10
 
 
