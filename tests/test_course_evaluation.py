@@ -192,3 +192,33 @@ def test_load_course_image_matches_the_cv2_notebook_pipeline(tmp_path):
     ours = load_course_image(path)
     assert ours.shape == (25, 19) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, notebook, atol=1e-5)
+
+
+def test_the_proj2_kits_utils_loads_the_ground_truth_draws_and_evaluates_as_the_course(tmp_path):
+    """The kit's utils.py (provided: it replaces a student's copy) keeps the course's helpers:
+    the ground truth from its pickle, points and matches drawn, the notebook's accuracy."""
+    import importlib.util
+    import pickle
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "assignments" / "proj2_features" / "utils.py"
+    spec = importlib.util.spec_from_file_location("proj2_utils", path)
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    truth = {"x1": np.array([[100.0], [300.0]]), "y1": np.array([[100.0], [50.0]]),
+             "x2": np.array([[130.0], [310.0]]), "y2": np.array([[100.0], [60.0]])}
+    pkl = tmp_path / "pair.pkl"
+    pkl.write_bytes(pickle.dumps(truth))
+    assert [v.tolist() for v in utils.load_corr_pkl_file(pkl)] == [[100, 300], [100, 50], [130, 310], [100, 60]]
+    assert [v.tolist() for v in utils.cheat_interest_points(pkl, 0.5)][0] == [50, 150]
+    image_a, image_b = np.zeros((120, 200)), np.zeros((90, 160, 3))
+    drawn = utils.show_interest_points(image_a, [20, 50], [30, 60])
+    assert drawn.shape == (120, 200, 3) and drawn.sum() > 0 and image_a.sum() == 0
+    pair = utils.show_correspondence_lines(image_a, image_b, [20], [30], [40], [50])
+    assert pair.shape == (120, 360, 3) and pair.sum() > 0
+    accuracy, picture = utils.evaluate_correspondence(
+        image_a, image_b, pkl, 0.5, np.array([50.0, 51.0]), np.array([50.0, 50.0]),
+        np.array([65.0, 90.0]), np.array([50.0, 50.0]))
+    expected = evaluate_correspondence([50, 51], [50, 50], [65, 90], [50, 50],
+                                       {k: v.ravel() for k, v in truth.items()})
+    assert accuracy == expected.accuracy == 0.01 and picture.shape == (120, 360, 3)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import archive, intake, submission
+from grader import archive, grading, intake, submission
 from grader.errors import RubricError, SubmissionError
+from grader.prepare import prepare
 from grader.rubric import load_rubric
 
 from conftest import REPO, never_done_for_mallory, run_grader
@@ -190,6 +191,25 @@ def test_a_provided_file_replaces_the_students_copy(tmp_path, provided, status):
                    for n in result["notes"])
     else:
         assert "visdom" in check["message"]
+
+
+def test_proj2s_edited_utils_costs_no_point(tmp_path):
+    """A real F18 proj2 hand-in edited the course's "do not modify" utils.py with an import of
+    its day's OpenCV; every module importing utils failed (4 of 34 points instead of 21.7).
+    proj2's rubric provides the kit's copy: the detector is graded as written."""
+    student = tmp_path / "erin"
+    student.mkdir()
+    (student / "utils.py").write_text("from cv2 import xfeatures2d_SIFT_create_gone\n")
+    reference = (REPO / "reference" / "harris.py").read_text()
+    (student / "student_harris.py").write_text(reference + "\nfrom utils import load_image  # unused\n")
+    rubric, digest = load_rubric(REPO / "rubrics" / "proj2_features.yaml")
+    assert rubric.provided == ["utils.py"]
+    prepared = [p for p in prepare(rubric, digest) if p.check.id == "harris_corners"]
+    with submission.load(student, rubric.modules, provided=rubric.provided_files) as loaded:
+        result = grading.grade(loaded, rubric, digest, prepared)
+    (check,) = result.checks
+    assert check.status.value == "passed", check.message
+    assert any("utils.py: provided by the course" in note for note in result.notes)
 
 
 def test_a_provided_file_missing_from_the_kit_is_a_rubric_error(tmp_path):
