@@ -12,7 +12,10 @@ IPython magics (``%…``), shell escapes (``!…``) and cell magics (a cell star
 
 Everything else — loading images, training, plotting, printing, calls of any kind — is
 left out, so a notebook that trains for an hour at top level imports in milliseconds. A
-cell that does not parse (after the magics are removed) is left out with a note. The
+cell that does not parse (after the magics are removed) is left out with a note. Each
+import is kept inside a guard: one that fails here (an API its libraries have removed since
+the course ran it, a helper ``.py`` never handed in) prints a note and binds its names to
+stand-ins that raise its error when used, so it costs only the functions that use it. The
 lifted source says which cell each statement came from, and the result's note names the
 cell of each function, so the report points back into the notebook.
 
@@ -62,7 +65,7 @@ def lift(notebook: Path) -> Lifted:
         One sentence: the notebook is unreadable, or over one of the caps (bytes, cells, code).
     """
     lifted = Lifted(f"# lifted from {notebook.name}: its imports and definitions "
-                    "(grader/ipynb.py says which statements)\n")
+                    "(grader/ipynb.py says which statements)\n" + _MISSING_IMPORT)
     parts = [lifted.source]
     for number, code in _code_cells(notebook):
         try:
@@ -73,12 +76,54 @@ def lift(notebook: Path) -> Lifted:
         kept = [node for node in tree.body if _is_definition(node)]
         if kept:
             parts.append(f"\n# --- cell {number}\n")
-            parts += [segment + "\n" for segment in _segments(code, kept)]
+            parts += [_guarded(segment, node, number) if isinstance(node, _IMPORTS) else segment + "\n"
+                      for segment, node in zip(_segments(code, kept), kept)]
         for node in kept:
             for name in _names(node):
                 lifted.cells.setdefault(name, number)
     lifted.source = "".join(parts)
     return lifted
+
+
+_IMPORTS = (ast.Import, ast.ImportFrom)
+# What a failed import binds: using it raises the import's error (defined once per lifted module).
+_MISSING_IMPORT = """
+class _GraderMissingImport:
+    def __init__(self, reason):
+        self._reason = reason
+
+    @staticmethod
+    def why(error):  # the error without the grading machine's path of the module
+        return str(error).replace(f" ({error.path})", "") if error.path else str(error)
+
+    def __getattr__(self, name):
+        raise ImportError(self._reason)
+
+    def __call__(self, *args, **kwargs):
+        raise ImportError(self._reason)
+"""
+
+
+def _guarded(segment: str, node: ast.Import | ast.ImportFrom, cell: int) -> str:
+    """A notebook's import, kept only where it works: the notebook ran it once on the course's
+    machine, but one that fails here (an API its libraries have since removed, such as
+    ``scipy.misc.imresize``; a helper ``.py`` never handed in) costs nothing unless a graded
+    function uses what it would have bound. Then that use raises the import's error, and the
+    student's output says which import failed and why."""
+    statement = " ".join(segment.split())
+    reason = f"cell {cell}'s `{statement}` failed"
+    bound = "".join(f"    {name} = _GraderMissingImport(_grader_reason)\n" for name in _bound(node))
+    return ("try:\n" + "".join(f"    {line}\n" for line in segment.splitlines())
+            + "except ImportError as _grader_error:\n"
+            + f"    _grader_reason = {reason!r} + ': ' + _GraderMissingImport.why(_grader_error)\n"
+            + "    print('note:', _grader_reason, '(grading goes on without it)')\n" + bound)
+
+
+def _bound(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The names an import statement binds (none for ``from x import *``)."""
+    if isinstance(node, ast.Import):
+        return [alias.asname or alias.name.split(".")[0] for alias in node.names]
+    return [alias.asname or alias.name for alias in node.names if alias.name != "*"]
 
 
 def _code_cells(notebook: Path) -> list[tuple[int, str]]:

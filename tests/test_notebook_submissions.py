@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from grader import ipynb, submission
@@ -130,8 +131,28 @@ def test_decorators_come_with_their_definitions_and_nothing_is_indented(tmp_path
     lifted = ipynb.lift(_notebook(tmp_path / "deco.ipynb", [("code", cell)]))
     assert "@functools.lru_cache(maxsize=None)\ndef cached(n):" in lifted.source
     assert "@(\n  functools.total_ordering\n)\nclass Order:" in lifted.source
-    assert "\nfrom math import (pi,\n    tau)\n" in lifted.source  # not padded to its column
+    # not padded to its column (an import is kept inside a guard: one indent, its own lines kept)
+    assert "\n    from math import (pi,\n        tau)\n" in lifted.source
     compile(lifted.source, "lifted", "exec")
+
+
+def test_an_import_that_fails_costs_only_the_functions_that_use_it(tmp_path, capsys):
+    """A real proj1 notebook imports scipy.misc.imresize (removed years ago) and a helper .py it
+    never handed in, and scored 0/22 with a correct my_imfilter (15/22 without those lines):
+    a failed import is now a note, and only a function that uses its names fails, with why."""
+    cell = ("import numpy as np\nfrom scipy.misc import imresize\nimport proj1_helpers as helpers\n"
+            "def doubled(x):\n    return np.asarray(x) * 2\n"
+            "def smaller(x):\n    return imresize(x, 0.5)\n")
+    lifted = ipynb.lift(_notebook(tmp_path / "old.ipynb", [("code", cell)]))
+    space: dict = {}
+    exec(compile(lifted.source, "lifted", "exec"), space)
+    printed = capsys.readouterr().out
+    assert "note: cell 1's `from scipy.misc import imresize` failed: cannot import name" in printed
+    assert "note: cell 1's `import proj1_helpers as helpers` failed: No module named" in printed
+    assert "site-packages" not in printed  # no path of the grading machine
+    assert space["doubled"]([1, 2]).tolist() == [2, 4]
+    with pytest.raises(ImportError, match="cell 1's `from scipy.misc import imresize` failed"):
+        space["smaller"](np.zeros((4, 4)))
 
 
 def test_outputs_are_not_read(tmp_path):
@@ -163,6 +184,6 @@ def test_lifted_source_over_the_module_cap_is_one_sentence(tmp_path, monkeypatch
     _notebook(folder / "proj1.ipynb", [("code", CORRECT)])
     monkeypatch.setattr(submission, "MAX_SOURCE_BYTES", 100)
     with pytest.raises(SubmissionError, match=r"^proj1.ipynb \(its definitions and imports\): "
-                                              r"\d+ bytes of source, more than the 100 bytes a "
+                                              r"[\d.]+ (bytes|KiB) of source, more than the 100 bytes a "
                                               r"graded module may have; keep data in files"):
         submission.load(folder, ["student_code"])
