@@ -64,7 +64,7 @@ def lift(notebook: Path) -> Lifted:
     SubmissionError
         One sentence: the notebook is unreadable, or over one of the caps (bytes, cells, code).
     """
-    lifted = Lifted(f"# lifted from {notebook.name}: its imports and definitions "
+    lifted = Lifted(f"{_HEADER}{notebook.name}: its imports and definitions "
                     "(grader/ipynb.py says which statements)\n" + _MISSING_IMPORT)
     parts = [lifted.source]
     for number, code in _code_cells(notebook):
@@ -86,21 +86,31 @@ def lift(notebook: Path) -> Lifted:
 
 
 _IMPORTS = (ast.Import, ast.ImportFrom)
-# What a failed import binds: using it raises the import's error (defined once per lifted module).
+# Defined once at the top of every lifted module: runs one of the notebook's imports, and where
+# it fails, says so on the output and binds stand-ins that raise its error when used.
 _MISSING_IMPORT = """
 class _GraderMissingImport:
     def __init__(self, reason):
         self._reason = reason
-
-    @staticmethod
-    def why(error):  # the error without the grading machine's path of the module
-        return str(error).replace(f" ({error.path})", "") if error.path else str(error)
 
     def __getattr__(self, name):
         raise ImportError(self._reason)
 
     def __call__(self, *args, **kwargs):
         raise ImportError(self._reason)
+
+
+def _grader_import(cell, statement, *names):
+    space = {}
+    try:
+        exec(statement, space)
+        found = [space[name] for name in names]
+    except ImportError as error:
+        why = str(error).replace(f" ({error.path})", "") if error.path else str(error)
+        reason = f"cell {cell}'s `{statement}` failed: {why}"
+        print("note:", reason, "(grading goes on without it)")
+        found = [_GraderMissingImport(reason) for name in names]
+    return found[0] if len(found) == 1 else tuple(found)
 """
 
 
@@ -109,14 +119,29 @@ def _guarded(segment: str, node: ast.Import | ast.ImportFrom, cell: int) -> str:
     machine, but one that fails here (an API its libraries have since removed, such as
     ``scipy.misc.imresize``; a helper ``.py`` never handed in) costs nothing unless a graded
     function uses what it would have bound. Then that use raises the import's error, and the
-    student's output says which import failed and why."""
+    student's output says which import failed and why. (``from x import *`` binds names no
+    one can list before it runs: it stays as written.)"""
+    names = _bound(node)
+    if not names:
+        return segment + "\n"
     statement = " ".join(segment.split())
-    reason = f"cell {cell}'s `{statement}` failed"
-    bound = "".join(f"    {name} = _GraderMissingImport(_grader_reason)\n" for name in _bound(node))
-    return ("try:\n" + "".join(f"    {line}\n" for line in segment.splitlines())
-            + "except ImportError as _grader_error:\n"
-            + f"    _grader_reason = {reason!r} + ': ' + _GraderMissingImport.why(_grader_error)\n"
-            + "    print('note:', _grader_reason, '(grading goes on without it)')\n" + bound)
+    quoted = ", ".join(repr(name) for name in names)
+    return f"{', '.join(names)} = _grader_import({cell}, {statement!r}, {quoted})\n"
+
+
+def as_written(source: str) -> str:
+    """A lifted module's source as its notebook has it: each import back as the statement the
+    student wrote, without the code lifting added (the similarity report compares what
+    students wrote); any other source as it is."""
+    if not source.startswith(_HEADER):
+        return source
+    return _GUARDED.sub(lambda found: ast.literal_eval(found.group(1)),
+                        source.replace(_MISSING_IMPORT, "", 1))
+
+
+_HEADER = "# lifted from "
+_GUARDED = re.compile(r"^[\w, ]+ = _grader_import\(\d+, ('(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")"
+                      r"(?:, '\w+')*\)$", re.MULTILINE)
 
 
 def _bound(node: ast.Import | ast.ImportFrom) -> list[str]:

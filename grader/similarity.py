@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import ipynb
 from grader.rubric import Rubric
 
 NOISE_TOKENS = 25  # k: shorter shared runs are noise (copydetect's default)
@@ -57,12 +58,14 @@ def safe_name(student: str) -> str:
 
 
 def graded_source(modules: dict[str, Path], provided: set[str]) -> str:
-    """The student's graded modules, in rubric order, as one text with a header per module."""
+    """The student's graded modules, in rubric order, as one text with a header per module (a
+    notebook's as the student wrote it: :func:`grader.ipynb.as_written`)."""
     parts = []
     for module, path in modules.items():
         if f"{module}.py" in provided:
             continue
-        parts.append(f"# ---- {module}.py\n" + path.read_text(encoding="utf-8", errors="replace"))
+        text = ipynb.as_written(path.read_text(encoding="utf-8", errors="replace"))
+        parts.append(f"# ---- {module}.py\n" + text)
     return "\n".join(parts)
 
 

@@ -101,6 +101,33 @@ def test_the_starter_code_never_counts_as_shared():
     assert with_kit.score < 0.1
 
 
+def test_what_lifting_adds_to_every_notebook_never_counts_as_shared(tmp_path):
+    """Two students with the same imports and their own my_imfilter: handed in as notebooks,
+    they are exactly as alike as .py files (the report compares what they wrote, not the
+    guards lifting put around their imports)."""
+    import json
+
+    from grader import ipynb
+
+    imports = "import numpy as np\nfrom scipy import ndimage\nimport os, sys\n"
+    bodies = {"ann": "def my_imfilter(image, filter):\n    return np.zeros_like(image) + filter.sum()\n",
+              "bob": "def my_imfilter(image, filter):\n    out = image.copy()\n"
+                     "    for c in range(3):\n        out[..., c] *= 2\n    return out\n"}
+
+    def lifted(name: str) -> str:
+        cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                "source": imports + bodies[name]}
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                    "nbformat_minor": 4}))
+        return ipynb.lift(path).source
+
+    as_files = similarity.compare({name: imports + body for name, body in bodies.items()}, "")
+    as_notebooks = similarity.compare({name: ipynb.as_written(lifted(name)) for name in bodies}, "")
+    assert as_notebooks[0].score == pytest.approx(as_files[0].score)
+    assert "_grader_import" not in ipynb.as_written(lifted("ann"))
+
+
 @pytest.mark.slow  # over 2.5 s: pytest -m 'not slow' stays under 2 minutes
 def test_the_report_has_a_page_per_flagged_pair_and_the_class_summary_ranks_them(corpus, tmp_path):
     (corpus / "mallory" / "student_code.py").write_text(
