@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 import grader
-from grader import environments, source_rules
+from grader import environments, ipynb, source_rules
 from grader.assignments import kit_dir
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
@@ -135,12 +135,14 @@ class Budget:
 
 
 def _read(root, submission: Submission, module: str) -> str | None:
-    """The source of ``module`` from the sandbox's read-only copy (what was imported)."""
+    """The source of ``module`` from the sandbox's read-only copy (what was imported), a
+    notebook's as the student wrote it (its imports as statements, which the source rules
+    follow to the names they bind)."""
     path = submission.modules.get(module)
     if path is None:
         return None
-    return (root / path.relative_to(submission.root)).read_text(encoding="utf-8",
-                                                                 errors="replace")
+    return ipynb.as_written((root / path.relative_to(submission.root)).read_text(
+        encoding="utf-8", errors="replace"))
 
 
 @functools.cache

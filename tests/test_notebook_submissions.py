@@ -187,3 +187,17 @@ def test_lifted_source_over_the_module_cap_is_one_sentence(tmp_path, monkeypatch
                                               r"[\d.]+ (bytes|KiB) of source, more than the 100 bytes a "
                                               r"graded module may have; keep data in files"):
         submission.load(folder, ["student_code"])
+
+
+def test_a_forbidden_call_through_a_notebooks_import_alias_is_still_found(tmp_path):
+    """The source rules follow imports to the names they bind: a notebook's import, now run
+    through the lifted module's helper, is read as the student wrote it."""
+    from grader import source_rules
+
+    cell = ("from scipy.ndimage import correlate as smooth\n"
+            "def my_imfilter(image, filter):\n    return smooth(image, filter)\n")
+    lifted = ipynb.lift(_notebook(tmp_path / "alias.ipynb", [("code", cell)]))
+    written = ipynb.as_written(lifted.source)
+    assert "from scipy.ndimage import correlate as smooth" in written.splitlines()
+    sites = source_rules.forbidden_calls(written, "my_imfilter", ["scipy.ndimage.correlate"])
+    assert [site.name for site in sites] == ["scipy.ndimage.correlate"]
