@@ -135,13 +135,31 @@ def as_written(source: str) -> str:
     students wrote); any other source as it is."""
     if not source.startswith(_HEADER):
         return source
-    return _GUARDED.sub(lambda found: ast.literal_eval(found.group(1)),
-                        source.replace(_MISSING_IMPORT, "", 1))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    lines = source.split("\n")
+    for node in tree.body:  # top-level statements only: never a line inside a string or function
+        statement = _guarded_statement(node)
+        if statement is not None:
+            lines[node.lineno - 1] = statement
+    return "\n".join(lines).replace(_MISSING_IMPORT, "", 1)
 
 
 _HEADER = "# lifted from "
-_GUARDED = re.compile(r"^[\w, ]+ = _grader_import\(\d+, ('(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")"
-                      r"(?:, '\w+')*\)$", re.MULTILINE)
+
+
+def _guarded_statement(node: ast.stmt) -> str | None:
+    """The import statement of a line :func:`_guarded` wrote (``names = _grader_import(cell,
+    'statement', ...)``, one line), or ``None``."""
+    call = node.value if isinstance(node, ast.Assign) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+            and call.func.id == "_grader_import" and len(call.args) >= 2
+            and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, str)
+            and node.lineno == node.end_lineno):
+        return None
+    return call.args[1].value
 
 
 def _bound(node: ast.Import | ast.ImportFrom) -> list[str]:

@@ -201,3 +201,17 @@ def test_a_forbidden_call_through_a_notebooks_import_alias_is_still_found(tmp_pa
     assert "from scipy.ndimage import correlate as smooth" in written.splitlines()
     sites = source_rules.forbidden_calls(written, "my_imfilter", ["scipy.ndimage.correlate"])
     assert [site.name for site in sites] == ["scipy.ndimage.correlate"]
+
+
+def test_a_line_that_looks_like_a_lifted_import_inside_a_string_stays_as_it_is(tmp_path):
+    """Only the lines lifting wrote are read back as imports: one that a student's string holds
+    cannot turn into code and hide a forbidden call from the source rules."""
+    from grader import source_rules
+
+    cell = ('from scipy.ndimage import correlate\n'
+            'def my_imfilter(image, filter):\n    """\nx = _grader_import(1, "\'\'\'", \'x\')\n"""\n'
+            '    return correlate(image, filter)\n')
+    written = ipynb.as_written(ipynb.lift(_notebook(tmp_path / "tricky.ipynb", [("code", cell)])).source)
+    compile(written, "written", "exec")
+    sites = source_rules.forbidden_calls(written, "my_imfilter", ["scipy.ndimage.correlate"])
+    assert [site.name for site in sites] == ["scipy.ndimage.correlate"]
