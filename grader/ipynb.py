@@ -80,7 +80,7 @@ def lift(notebook: Path) -> Lifted:
                       for segment, node in zip(_segments(code, kept), kept)]
         for node in kept:
             for name in _names(node):
-                lifted.cells.setdefault(name, number)
+                lifted.cells[name] = number  # the last definition is the one that runs
     lifted.source = "".join(parts)
     return lifted
 

@@ -215,3 +215,11 @@ def test_a_line_that_looks_like_a_lifted_import_inside_a_string_stays_as_it_is(t
     compile(written, "written", "exec")
     sites = source_rules.forbidden_calls(written, "my_imfilter", ["scipy.ndimage.correlate"])
     assert [site.name for site in sites] == ["scipy.ndimage.correlate"]
+
+
+def test_the_note_names_the_cell_whose_definition_runs(tmp_path):
+    """Two cells define my_imfilter: Python keeps the later one, and so does the note."""
+    notebook = _notebook(tmp_path / "twice.ipynb", [
+        ("code", "def my_imfilter(image, filter):\n    return None\n"),
+        ("code", "def my_imfilter(image, filter):\n    return image\n")])
+    assert ipynb.lift(notebook).cells["my_imfilter"] == 2

@@ -214,6 +214,14 @@ def test_missing_function_and_module(session):
     assert session.call("other_module", "f", [], 10).status == "missing_module"
 
 
+def test_a_function_under_a_near_name_is_suggested(session):
+    """A student who named the function a little differently is told which one was meant."""
+    near = session.call("student_code", "doubel", [np.ones(2)], 10)
+    assert near.status == "missing_function"
+    assert near.error == "student_code.py defines no function 'doubel' (did you mean 'double'?)"
+    assert "did you mean" not in session.call("student_code", "unrelated_name", [], 10).error
+
+
 @pytest.mark.skipif(not launcher.bubblewrap_available(), reason="bubblewrap not usable here")
 class TestIsolation:
     def test_cannot_read_the_repository_or_home(self, session):

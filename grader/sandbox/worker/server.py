@@ -9,6 +9,7 @@ parent decides every score.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -92,6 +93,18 @@ def _import(name: str, modules: dict, notes: list[str]) -> dict:
     return {"ok": True, "seconds": time.perf_counter() - started, "compat": notes}
 
 
+def _did_you_mean(module, wanted: str) -> str:
+    """`` (did you mean 'x'?)`` for the module's function whose name is closest to ``wanted``
+    (a notebook's ``my_imfilter2``, a ``.py``'s ``myImfilter``), else nothing."""
+    names = [name for name, value in vars(module).items()
+             if callable(value) and not name.startswith("_")] if module is not None else []
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+    if not close:
+        lowered = {name.lower().replace("_", ""): name for name in names}
+        close = [lowered[key] for key in [wanted.lower().replace("_", "")] if key in lowered]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
     """Run the request's steps in order; later steps may use earlier results (e.g. a cache).
 
@@ -107,7 +120,8 @@ def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
         function = getattr(module, step["function"], None) if module is not None else None
         if not callable(function):
             return {"ok": False, "category": "missing_function", "step": index,
-                    "error": f"{name}.py defines no function {step['function']!r}"}, []
+                    "error": f"{name}.py defines no function {step['function']!r}"
+                             + _did_you_mean(module, step["function"])}, []
         try:
             results.append(_call_step(function, step["args"], arrays, results))
         except BaseException as exc:  # the student's exception, whatever it is
