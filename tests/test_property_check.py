@@ -217,6 +217,19 @@ def test_the_ratio_test_ranks_distinctive_matches_first_and_the_nearest_distance
     assert result.score == 0 and "most distinctive" in result.message
 
 
+def test_a_matcher_that_does_not_rank_at_all_is_not_ranked_by_accident():
+    """The true matches do not come first in query order (the weakest do), so returning the
+    ratio test's survivors in query order, unsorted, is no ranking."""
+    check = _check("matches", {"confident_matches": {}})
+
+    def unranked(f1, f2, *xy):
+        matches, confidences = match_features(f1, f2)
+        order = np.argsort(matches[:, 0], kind="stable")
+        return matches[order], confidences[order]
+
+    assert _grade(check, RANKED, unranked, match_features).score == 0
+
+
 @pytest.mark.parametrize("options, text", [
     ({"output": "pixels", "properties": {"unit_norm": {}}}, "output must be one of"),
     ({"output": "descriptors", "properties": {}}, "non-empty"),

@@ -17,8 +17,11 @@ def ranked_descriptors(count: int, ambiguous: int, distractors: int, seed: int, 
     """Descriptors whose best matches are known *in order*, plus ambiguous ones.
 
     Row ``i < count`` of ``a`` matches row ``i`` of ``b``: a noisy copy whose
-    noise grows with ``i`` (0.02 to 0.08 per unit vector), so its distance
-    ratio and the reference's confidence fall with ``i``. Each of the next
+    noise falls with ``i`` (0.08 to 0.02 per unit vector), so its distance
+    ratio and the reference's confidence rise with ``i``: in query order the
+    weakest matches come first, and a matcher that returns the ratio test's
+    survivors unsorted has not ranked them (when the strongest came first, it
+    passed by accident). Each of the next
     ``ambiguous`` rows of ``a`` has *two* near copies in ``b`` (noise 0.015):
     nearer than any true match, but with a distance ratio near 1, so the
     ratio test rejects them while a matcher that ranks by the nearest
@@ -28,7 +31,7 @@ def ranked_descriptors(count: int, ambiguous: int, distractors: int, seed: int, 
     rng = np.random.default_rng(seed)
     a = _unit(rng.standard_normal((count + ambiguous + distractors, dim)))
     b = _unit(rng.standard_normal((count + 2 * ambiguous + distractors, dim)))
-    noise = np.linspace(0.02, 0.08, count)[:, None]
+    noise = np.linspace(0.08, 0.02, count)[:, None]
     b[:count] = _unit(a[:count] + noise * rng.standard_normal((count, dim)))
     twins = a[count : count + ambiguous]
     for copy in range(2):
