@@ -296,6 +296,27 @@ def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
 
 # --- cgroup leaves ----------------------------------------------------------------------
 
+def test_joining_a_cgroup_closes_every_descriptor_the_grader_opened_even_when_a_move_fails(tmp_path):
+    """A warm sandbox's supervisor gets the leaf's files open from the grader (root): one left
+    open after a failed move would reach the worker, which could move other processes."""
+    import sys
+
+    sys.path.insert(0, str(WORKER))
+    try:
+        import supervisor
+    finally:
+        sys.path.remove(str(WORKER))
+    (tmp_path / "tasks").write_text("")
+    refusing = os.open(tmp_path / "tasks", os.O_RDONLY)  # a write to it fails
+    taking_r, taking_w = os.pipe()
+    with pytest.raises(OSError):
+        supervisor.join_cgroup([refusing, taking_w])
+    for fd in (refusing, taking_w):
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed
+    os.close(taking_r)
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_a_cgroup_leaf_writes_the_limits_of_its_layout(tmp_path, monkeypatch, version):
     """The knobs a leaf sets, per layout (this machine has cgroup v1; v2's file names are

@@ -47,13 +47,22 @@ def join_cgroup(entries: list) -> None:
     """Move this process, single-threaded, (and so everything it starts) into the cgroup
     leaf whose entry files (one per hierarchy: ``Leaf.entry_files``) are ``entries``: paths,
     or descriptors the grader opened for a warm sandbox (which cannot see the cgroup tree;
-    they are closed here)."""
-    for entry in entries:
-        fd = entry if isinstance(entry, int) else os.open(entry, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")  # "0": the writer itself
-        finally:
-            os.close(fd)
+    they are closed here, all of them, whether or not a move failed: a descriptor of a
+    cgroup file the grader opened must never reach the worker)."""
+    try:
+        for entry in entries:
+            if isinstance(entry, int):
+                os.write(entry, b"0")  # "0": the writer itself
+            else:
+                with open(entry, "wb", buffering=0) as file:
+                    file.write(b"0")
+    finally:
+        for entry in entries:
+            if isinstance(entry, int):
+                try:
+                    os.close(entry)
+                except OSError:
+                    pass
 
 
 def supervise(worker: int, control_fd: int) -> int:
