@@ -96,8 +96,8 @@ def main() -> None:
     counting = Counting()
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "student_code.py").write_text(GREEDY)
-        print(f"| layers | processes | limit (MiB) | sandbox's peak (MiB) | over the limit (MiB) | "
-              f"outcome | seconds |\n|---|---|---|---|---|---|---|")
+        print("| layers | processes | limit (MiB) | sandbox's peak (MiB) | over the limit (MiB) | "
+              "outcome | seconds |\n|---|---|---|---|---|---|---|")
         for name, env in MODES:
             os.environ.update(env)
             for key in (isolation.DISABLE_ENV,):

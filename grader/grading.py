@@ -6,7 +6,6 @@ apply the course's source rules → one :class:`SubmissionResult`.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import os

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import context
-from grader.sandbox import installation, isolation
+from grader.sandbox import isolation
 from grader.sandbox.installation import WORKER_DIR
 from grader.sandbox.mounts import (Interpreter, Limits, bwrap_prefix, confinement,
                                    python_roots, system_paths)
@@ -267,7 +267,7 @@ def _environment(scratch: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         **{k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_CORETYPE")
            or k == "OPENBLAS_L2_SIZE"},
-        **({THREADS_ENV: str(_chosen_threads())} if _chosen_threads() else {}),
+        **({THREADS_ENV: str(threads)} if (threads := _chosen_threads()) else {}),
     }
 
 

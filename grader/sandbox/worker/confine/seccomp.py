@@ -28,10 +28,10 @@ entry on x86-64). Standard library only: this runs before numpy is imported.
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import ctypes.util
 import errno
-import copy
 import functools
 import os
 from collections.abc import Sequence
