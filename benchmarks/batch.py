@@ -71,7 +71,7 @@ def running_cluster(folder: Path, workers: int):
     task each) before any timing, as on a cluster that serves a whole semester."""
     from distributed import Client
 
-    from grader.executors import QUIET
+    from grader.batch.executors import QUIET
 
     address_file = folder / "scheduler.json"
     env = {**os.environ, "GRADER_DATA": str(folder / "no-data"), **dask_environment(QUIET)}

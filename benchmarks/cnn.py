@@ -3,7 +3,7 @@
     python benchmarks/cnn.py [--budget 180] [--variants]
 
 Trains with the reference's settings (``reference.cnn.custom_part1_trainer``) through the
-grader's own training loop (``grader/sandbox/worker/drivers/cnn_training.py``, the one copy:
+grader's own training loop (``grader/worker/drivers/cnn_training.py``, the one copy:
 the training check runs it in the sandbox), evaluating on the test split after every epoch
 (not counted), on ``cuda`` when available (else the CPU, with all its cores). Seconds are
 wall seconds of training. ``--variants`` also trains SimpleNet without batch norm and/or
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from grader.datasets.scenes import load_scenes
-from grader.sandbox.worker.drivers import cnn_training as loop
-from grader.sandbox.worker.drivers import device as devices
+from grader.worker.drivers import cnn_training as loop
+from grader.worker.drivers import device as devices
 from reference import cnn
 
 MILESTONES = (0.40, 0.50, 0.55, 0.60, 0.65, 0.70)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grader.datapath import CourseDataMissing  # noqa: E402
 from grader.datasets.feature_pairs import FeaturePair, load_course_pair, synthetic_pair  # noqa: E402
-from grader.course_evaluation import evaluate_correspondence  # noqa: E402
+from grader.datasets.course_evaluation import evaluate_correspondence  # noqa: E402
 from reference.harris import get_interest_points  # noqa: E402
 from reference.matching import match_features  # noqa: E402
 from reference.sift import get_features  # noqa: E402

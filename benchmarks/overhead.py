@@ -29,10 +29,11 @@ import time
 import warnings
 from pathlib import Path
 
-from grader import grading, submission
-from grader.assignments import rubric_path
-from grader.prepare import prepare
-from grader.rubric import load_rubric
+from grader import grading
+from grader.intake import submission
+from grader.rubric.assignments import rubric_path
+from grader.prepare.expected import prepare
+from grader.rubric.load import load_rubric
 from grader.sandbox import SandboxSession, isolation, zygote
 
 REPO = Path(__file__).resolve().parents[1]

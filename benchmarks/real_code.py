@@ -2,7 +2,7 @@
 
 Grades every submission of a corpus folder (``benchmarks/corpus_build.py`` writes one:
 ``CORPUS/<assignment>/<student>/``) with the harness, the way batch grading does
-(:func:`grader.submission.load` + :func:`grader.grading.grade`, every isolation layer), and
+(:func:`grader.intake.submission.load` + :func:`grader.grading.grade`, every isolation layer), and
 replays the same rubric cases on the student's functions outside it, scored by the oracles
 of ``benchmarks/oracles.py`` (torch autograd, scipy, the course's evaluation re-stated).
 
@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from oracles import ORACLES, OracleScore  # noqa: E402
 
-from grader import grading, submission  # noqa: E402
-from grader.assignments import rubric_path  # noqa: E402
-from grader.prepare import prepare  # noqa: E402
-from grader.rubric import load_rubric  # noqa: E402
+from grader import grading
+from grader.intake import submission  # noqa: E402
+from grader.rubric.assignments import rubric_path  # noqa: E402
+from grader.prepare.expected import prepare  # noqa: E402
+from grader.rubric.load import load_rubric  # noqa: E402
 
 
 @dataclass

@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import grading, submission
-from grader.assignments import rubric_path
-from grader.prepare import prepare
-from grader.rubric import load_rubric
+from grader import grading
+from grader.intake import submission
+from grader.rubric.assignments import rubric_path
+from grader.prepare.expected import prepare
+from grader.rubric.load import load_rubric
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "proj2_features" / "ada_correct"
 SLOW = '''

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 from grader.results import CheckResult, Status, SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ counted: its name, the arguments that matter for an allow-list (clone flags, soc
 ioctl requests, prctl options, mmap/mprotect protections, open flags, ...) and how it failed.
 Failures with EPERM, EACCES or ENOSYS are *refusals*: the repository's seccomp allowlist
 (``grader/sandbox/syscalls.yaml``; an older checkout's deny-list in
-``grader/sandbox/worker/confine/seccomp.py``), Landlock (EACCES on files) or the kernel. Calls of the isolation probe (``worker/main.py --probe``, which imports numpy under
+``grader/worker/confine/seccomp.py``), Landlock (EACCES on files) or the kernel. Calls of the isolation probe (``worker/main.py --probe``, which imports numpy under
 the filter at every grader start) are reported as the workload ``probe``.
 
 Workloads (``--list`` prints them):
@@ -1059,7 +1059,7 @@ def drive_library(names: list[str], module_dir: Path, result: Path, repo: Path) 
 
 
 def _interpreter(name: str | None, repo: Path):
-    from grader import environments
+    from grader.rubric import environments
     from grader.sandbox import mounts
 
     if name is None:
@@ -1159,7 +1159,7 @@ class DenyList:
 
     def __init__(self, repo: Path):
         self.allowlist = _allowlist(repo / "grader/sandbox/syscalls.yaml")
-        path = repo / "grader/sandbox/worker/confine/seccomp.py"
+        path = repo / "grader/worker/confine/seccomp.py"
         spec = importlib.util.spec_from_file_location("_traced_seccomp", path)
         module = None
         if spec is not None and spec.loader is not None:

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 
 def check(*targets: str, path: str = "."):
-    """Self-check from a notebook; see :func:`grader.notebook.check`."""
-    from grader.notebook import check as run
+    """Self-check from a notebook; see :func:`grader.kit.notebook.check`."""
+    from grader.kit.notebook import check as run
 
     return run(*targets, path=path)

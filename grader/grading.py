@@ -18,18 +18,19 @@ from dataclasses import replace
 import numpy as np
 
 import grader
-from grader import environments, ipynb, source_rules
-from grader.assignments import kit_dir
+from grader.rubric import environments
+from grader.intake import ipynb, source_rules
+from grader.rubric.assignments import kit_dir
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
-from grader.prepare import PreparedCheck
+from grader.prepare.expected import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.rubric import ForbiddenCalls, Rubric
+from grader.rubric.load import ForbiddenCalls, Rubric
 from grader.sandbox import CallOutcome, SandboxSession, zygote
 from grader.sandbox.mounts import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
 from grader.stamps import now
-from grader.submission import Submission
+from grader.intake.submission import Submission
 
 
 def grade(submission: Submission, rubric: Rubric, rubric_hash: str,

@@ -39,11 +39,11 @@ def run_grader(*args: str, env: dict[str, str] | None = None,
 
 
 def never_done_for_mallory(connection, root, path, *rest):
-    """Intake work (:class:`grader.intake.Intake`'s ``work``) that never ends for mallory's
+    """Intake work (:class:`grader.intake.timed.Intake`'s ``work``) that never ends for mallory's
     submission, a stand-in for input that is slow to prepare (the caps leave none), and is the
     usual work for everyone else. It lives here because the intake's helper imports it by name:
     this module is quick to import."""
-    from grader import intake
+    from grader.intake import timed as intake
 
     if path.name.startswith("mallory"):
         connection.send(("step", "lifting the definitions of mallory.ipynb"))

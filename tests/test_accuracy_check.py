@@ -7,9 +7,9 @@ import pytest
 
 from grader.checks.accuracy import AccuracyCheck
 from grader.checks.base import CheckContext
-from grader.checks.curve import curve_fraction, curve_problem
-from grader.prepared import PreparedCase, PreparedCheck
-from grader.rubric import Check
+from grader.checks._curve import curve_fraction, curve_problem
+from grader.prepare.prepared import PreparedCase, PreparedCheck
+from grader.rubric.load import Check
 from grader.sandbox import CallOutcome
 
 CURVE = [[0.0, 0.0], [0.5, 0.5], [0.8, 1.0]]
@@ -163,8 +163,8 @@ def test_curve_is_piecewise_linear_and_clamped():
 
 
 def test_rubric_cases_never_send_ground_truth():
-    from grader.assignments import rubric_path
-    from grader.rubric import load_rubric
+    from grader.rubric.assignments import rubric_path
+    from grader.rubric.load import load_rubric
 
     rubric, _ = load_rubric(rubric_path("proj2_features"))
     for check in (c for c in rubric.checks if c.kind == "accuracy"):

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import late
-from grader.gradebook import Gradebook
-from grader.extensions import Extension, read_extensions_csv
+from grader.store import late
+from grader.store.gradebook import Gradebook
+from grader.store.extensions import Extension, read_extensions_csv
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.rubric import LatePolicy
+from grader.rubric.load import LatePolicy
 
 from conftest import run_grader
 

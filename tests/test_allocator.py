@@ -1,4 +1,4 @@
-"""The C allocator's thresholds in a grading process that Dask's nanny started (grader.allocator)."""
+"""The C allocator's thresholds in a grading process that Dask's nanny started (grader.batch.allocator)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 PROBE = """
 import json, resource
 import numpy as np
-from grader import allocator
+from grader.batch import allocator
 
 def faults():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -59,10 +59,10 @@ def test_dask_still_starts_its_workers_with_the_variable():
 
 
 def test_every_grading_task_restores_them_first(monkeypatch, tmp_path):
-    from grader import allocator
+    from grader.batch import allocator
     from grader.errors import GraderError
-    from grader.executors import Task, run_task
-    from grader.submission import Submission
+    from grader.batch.executors import Task, run_task
+    from grader.intake.submission import Submission
 
     calls = []
     monkeypatch.setattr(allocator, "restore_thresholds", lambda: calls.append(1))

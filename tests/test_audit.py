@@ -9,11 +9,12 @@ import pytest
 import yaml
 
 from conftest import REPO, run_grader
-from grader import grading, submission
+from grader import grading
+from grader.intake import submission
 from grader.audit import mutate, targets
 from grader.audit.run import AuditOptions, cheapest_first, generate, run_audit
-from grader.prepare import prepare
-from grader.rubric import Rubric, load_rubric
+from grader.prepare.expected import prepare
+from grader.rubric.load import Rubric, load_rubric
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_grader
-from grader import late
-from grader.rubric import LatePolicy
+from grader.store import late
+from grader.rubric.load import LatePolicy
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
@@ -101,7 +101,7 @@ def test_a_local_cluster_forks_its_workers_and_waits_on_its_own_client(tmp_path)
 
     from distributed import Client, LocalCluster
 
-    from grader.executors import DaskExecutor, Task
+    from grader.batch.executors import DaskExecutor, Task
 
     tasks = [Task(submission=_empty(f"s{i}", tmp_path)) for i in range(3)]
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as other, \
@@ -272,13 +272,13 @@ def _crash_worker(task):
 
 
 def _crash_tasks(root: Path, victim: str):
-    from grader.executors import Task
+    from grader.batch.executors import Task
 
     return [Task(submission=_empty(name, root)) for name in ("ann", victim, "bob", "cat")]
 
 
 def _empty(student: str, root: Path, content_hash: str | None = None):
-    from grader.submission import Submission
+    from grader.intake.submission import Submission
 
     return Submission(student=student, root=root, content_hash=content_hash or student,
                       module_dir=".", modules={}, missing=[])
@@ -286,7 +286,7 @@ def _empty(student: str, root: Path, content_hash: str | None = None):
 
 @pytest.mark.parametrize("victim", ["victim_once", "victim_always"])
 def test_a_dead_pool_worker_is_retried_in_a_fresh_one(tmp_path, victim):
-    from grader.executors import PoolExecutor
+    from grader.batch.executors import PoolExecutor
 
     executor = PoolExecutor(2)
     try:
@@ -303,10 +303,10 @@ def test_a_dead_pool_worker_is_retried_in_a_fresh_one(tmp_path, victim):
 
 
 def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
-    from grader.batch import BatchOptions, _finish
-    from grader.executors import Task
-    from grader.gradebook import Gradebook
-    from grader.rubric import load_rubric
+    from grader.batch.grade import BatchOptions, _finish
+    from grader.batch.executors import Task
+    from grader.store.gradebook import Gradebook
+    from grader.rubric.load import load_rubric
 
     rubric, rubric_hash = load_rubric(Path(RUBRIC))
     task = Task(submission=_empty("ann", tmp_path, "abc"))
@@ -320,7 +320,7 @@ def test_a_result_the_grader_failed_to_produce_is_never_reused(tmp_path):
 
 def test_a_task_sets_its_data_folder_and_threads_for_its_length_only(monkeypatch, tmp_path):
     from grader.datapath import course_data_dir
-    from grader.executors import Task, task_context
+    from grader.batch.executors import Task, task_context
     from grader.sandbox.launcher import threads_allowed
 
     monkeypatch.delenv("GRADER_THREADS", raising=False)
@@ -339,7 +339,7 @@ _MEET = threading.Barrier(2, timeout=30)
 def _data_folder_seen_twice(task) -> tuple[str, str, int]:
     """What a task reads of its settings before and after another task set its own."""
     from grader.datapath import course_data_dir
-    from grader.executors import task_context
+    from grader.batch.executors import task_context
     from grader.sandbox.launcher import threads_allowed
 
     with task_context(task):
@@ -354,7 +354,7 @@ def test_tasks_in_threads_of_one_dask_worker_each_keep_their_own_data_folder(tmp
     folders): each reads its own folder and thread share throughout."""
     from distributed import Client, LocalCluster
 
-    from grader.executors import Task
+    from grader.batch.executors import Task
 
     folders = [tmp_path / "proj1_data", tmp_path / "proj2_data"]
     tasks = []
@@ -370,8 +370,8 @@ def test_tasks_in_threads_of_one_dask_worker_each_keep_their_own_data_folder(tmp
 
 def test_a_worker_refuses_a_task_whose_rubric_changed_during_the_batch(tmp_path):
     from grader.errors import GraderError
-    from grader.executors import Task, run_task
-    from grader.rubric import load_rubric
+    from grader.batch.executors import Task, run_task
+    from grader.rubric.load import load_rubric
 
     rubric_hash = load_rubric(Path(RUBRIC))[1]
     task = Task(submission=_empty("ann", tmp_path), rubric_file=str(RUBRIC),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader import grading, submission
+from grader import grading
+from grader.intake import submission
 from grader.checks import KINDS
-from grader.prepare import prepare
-from grader.rubric import load_rubric
+from grader.prepare.expected import prepare
+from grader.rubric.load import load_rubric
 from grader.sandbox import CallOutcome, Each, Ref, Step
 from grader.sandbox.memo import CallMemo, request_key
 

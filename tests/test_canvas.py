@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("canvasapi")
 
-from grader.gradebook import Gradebook  # noqa: E402
+from grader.store.gradebook import Gradebook  # noqa: E402
 from grader.results import CheckResult, Status, SubmissionResult  # noqa: E402
 
 from conftest import run_grader  # noqa: E402

@@ -1,11 +1,11 @@
-"""Tests for grader/course_evaluation.py (course evaluation and image loading)."""
+"""Tests for grader/datasets/course_evaluation.py (course evaluation and image loading)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from grader.course_evaluation import (
+from grader.datasets.course_evaluation import (
     EvaluationResult,
     evaluate_correspondence,
     evaluate_matches,

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, submission
+from grader import grading
+from grader.intake import submission
 from grader.checks.datasets import DatasetsCheck
-from grader.prepare import prepare
+from grader.prepare.expected import prepare
 from grader.results import Status
-from grader.rubric import load_rubric
+from grader.rubric.load import load_rubric
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 

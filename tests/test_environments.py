@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import environments, grading, submission
-from grader.environments import CourseEnvironmentError, EnvironmentSpec
+from grader import grading
+from grader.rubric import environments
+from grader.intake import submission
+from grader.rubric.environments import CourseEnvironmentError, EnvironmentSpec
 from grader.errors import RubricError
-from grader.prepare import prepare
-from grader.rubric import Rubric, load_rubric, rubric_hash
+from grader.prepare.expected import prepare
+from grader.rubric.load import Rubric, load_rubric, rubric_hash
 from grader.sandbox import SandboxSession
 from grader.sandbox.mounts import Interpreter
 from test_gradient_check import AFFINE, CONV  # the same two checks, graded here under numpy 1
@@ -224,7 +226,7 @@ def test_numpy1_code_on_numpy_2_names_the_removed_api_and_the_environment(tmp_pa
 
 
 def test_the_shipped_old_api_message_names_a_shipped_environment():
-    from grader.old_apis import NUMPY1_ENVIRONMENT
+    from grader.checks._old_apis import NUMPY1_ENVIRONMENT
 
     assert (DEFINITIONS / f"{NUMPY1_ENVIRONMENT}.yaml").is_file()
     assert environments.load(DEFINITIONS, NUMPY1_ENVIRONMENT)[0].requirements == ["numpy>=1.26,<2"]

@@ -13,7 +13,7 @@ from grader.datasets.feature_pairs import (
     load_course_pair,
     synthetic_pair,
 )
-from grader.course_evaluation import EvaluationResult, evaluate_correspondence, evaluate_matches
+from grader.datasets.course_evaluation import EvaluationResult, evaluate_correspondence, evaluate_matches
 from reference.harris import get_interest_points
 from reference.matching import match_features
 from reference.sift import get_features

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 from grader.results import CheckResult, Status, SubmissionResult
 
 

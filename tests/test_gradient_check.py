@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import grading, submission
+from grader import grading
+from grader.intake import submission
 from grader.checks.gradient import (GradientCheck, GradientOutcome, _numerical, _perturbations,
                                     rel_error)
 from grader.errors import RubricError
-from grader.prepare import prepare
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.prepare.expected import prepare
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import Status
-from grader.rubric import Check, Rubric, rubric_hash
+from grader.rubric.load import Check, Rubric, rubric_hash
 
 REFERENCE_SOURCE = (Path(__file__).resolve().parents[1] / "reference" / "layers.py").read_text()
 # the reference's versions stay callable under a private name when a test redefines them

@@ -49,7 +49,7 @@ import yaml
 
 from grader.sandbox import isolation
 from other_users import USER_UID, opened_for_other_users, reachable
-from grader.sandbox.worker.confine import landlock, seccomp
+from grader.worker.confine import landlock, seccomp
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 

@@ -20,14 +20,15 @@ from pathlib import Path
 import pytest
 
 from conftest import run_grader
-from grader import datapath, sealed, workdirs
-from grader.gradebook import Gradebook
+from grader import datapath, workdirs
+from grader.prepare import sealed
+from grader.store.gradebook import Gradebook
 from grader.grading import Budget
 from grader.results import CheckResult, Status, SubmissionResult
 import numpy as np
 
 from grader.sandbox import SandboxSession, isolation, syscall_policy, uids, workspace, zygote
-from grader.sandbox.worker.confine import grants, landlock, seccomp
+from grader.worker.confine import grants, landlock, seccomp
 
 WORKER = Path(isolation.WORKER_DIR)
 needs_landlock = pytest.mark.skipif(landlock.abi() < 1, reason="Landlock is not enabled here")
@@ -446,8 +447,8 @@ def test_a_sealed_file_is_read_back_only_unchanged(tmp_path):
 def test_a_wrecked_expected_output_is_recomputed_not_believed(tmp_path, monkeypatch):
     import numpy as np
 
-    from grader.prepare import prepare
-    from grader.rubric import load_rubric
+    from grader.prepare.expected import prepare
+    from grader.rubric.load import load_rubric
 
     monkeypatch.setenv(datapath.CACHE_ENV, str(tmp_path / "cache"))
     rubric, digest = load_rubric(Path(__file__).parent / "hostile" / "rubric.yaml")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_grader
-from grader.assignments import RUBRICS_DIR
-from grader.rubric import load_rubric
+from grader.rubric.assignments import RUBRICS_DIR
+from grader.rubric.load import load_rubric
 
 ASSIGNMENTS = sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
 # the reference's match_features gives the coordinates a default because it does not use them

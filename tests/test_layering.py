@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WORKER = "grader/sandbox/worker"
+WORKER = "grader/worker"
 WORKER_OWN = {"compat", "confine", "drivers", "main", "protocol", "server", "supervisor"}
 
 RULES = [  # (folder, forbidden packages, allowed inside them, why)
     ("reference", {"grader"}, set(), "the answer key must not depend on the harness"),
     ("assignments", {"reference"}, set(), "a student kit must not carry the answers"),
     ("grader/checks", {"reference"}, set(), "scoring must not call the answer key"),
-    (WORKER, {"grader", "reference"}, {"grader.sandbox.worker"},
+    (WORKER, {"grader", "reference"}, {"grader.worker"},
      "the worker runs where neither is visible"),
 ]
 
@@ -118,11 +118,11 @@ SYNTHETIC = {  # file: (source, the forbidden modules the checker must find)
     "grader/checks/numeric.py": ('import importlib\nm = importlib.import_module("reference.sift")\n',
                                  ["reference.sift"]),
     "grader/checks/fine.py": ("from grader.checks import base\nfrom . import base\n", []),
-    "grader/sandbox/worker/server.py": ("from .drivers import student\nimport protocol\n", []),
-    "grader/sandbox/worker/drivers/escape.py": (
-        "from ..protocol import send\nfrom ...session import Session\nfrom .. import server\n",
+    "grader/worker/server.py": ("from .drivers import student\nimport protocol\n", []),
+    "grader/worker/drivers/escape.py": (
+        "from ..protocol import send\nfrom ...sandbox.session import Session\nfrom .. import server\n",
         ["grader.sandbox.session"]),
-    "grader/sandbox/worker/drivers/answers.py": ("from reference import cnn\n", ["reference"]),
+    "grader/worker/drivers/answers.py": ("from reference import cnn\n", ["reference"]),
 }
 
 
@@ -228,7 +228,7 @@ CYCLIC = {  # file: source; a ↔ b (through the package c too, and e under TYPE
     "grader/e.py": "import grader.b\n\ndef later():\n    from grader import a\n",
     "grader/g.py": "def later():\n    from grader import h\n",
     "grader/h.py": "class K:\n    def m(self):\n        import grader.g\n",
-    "grader/sandbox/worker/w.py": "from grader import a\n",
+    "grader/worker/w.py": "from grader import a\n",
 }
 
 

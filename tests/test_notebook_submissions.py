@@ -11,7 +11,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader import ipynb, submission
+from grader.intake import ipynb, submission
 from grader.errors import SubmissionError
 
 from conftest import REPO, run_grader
@@ -192,7 +192,7 @@ def test_lifted_source_over_the_module_cap_is_one_sentence(tmp_path, monkeypatch
 def test_a_forbidden_call_through_a_notebooks_import_alias_is_still_found(tmp_path):
     """The source rules follow imports to the names they bind: a notebook's import, now run
     through the lifted module's helper, is read as the student wrote it."""
-    from grader import source_rules
+    from grader.intake import source_rules
 
     cell = ("from scipy.ndimage import correlate as smooth\n"
             "def my_imfilter(image, filter):\n    return smooth(image, filter)\n")
@@ -206,7 +206,7 @@ def test_a_forbidden_call_through_a_notebooks_import_alias_is_still_found(tmp_pa
 def test_a_line_that_looks_like_a_lifted_import_inside_a_string_stays_as_it_is(tmp_path):
     """Only the lines lifting wrote are read back as imports: one that a student's string holds
     cannot turn into code and hide a forbidden call from the source rules."""
-    from grader import source_rules
+    from grader.intake import source_rules
 
     cell = ('from scipy.ndimage import correlate\n'
             'def my_imfilter(image, filter):\n    """\nx = _grader_import(1, "\'\'\'", \'x\')\n"""\n'

@@ -11,8 +11,8 @@ from scipy import ndimage
 from grader import inputs
 from grader.checks.base import CheckContext
 from grader.checks.property import PropertyCheck
-from grader.prepared import PreparedCase, PreparedCheck, as_outputs
-from grader.rubric import Check
+from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.rubric.load import Check
 from grader.sandbox import CallOutcome
 from reference import harris
 from reference.harris import get_interest_points

@@ -10,8 +10,8 @@ import pytest
 from grader import inputs
 from grader.inputs import pairs
 from grader.datapath import CourseDataMissing
-from grader.prepare import prepare
-from grader.rubric import Rubric
+from grader.prepare.expected import prepare
+from grader.rubric.load import Rubric
 
 PAIR = {"pair_image": {"pair": "notre_dame", "which": "a"}}
 

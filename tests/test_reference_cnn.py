@@ -1,5 +1,5 @@
 """The reference SimpleNet and its transforms (reference/cnn.py), trained by the grader's one
-training loop (grader/sandbox/worker/drivers/cnn_training.py)."""
+training loop (grader/worker/drivers/cnn_training.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from grader.datasets.glyphs import make_glyphs
-from grader.sandbox.worker.drivers import cnn_training as loop
-from grader.sandbox.worker.drivers import device as devices
+from grader.worker.drivers import cnn_training as loop
+from grader.worker.drivers import device as devices
 from reference import cnn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,9 +134,10 @@ def test_course_defaults():
 @pytest.mark.slow
 def test_reference_clears_the_course_bar_on_15scene_through_the_harness(course_data, tmp_path):
     """The answer key, graded as a submission: well above the F18 notebook's 50 % (67 % measured) in its 15 epochs."""
-    from grader import grading, submission
-    from grader.prepare import prepare
-    from grader.rubric import load_rubric
+    from grader import grading
+    from grader.intake import submission
+    from grader.prepare.expected import prepare
+    from grader.rubric.load import load_rubric
 
     if not (course_data / "proj6" / "15scene").is_dir():
         pytest.skip("15-scene not in the course data")

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, run_grader
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 from grader.results import CheckResult, Status, SubmissionResult
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

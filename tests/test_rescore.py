@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 
 from conftest import REPO, run_grader
 

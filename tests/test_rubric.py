@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import RubricError
-from grader.rubric import load_rubric
+from grader.rubric.load import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -134,7 +134,7 @@ def test_extra_replies_are_a_protocol_violation_not_a_deadlock(hostile_dir, dela
 
 def _wire(header: dict, arrays: list) -> tuple[bytes, bytearray]:
     """What the receiving side reads: the header's bytes and the payload, in its own buffer."""
-    from grader.sandbox.worker import protocol
+    from grader.worker import protocol
 
     message = b"".join(bytes(part) for part in protocol.frames(header, arrays))
     head_len, _ = protocol.split_prefix(message[:protocol.PREFIX_BYTES], 1 << 40)
@@ -143,7 +143,7 @@ def _wire(header: dict, arrays: list) -> tuple[bytes, bytearray]:
 
 
 def test_arrays_of_every_kind_cross_the_boundary_as_they_were():
-    from grader.sandbox.worker import protocol
+    from grader.worker import protocol
 
     sent = [np.arange(12.0).reshape(3, 4), np.asfortranarray(np.arange(6).reshape(2, 3)),
             np.float32(2.5) * np.ones(()), np.zeros((0, 3)), np.arange(5, dtype=">i2"),
@@ -158,7 +158,7 @@ def test_arrays_of_every_kind_cross_the_boundary_as_they_were():
 
 
 def test_a_large_array_is_read_as_a_view_of_the_buffer_it_arrived_in():
-    from grader.sandbox.worker import protocol
+    from grader.worker import protocol
 
     image = np.random.default_rng(0).random((512, 512, 3))
     parts = protocol.frames({}, [image])
@@ -170,7 +170,7 @@ def test_a_large_array_is_read_as_a_view_of_the_buffer_it_arrived_in():
 
 
 def test_an_array_of_python_objects_crosses_in_neither_direction():
-    from grader.sandbox.worker import protocol
+    from grader.worker import protocol
 
     with pytest.raises(ValueError, match="Python objects"):
         protocol.frames({}, [np.array([1, "a"], dtype=object)])

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("copydetect")
 
-from grader import similarity  # noqa: E402
-from grader.gradebook import Gradebook  # noqa: E402
+from grader.intake import similarity  # noqa: E402
+from grader.store.gradebook import Gradebook  # noqa: E402
 from grader.results import CheckResult, Status, SubmissionResult  # noqa: E402
 
 from conftest import REPO, run_grader  # noqa: E402
@@ -107,7 +107,7 @@ def test_what_lifting_adds_to_every_notebook_never_counts_as_shared(tmp_path):
     guards lifting put around their imports)."""
     import json
 
-    from grader import ipynb
+    from grader.intake import ipynb
 
     imports = "import numpy as np\nfrom scipy import ndimage\nimport os, sys\n"
     bodies = {"ann": "def my_imfilter(image, filter):\n    return np.zeros_like(image) + filter.sum()\n",

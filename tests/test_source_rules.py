@@ -9,10 +9,10 @@ import pytest
 
 from conftest import run_grader
 from grader import grading
-from grader.assignments import rubric_path
+from grader.rubric.assignments import rubric_path
 from grader.results import CheckResult, Status
-from grader.rubric import load_rubric
-from grader.source_rules import forbidden_calls, removed_numpy_aliases, unreadable
+from grader.rubric.load import load_rubric
+from grader.intake.source_rules import forbidden_calls, removed_numpy_aliases, unreadable
 
 PATTERNS = ["cv2.filter2D", "scipy.ndimage.*", "scipy.signal.*"]
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import archive, grading, intake, submission
+from grader import grading
+from grader.intake import archive, timed as intake, submission
 from grader.errors import RubricError, SubmissionError
-from grader.prepare import prepare
-from grader.rubric import load_rubric
+from grader.prepare.expected import prepare
+from grader.rubric.load import load_rubric
 
 from conftest import REPO, never_done_for_mallory, run_grader
 
@@ -355,9 +356,10 @@ def test_a_submission_too_slow_to_prepare_fails_alone_and_the_batch_goes_on(tmp_
                                                                            monkeypatch):
     from rich.console import Console
 
-    from grader import batch, grading
-    from grader.gradebook import Gradebook
-    from grader.progress import BatchProgress
+    from grader import grading
+    from grader.batch import grade as batch
+    from grader.store.gradebook import Gradebook
+    from grader.batch.progress import BatchProgress
     from grader.results import CheckResult, Status, SubmissionResult
 
     def graded(loaded, rubric, rubric_hash, prepared, **options):  # no sandbox: the point is

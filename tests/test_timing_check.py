@@ -16,8 +16,8 @@ import pytest
 from grader.checks import timing
 from grader.checks.base import CheckContext
 from grader.checks.timing import TimingCheck, calibration_seconds
-from grader.prepared import PreparedCase, PreparedCheck
-from grader.rubric import Check
+from grader.prepare.prepared import PreparedCase, PreparedCheck
+from grader.rubric.load import Check
 from grader.sandbox import CallOutcome
 
 CURVE = [[30, 1.0], [300, 0.5], [3000, 0.0]]

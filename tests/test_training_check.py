@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from grader import grading, submission
+from grader import grading
+from grader.intake import submission
 from grader.checks.training import TrainingCheck
-from grader.prepare import prepare
+from grader.prepare.expected import prepare
 from grader.results import Status
-from grader.rubric import load_rubric
+from grader.rubric.load import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "proj4_cnn"
 RUBRIC = REPO / "rubrics" / "proj4_cnn.yaml"
-sys.path.insert(0, str(REPO / "grader" / "sandbox" / "worker"))
+sys.path.insert(0, str(REPO / "grader" / "worker"))
 
 from drivers import device as devices  # noqa: E402
 

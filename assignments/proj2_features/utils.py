@@ -71,7 +71,7 @@ def evaluate_correspondence(imgA, imgB, corr_file, scale_factor, x1_est, y1_est,
     kit's self-check has it); the grader evaluates a hand-in's matches itself.
     """
     try:
-        from grader.course_evaluation import evaluate_correspondence as evaluate
+        from grader.datasets.course_evaluation import evaluate_correspondence as evaluate
     except ImportError:
         raise ImportError("evaluate_correspondence needs the grader installed (pip install the "
                           "course's grader, as for the kit's self-check)") from None

@@ -2,7 +2,7 @@
 
 Each mutant is a submission folder (the reference modules, one of them
 mutated) graded by :func:`grader.grading.grade` inside the executors of
-:mod:`grader.executors`, which hands every case's outcome to an
+:mod:`grader.batch.executors`, which hands every case's outcome to an
 :class:`OutputRecorder` as it comes back. When a mutant keeps full marks,
 everything it returned is compared with the reference's (no second run:
 a training check is not trained twice). Equal outputs (exactly, or up to float rounding: a different but
@@ -33,18 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from grader import assignments, grading, submission, workdirs
+from grader import grading, workdirs
+from grader.rubric import assignments
+from grader.intake import submission
 from grader.audit import mutate, targets
 from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
 from grader.checks import KINDS
 from grader.datapath import course_data_dir
 from grader.errors import GraderError
-from grader.executors import Task, make_executor, same_rubric, task_context
-from grader.prepare import prepare
+from grader.batch.executors import Task, make_executor, same_rubric, task_context
+from grader.prepare.expected import prepare
 from grader.results import Status
-from grader.rubric import Rubric, load_rubric
+from grader.rubric.load import Rubric, load_rubric
 from grader.sandbox.launcher import threads_per_worker
-from grader.submission import Submission
+from grader.intake.submission import Submission
 
 DEFAULT_CHECK_TIMEOUT_S = 20.0
 

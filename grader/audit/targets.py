@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader.assignments import kit_dir
+from grader.rubric.assignments import kit_dir
 from grader.datapath import REPO_ROOT
 from grader.errors import GraderError
 
@@ -54,8 +54,8 @@ _REFERENCE_IMPORT = re.compile(r"^(\s*)from reference\.(\w+) import", re.MULTILI
 
 def target_for(assignment: str) -> AuditTarget:
     """The audit's settings for ``assignment``, with the rubric's student → reference modules."""
-    from grader.assignments import rubric_path
-    from grader.rubric import load_rubric
+    from grader.rubric.assignments import rubric_path
+    from grader.rubric.load import load_rubric
 
     rubric, _ = load_rubric(rubric_path(assignment))
     modules = {}

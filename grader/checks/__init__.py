@@ -1,30 +1,15 @@
 """Check kinds, one class per module, registered by name.
 
-A new kind is a new module with a :class:`~grader.checks.base.CheckKind`
-subclass plus one line in :data:`KINDS` — never a new ``elif``.
+A new kind is a new module here with a :class:`~grader.checks.base.CheckKind` subclass
+decorated with ``@KINDS.register`` — nothing else changes (:mod:`grader.plugins`). Modules
+whose names start with ``_`` are the kinds' private helpers.
 """
 
 from __future__ import annotations
 
 from grader.checks.base import CheckKind
-from grader.checks.gradient import GradientCheck
-from grader.checks.numeric import NumericCheck
-from grader.checks.accuracy import AccuracyCheck
-from grader.checks.property import PropertyCheck
-from grader.checks.timing import TimingCheck
-from grader.checks.training import TrainingCheck
-from grader.checks.architecture import ArchitectureCheck
-from grader.checks.datasets import DatasetsCheck
+from grader.plugins import Registry
 
-KINDS: dict[str, type[CheckKind]] = {
-    NumericCheck.name: NumericCheck,
-    GradientCheck.name: GradientCheck,
-    AccuracyCheck.name: AccuracyCheck,
-    PropertyCheck.name: PropertyCheck,
-    TimingCheck.name: TimingCheck,
-    TrainingCheck.name: TrainingCheck,
-    ArchitectureCheck.name: ArchitectureCheck,
-    DatasetsCheck.name: DatasetsCheck,
-}
+KINDS: Registry[type[CheckKind]] = Registry("check kind", __name__, name_of=lambda kind: kind.name)
 
 __all__ = ["KINDS", "CheckKind"]

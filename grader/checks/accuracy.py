@@ -12,7 +12,7 @@ notebook does::
 and returns only ``matches, confidences, x1, y1, x2, y2``. The trusted parent
 keeps the first 100 matches **in the order returned**, scales them back to
 full resolution and counts the correct ones with
-:func:`grader.course_evaluation.evaluate_matches` (< 150 px to the
+:func:`grader.datasets.course_evaluation.evaluate_matches` (< 150 px to the
 nearest ground-truth point, displacement within 25 px). The accuracy maps to
 points through ``options.curve``. As a hint, the message also says what the
 accuracy would have been with the matches sorted by the student's
@@ -31,15 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import feature_outputs as read
+from grader.checks import _feature_outputs as read
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
-from grader.checks.curve import CurveScored, curve_fraction
-from grader.checks.thumbnails import MAX_SIDE, thumbnail
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.checks._curve import CurveScored, curve_fraction
+from grader.checks._thumbnails import MAX_SIDE, thumbnail
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
-from grader.rubric_model import Check
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
+from grader.checks import KINDS
 
 SENT = ("image_a", "image_b", "feature_width")
 GROUND_TRUTH = "ground_truth"
@@ -50,6 +51,7 @@ STEP_NAMES = ("get_interest_points on image A", "get_interest_points on image B"
               "get_features on image A", "get_features on image B", "match_features")
 
 
+@KINDS.register
 class AccuracyCheck(CurveScored):
     name = "accuracy"
 
@@ -106,7 +108,7 @@ class AccuracyCheck(CurveScored):
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
-        from grader.course_evaluation import evaluate_matches
+        from grader.datasets.course_evaluation import evaluate_matches
 
         options = {**DEFAULTS, **prepared.check.options}
         if not outcome.returned_tuple:

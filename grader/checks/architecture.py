@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import driver_json
+from grader.checks import _driver_json as driver_json
 from grader.checks.base import Verdict
-from grader.checks.rules import DriverRulesCheck
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.checks._rules import DriverRulesCheck
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
+from grader.checks import KINDS
 
 DRIVER = "drivers.cnn_inspection"
 DEFAULTS = {"model": "SimpleNet", "num_classes": 15, "model_kwargs": {}, "seed": 0}
@@ -219,6 +220,7 @@ RULES: dict[str, Callable[[Observed, Any, int], str | None]] = {
 }
 
 
+@KINDS.register
 class ArchitectureCheck(DriverRulesCheck):
     name = "architecture"
     driver, driver_function = DRIVER, "describe_model"

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from grader import old_apis
-from grader.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.checks import _old_apis as old_apis
+from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
-from grader.rubric_model import Check
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome, Ref, Step
 
 # Outcomes after which running the remaining cases would only repeat the failure.

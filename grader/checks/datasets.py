@@ -36,11 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import driver_json
+from grader.checks import _driver_json as driver_json
 from grader.checks.base import Verdict
-from grader.checks.rules import DriverRulesCheck
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.checks._rules import DriverRulesCheck
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
+from grader.checks import KINDS
 
 DRIVER = "drivers.cnn_datasets"
 DEFAULTS = {"input_size": [64, 64], "rgb": False, "seed": 0}
@@ -129,6 +130,7 @@ RULES: dict[str, Callable[[dict, Sent], str | None]] = {
 }
 
 
+@KINDS.register
 class DatasetsCheck(DriverRulesCheck):
     name = "datasets"
     driver, driver_function = DRIVER, "describe_datasets"

@@ -44,12 +44,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from grader.checks.base import CheckContext, CheckKind, Verdict
-from grader.checks.validate import as_numeric_array
+from grader.checks._validate import as_numeric_array
 from grader.errors import RubricError
-from grader.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
-from grader.rubric_model import Check
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome, Each, Ref, Step
+from grader.checks import KINDS
 
 
 MAX_WRT_SIZE = 2000  # elements of one ``wrt`` argument: 2K forward passes, a (2K, K) stack
@@ -108,6 +109,7 @@ class _Part:
     rel_error: float | None = None
 
 
+@KINDS.register
 class GradientCheck(CheckKind):
     name = "gradient"
     reads = frozenset({"diagnoses"})

@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CheckKind, Verdict
-from grader.checks.thumbnails import image_artifacts
-from grader.checks.validate import as_numeric_array
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.checks._thumbnails import image_artifacts
+from grader.checks._validate import as_numeric_array
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult, Status
-from grader.rubric_model import Comparison
+from grader.rubric.model import Comparison
 from grader.sandbox import CallOutcome
+from grader.checks import KINDS
 
 
+@KINDS.register
 class NumericCheck(CheckKind):
     name = "numeric"
     reads = frozenset({"compare", "diagnoses"})

@@ -12,7 +12,7 @@ their parameters::
         near_reference: {min_cosine: 0.8}
       reference_kwargs: {power: 1}   # passed to the reference for expected outputs
 
-Properties and readers live in :mod:`grader.checks.feature_properties`. A
+Properties and readers live in :mod:`grader.checks._feature_properties`. A
 property that needs a *variant* call (e.g. the same image brightened) gets it
 in the same sandbox request. A case passes when every property holds;
 quirks the reader normalised (e.g. ``(k, 1, 128)`` descriptors) are appended
@@ -24,16 +24,18 @@ from __future__ import annotations
 from typing import Any
 
 from grader.checks.base import CheckKind, Verdict
-from grader.checks.feature_outputs import OutputProblem
-from grader.checks.feature_properties import PROPERTIES, READERS, VALUES_READ, Observed
-from grader.prepared import PreparedCase, PreparedCheck, as_outputs
-from grader.rubric_model import Check
+from grader.checks._feature_outputs import OutputProblem
+from grader.checks._feature_properties import PROPERTIES, READERS, VALUES_READ, Observed
+from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Ref, Step
+from grader.checks import KINDS
 
 _OPTIONS = {"output", "properties", "reference_kwargs"}
 
 
+@KINDS.register
 class PropertyCheck(CheckKind):
     name = "property"
 

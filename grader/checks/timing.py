@@ -26,16 +26,18 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CheckContext, CheckProblem, Verdict
-from grader.checks.curve import CurveScored, curve_fraction
-from grader.prepared import PreparedCase, PreparedCheck, as_outputs
+from grader.checks._curve import CurveScored, curve_fraction
+from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
-from grader.rubric_model import Check
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome
+from grader.checks import KINDS
 
 _BEST_OF = 3
 _TWO_CASES = "a timing check needs two cases or more (the first one warms up)"
 
 
+@KINDS.register
 class TimingCheck(CurveScored):
     name = "timing"
     reads = frozenset({"compare"})  # the outputs must be right before a time counts

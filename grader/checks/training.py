@@ -1,7 +1,7 @@
 """``training``: train the student's CNN in the sandbox under a time budget; score test accuracy.
 
 One sandbox request runs the driver ``drivers.cnn_training.train_and_predict``
-(see ``grader/sandbox/worker/drivers/``): it imports the student's module,
+(see ``grader/worker/drivers/``): it imports the student's module,
 builds ``SimpleNet(num_classes)``, takes the settings of
 ``custom_part1_trainer(model)`` (``None`` → course defaults), trains on the
 training split it is sent until ``n_epochs`` or the time budget of the device
@@ -36,13 +36,14 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
-from grader.checks.curve import CurveScored, curve_fraction
-from grader.prepared import PreparedCase, PreparedCheck
+from grader.checks._curve import CurveScored, curve_fraction
+from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
-from grader.rubric_model import Check
+from grader.rubric.model import Check
 from grader.sandbox import CallOutcome
 from grader.sandbox.mounts import gpu_devices
 from grader.sandbox.session import Step
+from grader.checks import KINDS
 
 SENT = ("train_images", "train_labels", "test_images")
 LABELS = "test_labels"
@@ -55,6 +56,7 @@ _CPU_SLACK_S, _CPU_SLACK_FRACTION = 15.0, 0.25  # CPU beyond the budget before t
 _MAX_LOSSES = 200
 
 
+@KINDS.register
 class TrainingCheck(CurveScored):
     name = "training"
 

@@ -13,7 +13,7 @@ Two sources, one shape of result (:class:`FeaturePair`):
 In both, ``image_a`` and ``image_b`` are the *working-scale* greyscale images
 the student code sees, and the ground truth is in *full-resolution* pixels,
 i.e. working-scale coordinates divided by ``scale_factor`` (0.5), so
-:func:`grader.course_evaluation.evaluate_correspondence` applies unchanged.
+:func:`grader.datasets.course_evaluation.evaluate_correspondence` applies unchanged.
 For a synthetic pair the full resolution is notional: twice the photo size.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from grader.datapath import course_file
-from grader.course_evaluation import load_course_image, rgb2gray
+from grader.datasets.course_evaluation import load_course_image, rgb2gray
 
 __all__ = [
     "COURSE_PAIRS",
@@ -81,7 +81,7 @@ def load_course_pair(name: str) -> FeaturePair:
     -------
     pair : FeaturePair
         Images as ``cv2.cvtColor(cv2.resize(rgb, fx=fy=0.5), RGB2GRAY)`` of the
-        float RGB image (see :func:`grader.course_evaluation.load_course_image`);
+        float RGB image (see :func:`grader.datasets.course_evaluation.load_course_image`);
         ground truth from ``proj2/<name>/<name>_gt.npz`` in full resolution.
 
     Raises

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import datapath, sealed
+from grader import datapath
+from grader.prepare import sealed
 from grader.datapath import course_file
 
 __all__ = ["CLASSES", "SPLITS", "SceneSplit", "load_scenes", "resize_and_crop"]

@@ -1,7 +1,9 @@
 """Gradebook exports, one module per format, registered by name in :data:`FORMATS`.
 
-Each format is a function ``write(results, out)`` taking the latest
-:class:`~grader.results.SubmissionResult` of each student.
+A format is a function ``write(results, out)`` taking the effective
+:class:`~grader.results.SubmissionResult` of each student and the file to write, decorated
+with ``@FORMATS.register(name="...")`` in a module of this package (:mod:`grader.plugins`);
+``grader export --format`` offers every registered name.
 """
 
 from __future__ import annotations
@@ -9,15 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.export import canvas, gradescope, junit, plain
+from grader.plugins import Registry
 from grader.results import SubmissionResult
 
 Writer = Callable[[list[SubmissionResult], Path], None]
 
-FORMATS: dict[str, Writer] = {
-    "canvas": canvas.write,
-    "csv": plain.write_csv,
-    "json": plain.write_json,
-    "junit": junit.write,
-    "gradescope": gradescope.write,
-}
+FORMATS: Registry[Writer] = Registry("export format", __name__)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from grader.export import FORMATS
 from grader.results import SubmissionResult
 
 FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
+@FORMATS.register(name="canvas")
 def write(results: list[SubmissionResult], out: Path) -> None:
     """One column per assignment present in ``results`` (title = assignment name)."""
     assignments = list(dict.fromkeys(r.assignment for r in results))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.export import FORMATS
 from grader.results import Status, SubmissionResult
 
 _VISIBILITY = {"visible": "visible", "hidden": "after_published", "after_due": "after_due_date"}
@@ -50,6 +51,7 @@ def results_json(result: SubmissionResult, leaderboard: Sequence[str] = ()) -> d
     return data
 
 
+@FORMATS.register(name="gradescope")
 def write(results: list[SubmissionResult], out: Path) -> None:
     """Write one submission's ``results.json`` (the export must select exactly one)."""
     if len(results) != 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.export import FORMATS
 from grader.results import CheckResult, Status, SubmissionResult
 
 _ERRORS = {Status.ERROR, Status.TIMEOUT, Status.MEMORY}
@@ -32,6 +33,7 @@ def to_xml(results: list[SubmissionResult]) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
+@FORMATS.register(name="junit")
 def write(results: list[SubmissionResult], out: Path) -> None:
     tree = to_xml(results)
     ET.indent(tree)

@@ -6,9 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+from grader.export import FORMATS
 from grader.results import SubmissionResult
 
 
+@FORMATS.register(name="csv")
 def write_csv(results: list[SubmissionResult], out: Path) -> None:
     """``student, assignment, score, max_score, raw_score, late_days, <check ids...>``."""
     check_ids = list(dict.fromkeys(c.id for r in results for c in r.checks))
@@ -23,6 +25,7 @@ def write_csv(results: list[SubmissionResult], out: Path) -> None:
                              *(f"{by_id[i]:g}" if i in by_id else "" for i in check_ids)])
 
 
+@FORMATS.register(name="json")
 def write_json(results: list[SubmissionResult], out: Path) -> None:
     """Every result in full, as a JSON list."""
     out.write_text(json.dumps([r.to_dict() for r in results], indent=2), encoding="utf-8")

@@ -1,5 +1,7 @@
 """The generator registry: ``@generator("name")`` makes a function a rubric argument generator.
 
+A new family of generators is a new module of :mod:`grader.inputs` (:mod:`grader.plugins`).
+
 A rubric case names each argument as ``{name: params}``. The registered :class:`Generator`
 owns everything the harness asks about such a spec: whether its parameters are valid (at
 rubric load time), the value it makes, the few words :func:`grader.inputs.describe` shows
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+
+from grader.plugins import Registry
 
 Value = np.ndarray | float | int | bool | str | None
 Maker = TypeVar("Maker", bound=Callable[..., Any])
@@ -65,7 +69,7 @@ class Generator:
         return self.course_data(params) if callable(self.course_data) else self.course_data
 
 
-GENERATORS: dict[str, Generator] = {}
+GENERATORS: Registry[Generator] = Registry("input generator", "grader.inputs")
 
 
 def generator(name: str, *, literal: bool = False, label: Callable[[Any], str] | None = None,
@@ -73,9 +77,7 @@ def generator(name: str, *, literal: bool = False, label: Callable[[Any], str] |
     """Register the decorated function as the generator ``name`` (see :class:`Generator`)."""
 
     def register(make: Maker) -> Maker:
-        if name in GENERATORS:
-            raise ValueError(f"generator {name!r} is registered twice")
-        GENERATORS[name] = Generator(name, make, literal, label, course_data)
+        GENERATORS.register(Generator(name, make, literal, label, course_data), name=name)
         return make
 
     return register

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from grader import assignments, grading, submission
+from grader import grading
+from grader.rubric import assignments
+from grader.intake import submission
 from grader.errors import GraderError
 from grader.kit import bundle, wheel
-from grader.prepare import prepare
-from grader.prepared import PreparedCheck
+from grader.prepare.expected import prepare
+from grader.prepare.prepared import PreparedCheck
 from grader.results import SubmissionResult
-from grader.rubric import Rubric, load_rubric
+from grader.rubric.load import Rubric, load_rubric
 
 KIT_DIR = "grader_kit"
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.array_refs import ArrayRefs, decode
-from grader.prepared import PreparedCase, PreparedCheck
-from grader.rubric import Rubric
+from grader.prepare.array_refs import ArrayRefs, decode
+from grader.prepare.prepared import PreparedCase, PreparedCheck
+from grader.rubric.load import Rubric
 
 ARRAYS = "arrays.npz"
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -43,11 +43,11 @@ def render_reports(results: list[SubmissionResult], out: Path, artifacts: Artifa
     """Write each student's report (``.html`` and ``.md``) and the class summary; return the files.
 
     ``artifacts(result)`` gives the arrays of a result's figures (e.g.
-    :meth:`grader.gradebook.Gradebook.artifacts`); each check's time limit and thresholds
+    :meth:`grader.store.gradebook.Gradebook.artifacts`); each check's time limit and thresholds
     are in its recorded details. The reports are the students' unless
     ``instructor``: then they also show what the code printed during hidden checks.
     ``similar`` maps an assignment to its flagged pairs ``(a, b, share_a, share_b, page)``
-    (:meth:`grader.gradebook.Gradebook.similar_pairs`), ranked in the class summary.
+    (:meth:`grader.store.gradebook.Gradebook.similar_pairs`), ranked in the class summary.
     """
     out.mkdir(parents=True, exist_ok=True)
     written, views = [], []

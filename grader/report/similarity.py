@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.report.environment import ENV
-from grader.similarity import Pair
+from grader.intake.similarity import Pair
 
 
 def write_pages(assignment: str, pairs: list[Pair], sources: dict[str, str], out: Path,

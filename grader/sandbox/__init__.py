@@ -1,6 +1,6 @@
 """Run untrusted student code in a separate, limited process (the sandbox).
 
-- :mod:`grader.sandbox.worker` is the code that runs *inside* the sandbox. It
+- :mod:`grader.worker` is the code that runs *inside* the sandbox. It
   is self-contained (standard library and numpy only) because the sandbox sees
   nothing of the harness, the reference or the rubrics.
 - :mod:`grader.sandbox.launcher` builds the command (bubblewrap when it works,

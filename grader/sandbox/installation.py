@@ -5,9 +5,9 @@ Both can hold the answer key and the harness: an editable checkout, ``pip instal
 a venv, the system's Python (``/usr/lib/python3/dist-packages``), a ``python:3.x`` image's
 ``/usr/local``. This module finds them where they really are (the packages this process
 imports, and every copy of their names in the installation), so that the sandbox's file
-rules carve them out (:mod:`~grader.sandbox.worker.confine.carve`, bubblewrap's masks), and
+rules carve them out (:mod:`~grader.worker.confine.carve`, bubblewrap's masks), and
 names a *witness* for each: a real file inside it that the worker must fail to open before
-any student code runs (:mod:`~grader.sandbox.worker.confine.selftest`).
+any student code runs (:mod:`~grader.worker.confine.selftest`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from grader import datapath, workdirs
 
-WORKER_DIR = Path(__file__).resolve().parent / "worker"  # the student side's code
+WORKER_DIR = Path(__file__).resolve().parent.parent / "worker"  # the student side's code
 
 SYSTEM = ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
 HIDDEN_PACKAGES = ("reference", "grader", "rubrics", "assignments")

@@ -48,7 +48,7 @@ class Limits:
 @dataclass(frozen=True)
 class Interpreter:
     """The Python that runs the worker: the harness's own, or a course environment's
-    (:mod:`grader.environments`), whose folder the sandbox may read."""
+    (:mod:`grader.rubric.environments`), whose folder the sandbox may read."""
 
     executable: str = sys.executable
     root: str | None = None  # a course environment's folder; None: the harness's Python

@@ -27,7 +27,7 @@ from grader.sandbox import (cgroup, cpu, installation, isolation, launcher, moun
 from grader.sandbox.capture import Capture
 from grader.sandbox.processes import (busy, cpu_seconds, descendants, folder_usage, kill_tree,
                                       tree_cpu_seconds, tree_memory_mib)
-from grader.sandbox.worker import protocol
+from grader.worker import protocol
 
 WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch while it waits
 MAX_SCRATCH_FILES = 10_000
@@ -124,7 +124,7 @@ class SandboxSession:
     tree and removes its workspace. ``layers`` lists the isolation layers the
     running (or last) worker enforced, as it reported them before any student
     code ran. ``interpreter`` is the Python the worker runs (a course
-    environment's, :mod:`grader.environments`; default the harness's).
+    environment's, :mod:`grader.rubric.environments`; default the harness's).
 
     Where the machine allows it, the worker is forked from a warm, pre-imported zygote
     (:mod:`grader.sandbox.zygote`) that also loaded ``preload`` (libraries every submission

@@ -6,7 +6,7 @@ dangerous (``clone`` without namespace flags, ``socket`` for Unix sockets inside
 only, ``ioctl`` for terminal queries, ``prctl`` for reading options). Everything else is
 refused. This module validates the file once (every entry says why, no call is both allowed
 and refused, every constant is known) and compiles it into the plain rules a worker's
-:mod:`~grader.sandbox.worker.confine.seccomp` turns into a filter: the worker needs the
+:mod:`~grader.worker.confine.seccomp` turns into a filter: the worker needs the
 standard library only, so the YAML and the names of constants stay on the trusted side.
 """
 

@@ -1,0 +1,216 @@
+"""The rubric's model: what a rubric file may say, as validated pydantic models.
+
+Structure only: types, ranges, unknown keys, duplicate ids, references, the inputs' generators.
+What each check's kind asks of it (its options, the arguments its cases name, the fields it
+reads) is checked where rubrics are loaded (:func:`grader.rubric.load.load_rubric`), against the
+registered kinds; the kinds import these models, so this module imports no kind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grader import inputs
+from grader.rubric.environments import EnvironmentSpec
+
+Visibility = Literal["visible", "hidden", "after_due"]
+Device = Literal["cpu", "cuda", "any"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Case(_Strict):
+    """One set of inputs for a check: argument name → generator spec."""
+
+    id: str | None = None
+    args: dict[str, Any]
+
+    @field_validator("args")
+    @classmethod
+    def _known_generators(cls, args: dict[str, Any]) -> dict[str, Any]:
+        for name, spec in args.items():
+            problem = inputs.check_spec(spec)
+            if problem:
+                raise LocatedError((name,), f"argument {name!r}: {problem}", relative=True)
+        return args
+
+
+class Diagnosis(_Strict):
+    """A classic mistake, recognised by its output: ``argument`` transformed by ``transform``."""
+
+    argument: str
+    transform: str
+    message: str
+
+    @field_validator("transform")
+    @classmethod
+    def _known_transform(cls, name: str) -> str:
+        if name not in inputs.TRANSFORMS:
+            raise ValueError(f"unknown transform {name!r}; choose one of {sorted(inputs.TRANSFORMS)}")
+        return name
+
+
+class Comparison(_Strict):
+    """How a returned array is compared with the expected one."""
+
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    region: Literal["full", "interior"] = "full"
+    margin_from: str | None = Field(
+        default=None, description="interior margin = half of this argument's (k, l) shape"
+    )
+    outputs: list[str] | None = Field(
+        default=None, description="names of the returned values, in order, for messages"
+    )
+
+
+class ForbiddenCalls(_Strict):
+    """Library calls a course rule forbids inside one student function."""
+
+    function: str
+    calls: list[str]
+    penalty: float = Field(1.0, ge=0.0, le=1.0, description="fraction of the function's points lost")
+    reason: str = ""
+
+
+class Check(_Strict):
+    """One graded check: what to call, on which cases, for how many points."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+    kind: str
+    target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    points: float = Field(ge=0)
+    reference: str | None = None
+    cases: list[Case] = Field(min_length=1)
+    compare: Comparison = Comparison()
+    diagnoses: list[Diagnosis] = []
+    partial: Literal["cases", "all"] = "cases"
+    timeout_s: float | None = Field(default=None, gt=0)
+    memory_mb: int | None = Field(default=None, gt=0)
+    device: Device = "cpu"
+    visibility: Visibility = "visible"
+    requires: list[str] = []
+    options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+
+    @property
+    def module(self) -> str:
+        return self.target.split(":")[0]
+
+    @property
+    def function(self) -> str:
+        return self.target.split(":")[1]
+
+
+class Defaults(_Strict):
+    timeout_s: float = Field(30.0, gt=0)
+    memory_mb: int = Field(2048, gt=0)
+    import_timeout_s: float = Field(60.0, gt=0)
+    submission_timeout_s: float | None = Field(
+        None, gt=0, description="wall-clock budget of one submission's grading: the checks "
+        "left when it is spent are not run (timeout), and what was earned is kept")
+    load_timeout_s: float = Field(
+        30.0, gt=0, description="wall-clock limit on the trusted side's preparation of one "
+        "submission before its code runs (extracting, lifting notebooks, hashing, scanning the "
+        "source: grader/intake/timed.py); a submission over it is not graded (error)")
+
+
+class LatePolicy(_Strict):
+    """Penalty for late submissions: a fraction of the score per started day after ``due``."""
+
+    due: dt.datetime
+    grace_minutes: float = Field(0, ge=0)
+    penalty_per_day: float = Field(0.1, ge=0, le=1)
+    max_late_days: int | None = Field(None, ge=0, description="later than this scores zero")
+    trust_file_times: bool = Field(False, description="without a platform time, use the "
+                                   "archive's and files' timestamps (the student writes them)")
+
+
+class Compat(_Strict):
+    """Compatibility shims applied inside the sandbox (the report says which were used)."""
+
+    numpy_aliases: bool = False
+
+
+class Rubric(_Strict):
+    """A whole assignment's rubric."""
+
+    assignment: str
+    title: str = ""
+    reference: str | dict[str, str] = Field(description="the answer key: one reference module "
+                                            "for every student module, or {student module: "
+                                            "reference module}")
+    defaults: Defaults = Defaults()
+    compat: Compat = Compat()
+    isolation: Literal["strict", "best_effort"] = Field(
+        "best_effort", description="strict: grade only where every isolation guarantee holds "
+        "(grader doctor says which do)")
+    requirements: list[str] = []
+    provided: list[str] = Field(default_factory=list, description="files the course provides "
+                                "(e.g. utils.py, from assignments/ASSIGNMENT/): the kit's copy "
+                                "replaces a student's file of that name")
+    provided_files: dict[str, str] = Field(default_factory=dict, description="the provided "
+                                           "files' text, filled in by load_rubric")
+    environment: str | None = Field(None, description="the course environment student code "
+                                    "runs in (rubrics/environments/NAME.yaml); none: the "
+                                    "harness's own Python")
+    environment_spec: EnvironmentSpec | None = Field(None, description="its definition, "
+                                                     "filled in by load_rubric")
+    forbidden_calls: list[ForbiddenCalls] = []
+    late: LatePolicy | None = None
+    leaderboard: list[str] = Field(default_factory=list, description="check ids whose accuracy "
+                                   "goes on the Gradescope leaderboard")
+    checks: list[Check] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rubric:
+        seen: set[str] = set()
+        for index, check in enumerate(self.checks):
+            if check.id in seen:
+                raise LocatedError(("checks", index, "id"), f"duplicate check id {check.id!r}")
+            seen.add(check.id)
+            if isinstance(self.reference, dict) and check.module not in self.reference:
+                raise LocatedError(("checks", index, "target"),
+                                    f"student module {check.module!r} has no reference module "
+                                    f"in the rubric's reference: {sorted(self.reference)}")
+            for required in check.requires:
+                if required not in seen:
+                    raise LocatedError(("checks", index, "requires"),
+                                        f"requires unknown or later check {required!r}")
+        return self
+
+    def timeout_for(self, check: Check) -> float:
+        return check.timeout_s or self.defaults.timeout_s
+
+    def memory_for(self, check: Check) -> int:
+        return check.memory_mb or self.defaults.memory_mb
+
+    def reference_for(self, check: Check) -> str:
+        """``module:function`` of the reference that computes the expected output."""
+        return check.reference or f"{self.reference_modules[check.module]}:{check.function}"
+
+    @property
+    def reference_modules(self) -> dict[str, str]:
+        """Student module → the reference module that answers it: the one mapping that
+        preparation, the audit and the kit tests read."""
+        if isinstance(self.reference, str):
+            return {module: self.reference for module in self.modules}
+        return dict(self.reference)
+
+    @property
+    def modules(self) -> list[str]:
+        """Student module names the checks target, in first-use order."""
+        return list(dict.fromkeys(check.module for check in self.checks))
+
+
+class LocatedError(ValueError):
+    """A cross-field error that knows which field it is about."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str, relative: bool = False):
+        super().__init__(message)
+        self.loc, self.relative = loc, relative

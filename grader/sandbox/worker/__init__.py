@@ -1,1 +1,0 @@
-"""Code that runs inside the sandbox; imports nothing from the harness."""
