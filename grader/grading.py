@@ -20,10 +20,10 @@ import numpy as np
 import grader
 from grader.rubric import environments
 from grader.intake import ipynb, source_rules
-from grader.rubric.assignments import kit_dir
+from grader.rubric.assignments import kit_of
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
-from grader.prepare.expected import PreparedCheck
+from grader.prepare.prepared import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric.load import ForbiddenCalls, Rubric
 from grader.sandbox import CallOutcome, SandboxSession, zygote
@@ -57,7 +57,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
         numpy_aliases=rubric.compat.numpy_aliases,
         import_timeout_s=rubric.defaults.import_timeout_s, interpreter=interpreter,
-        preload=zygote.preload_for(kit_dir(rubric.assignment)),
+        preload=zygote.preload_for(kit_of(rubric)),
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
     memo = CallMemo(session, stored, reuse=reuse_calls, context=worker_context(rubric))

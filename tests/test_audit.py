@@ -194,7 +194,7 @@ def test_a_free_mark_on_wrong_code_is_reported_as_a_false_failure(monkeypatch):
     line = "    flipped = kernel[::-1, ::-1].astype(padded.dtype)  # correlation = convolution, kernel flipped"
     assert line in source
     marked = source.replace(line, "    flipped = kernel[::-1, ::-1].astype(padded.dtype)  # audit: free(slice) — pretend")
-    monkeypatch.setattr(targets, "reference_source", lambda stem: marked)
+    monkeypatch.setattr(targets.AuditTarget, "source", lambda self, stem: marked)
     report = run_audit("proj1_filtering", AuditOptions(workers=2, max_mutants=4, seed=0,
                                                        variants=False))
     assert report.tally.mutants == 4  # a sample: one mutant of the marked line, of its six

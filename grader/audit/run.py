@@ -98,8 +98,8 @@ def generate(assignment: str, max_mutants: int | None = None, seed: int = 0,
     target = targets.target_for(assignment)
     found: list[mutate.Mutant] = []
     for module, stem in target.modules.items():
-        found += mutate.mutants_of(targets.reference_source(stem), module,
-                                   targets.graded_functions(assignment, module), target.provided)
+        found += mutate.mutants_of(target.source(stem), module,
+                                   targets.graded_functions(target, module), target.provided)
     limit = None if all_mutants else (max_mutants or target.max_mutants)
     scored, free = [m for m in found if not m.free], [m for m in found if m.free]
     return Generated(mutate.sample(scored, limit, seed),
@@ -116,7 +116,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     prepare(rubric, rubric_hash)  # fill the expected-output cache before any worker reads it
     generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
     mutants, free = generated.scored, generated.free
-    references = {m: targets.reference_source(s) for m, s in target.modules.items()}
+    references = {m: target.source(s) for m, s in target.modules.items()}
     check_timeout_s = options.check_timeout_s or target.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S
     options = replace(options, check_timeout_s=check_timeout_s)
     root = workdirs.make("grader-submission-")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader.rubric.assignments import kit_dir
+from grader.rubric.assignments import kit_of, rubric_path
 from grader.datapath import REPO_ROOT
 from grader.errors import GraderError
 
@@ -37,6 +37,12 @@ class AuditTarget:
     provided: frozenset[str] = frozenset()
     left_out: dict[str, str] = field(default_factory=dict)
     check_timeout_s: float | None = None
+    reference_dir: Path = REFERENCE_DIR  # where the reference files (stems above) lie
+    kit: Path | None = None  # the student kit's folder: its stubs say what is graded
+
+    def source(self, stem: str) -> str:
+        """The text of the reference file ``stem``."""
+        return (self.reference_dir / f"{stem}.py").read_text(encoding="utf-8")
 
 
 # the audit's own settings; which reference module answers which student module is the
@@ -53,27 +59,36 @@ _REFERENCE_IMPORT = re.compile(r"^(\s*)from reference\.(\w+) import", re.MULTILI
 
 
 def target_for(assignment: str) -> AuditTarget:
-    """The audit's settings for ``assignment``, with the rubric's student → reference modules."""
-    from grader.rubric.assignments import rubric_path
+    """The audit's settings for ``assignment`` (a name or an assignment folder), with the
+    rubric's student → reference modules: files beside the rubric in an assignment folder, or
+    modules of the course's ``reference/``."""
     from grader.rubric.load import load_rubric
 
     rubric, _ = load_rubric(rubric_path(assignment))
-    modules = {}
-    for module, reference in rubric.reference_modules.items():
-        if not reference.startswith("reference."):
-            raise GraderError(f"{assignment}: the audit mutates reference/ modules only; "
-                              f"{module} is answered by {reference}")
-        modules[module] = reference.removeprefix("reference.")
-    return replace(TARGETS.get(assignment, AuditTarget()), modules=modules)
+    wanted = rubric.reference_modules
+    folder = rubric.folder
+    if folder is not None and all((folder / f"{r}.py").is_file() for r in wanted.values()):
+        modules, reference_dir = dict(wanted), folder
+    else:
+        strays = {m: r for m, r in wanted.items() if not r.startswith("reference.")}
+        if strays:
+            module, reference = next(iter(strays.items()))
+            raise GraderError(f"{assignment}: the audit mutates reference files beside the rubric "
+                              f"or in the course's reference/; {module} is answered by {reference}")
+        modules = {m: r.removeprefix("reference.") for m, r in wanted.items()}
+        reference_dir = REFERENCE_DIR
+    return replace(TARGETS.get(rubric.assignment, AuditTarget()), modules=modules,
+                   reference_dir=reference_dir, kit=kit_of(rubric))
 
 
 def reference_source(stem: str) -> str:
     return (REFERENCE_DIR / f"{stem}.py").read_text(encoding="utf-8")
 
 
-def graded_functions(assignment: str, module: str) -> set[str]:
+def graded_functions(target: AuditTarget, module: str) -> set[str]:
     """Public functions and classes of the kit's ``module`` stub (what students write)."""
-    stub = kit_dir(assignment) / f"{module}.py"
+    assert target.kit is not None, "target_for sets the kit"
+    stub = target.kit / f"{module}.py"
     if not stub.is_file():
         raise GraderError(f"{stub}: the kit has no stub for module {module!r}")
     tree = ast.parse(stub.read_text(encoding="utf-8"))

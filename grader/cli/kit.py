@@ -59,7 +59,8 @@ def _self_check(where: tuple[str, ...], only: list[str]):
     if len(where) > 2:
         raise GraderError("check takes at most two arguments: [ASSIGNMENT] [PATH]")
     first = where[0] if where else None
-    if first is None or (len(where) == 1 and Path(first).is_dir() and not _is_assignment(first)):
+    if first is None or (len(where) == 1 and Path(first).is_dir()
+                         and not assignments.is_assignment(first)):
         path = Path(first or ".")
         root = find_kit(path)
         if root is None:
@@ -75,8 +76,6 @@ def _self_check(where: tuple[str, ...], only: list[str]):
     return check_kit(kit, path, only or None)
 
 
-def _is_assignment(name: str) -> bool:
-    return name.endswith((".yaml", ".yml")) or (assignments.RUBRICS_DIR / f"{name}.yaml").is_file()
 
 
 @COMMANDS.register

@@ -275,7 +275,7 @@ def similarity(assignment: str, submissions: tuple[Path, ...], out: Path, thresh
                 out_.print(f"left out {path.name}: {escape(str(exc))}")
     if len(sources) < 2:
         raise GraderError("similarity needs at least two readable submissions")
-    kit = assignments.kit_dir(rubric.assignment)
+    kit = assignments.kit_of(rubric)
     pairs = compare(sources, boilerplate_source(rubric, kit))
     write_pages(rubric.assignment, pairs, sources, out, threshold)
     flagged = [p for p in pairs if p.score >= threshold]

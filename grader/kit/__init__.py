@@ -82,7 +82,7 @@ def export(assignment: str, out: Path, zip_file: Path | None = None) -> list[Pat
     if out.exists() and any(out.iterdir()):
         raise GraderError(f"{out} exists and is not empty; choose a new folder for the kit")
     rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
-    source = assignments.kit_dir(rubric.assignment)
+    source = assignments.kit_of(rubric)
     if not source.is_dir():
         raise GraderError(f"assignments/{rubric.assignment}/ does not exist; a kit needs its stubs")
     out.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import io
 import json
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,7 +27,6 @@ from grader.prepare import sealed
 from grader.prepare.array_refs import ArrayRefs, decode
 from grader.checks import KINDS
 from grader.datapath import CourseDataMissing
-# The model's home is grader.prepare.prepared; grader.grading still imports PreparedCheck from here.
 from grader.prepare.prepared import PreparedCase, PreparedCheck, Value
 from grader.rubric.load import Check, Rubric
 
@@ -41,7 +44,7 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
                      for case in check.cases]
     except CourseDataMissing as exc:
         return PreparedCheck(check, [], unavailable=str(exc), uses_course_data=True)
-    module, function = _resolve(rubric.reference_for(check))
+    module, function = _resolve(rubric.reference_for(check), rubric.folder)
     key = _cache_key(rubric_hash, check, module, arguments)
     cached = _load_expected(key)
     if cached is None:
@@ -59,9 +62,32 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
     return PreparedCheck(check, cases, uses_course_data=uses_course_data)
 
 
-def _resolve(target: str):
+def _resolve(target: str, folder: Path | None):
+    """The reference module and function of ``module:function``: the module file beside the
+    rubric when an assignment folder has one (its own answer key), else an importable module
+    (the course's ``reference`` package)."""
     module_name, function_name = target.split(":")
+    beside = folder / f"{module_name}.py" if folder is not None and "." not in module_name else None
+    if beside is not None and beside.is_file():
+        return _module_from_file(beside), function_name
     return importlib.import_module(module_name), function_name
+
+
+def _module_from_file(path: Path) -> ModuleType:
+    """Import ``path`` under a name of its own (``grader_assignment_<hash>.<stem>``), so two
+    assignments' ``reference.py`` never meet in :data:`sys.modules`."""
+    name = f"grader_assignment_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}_{path.stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def _expected_for(module, function: str, check: Check, case_args: dict[str, Value]):

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from grader.rubric import environments
+from grader.rubric.assignments import kit_folder
 from grader.checks import KINDS
 from grader.checks.base import KIND_FIELDS
 from grader.rubric.environments import EnvironmentSpec
@@ -90,7 +91,7 @@ def load_rubric(path: Path) -> tuple[Rubric, str]:
         spec, raw = _read_environment(path, lines, rubric.environment)
         data = {**data, "environment_spec": raw}
         rubric = rubric.model_copy(update={"environment_spec": spec})
-    return rubric, rubric_hash(data)
+    return rubric.located(path.resolve().parent), rubric_hash(data)
 
 
 def _read_environment(path: Path, lines: dict, name: str) -> tuple[EnvironmentSpec, dict]:
@@ -103,11 +104,9 @@ def _read_environment(path: Path, lines: dict, name: str) -> tuple[EnvironmentSp
 
 
 def _read_provided(path: Path, lines: dict, rubric: Rubric) -> dict[str, str]:
-    """The text of each provided file, from ``assignments/ASSIGNMENT/`` (so the rubric's hash
+    """The text of each provided file, from the assignment's kit folder (so the rubric's hash
     changes when one of them does)."""
-    from grader.rubric.assignments import kit_dir
-
-    folder = kit_dir(rubric.assignment)
+    folder = kit_folder(path, rubric.assignment)
     found = {}
     for index, name in enumerate(rubric.provided):
         where = f"{path}, line {lines.get(('provided', index), '?')}"

@@ -9,9 +9,10 @@ registered kinds; the kinds import these models, so this module imports no kind.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from grader import inputs
 from grader.rubric.environments import EnvironmentSpec
@@ -21,14 +22,17 @@ Device = Literal["cpu", "cuda", "any"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a field's docstring is its description (the generated rubric reference shows it)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Case(_Strict):
     """One set of inputs for a check: argument name → generator spec."""
 
     id: str | None = None
+    """the case's name in messages (default: case1, case2, …)"""
     args: dict[str, Any]
+    """argument name → ``{generator: {parameters}}``, e.g. ``image: {random: {shape: [20, 30, 3], seed: 1}}``"""
 
     @field_validator("args")
     @classmethod
@@ -44,8 +48,11 @@ class Diagnosis(_Strict):
     """A classic mistake, recognised by its output: ``argument`` transformed by ``transform``."""
 
     argument: str
+    """the argument the mistake distorts"""
     transform: str
+    """how (a transform of grader.inputs.transforms, e.g. ``flip``)"""
     message: str
+    """what the student is told when the output matches the distorted one"""
 
     @field_validator("transform")
     @classmethod
@@ -59,8 +66,11 @@ class Comparison(_Strict):
     """How a returned array is compared with the expected one."""
 
     atol: float = 1e-5
+    """absolute tolerance"""
     rtol: float = 1e-5
+    """relative tolerance"""
     region: Literal["full", "interior"] = "full"
+    """compare every pixel, or only those ``margin_from`` away from the borders"""
     margin_from: str | None = Field(
         default=None, description="interior margin = half of this argument's (k, l) shape"
     )
@@ -73,29 +83,47 @@ class ForbiddenCalls(_Strict):
     """Library calls a course rule forbids inside one student function."""
 
     function: str
+    """the student function the rule is about"""
     calls: list[str]
+    """forbidden calls, dotted, ``*`` for a whole module (``scipy.ndimage.*``)"""
     penalty: float = Field(1.0, ge=0.0, le=1.0, description="fraction of the function's points lost")
     reason: str = ""
+    """the sentence the student reads"""
 
 
 class Check(_Strict):
     """One graded check: what to call, on which cases, for how many points."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """unique in the rubric; the gradebook, overrides and exports name the check by it"""
     name: str
+    """what students read"""
     kind: str
+    """how it is judged: one of the check kinds below"""
     target: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """the student's ``module:function``"""
     points: float = Field(ge=0)
+    """what the check is worth"""
     reference: str | None = None
+    """``module:function`` computing the expected output (default: the rubric's reference module, same function name)"""
     cases: list[Case] = Field(min_length=1)
+    """the inputs, one case each"""
     compare: Comparison = Comparison()
+    """how outputs are compared (kinds that read it)"""
     diagnoses: list[Diagnosis] = []
+    """classic mistakes recognised by their output (kinds that read it)"""
     partial: Literal["cases", "all"] = "cases"
+    """credit per passing case, or all-or-nothing"""
     timeout_s: float | None = Field(default=None, gt=0)
+    """wall-clock limit of each call (default: ``defaults.timeout_s``)"""
     memory_mb: int | None = Field(default=None, gt=0)
+    """memory limit of the sandbox (default: ``defaults.memory_mb``)"""
     device: Device = "cpu"
+    """where the student's code runs: ``cuda`` needs a GPU, ``any`` takes one if present"""
     visibility: Visibility = "visible"
+    """``hidden``: not in the kit, its inputs never shown; ``after_due``: on Gradescope, shown after the due date"""
     requires: list[str] = []
+    """check ids that must pass first (else this one is skipped)"""
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
 
     @property
@@ -109,8 +137,11 @@ class Check(_Strict):
 
 class Defaults(_Strict):
     timeout_s: float = Field(30.0, gt=0)
+    """wall-clock limit of each call, seconds"""
     memory_mb: int = Field(2048, gt=0)
+    """memory limit of a sandbox, MiB"""
     import_timeout_s: float = Field(60.0, gt=0)
+    """limit on importing the student's modules, seconds"""
     submission_timeout_s: float | None = Field(
         None, gt=0, description="wall-clock budget of one submission's grading: the checks "
         "left when it is spent are not run (timeout), and what was earned is kept")
@@ -124,8 +155,11 @@ class LatePolicy(_Strict):
     """Penalty for late submissions: a fraction of the score per started day after ``due``."""
 
     due: dt.datetime
+    """the deadline (ISO 8601, with its time zone)"""
     grace_minutes: float = Field(0, ge=0)
+    """minutes after ``due`` that still count as on time"""
     penalty_per_day: float = Field(0.1, ge=0, le=1)
+    """fraction of the score lost per started late day"""
     max_late_days: int | None = Field(None, ge=0, description="later than this scores zero")
     trust_file_times: bool = Field(False, description="without a platform time, use the "
                                    "archive's and files' timestamps (the student writes them)")
@@ -135,24 +169,30 @@ class Compat(_Strict):
     """Compatibility shims applied inside the sandbox (the report says which were used)."""
 
     numpy_aliases: bool = False
+    """restore aliases numpy removed (``np.float``, ``np.int``, …) for old student code"""
 
 
 class Rubric(_Strict):
     """A whole assignment's rubric."""
 
     assignment: str
+    """the assignment's name (a folder assignment's name is its own choice)"""
     title: str = ""
+    """shown on every report"""
     reference: str | dict[str, str] = Field(description="the answer key: one reference module "
                                             "for every student module, or {student module: "
                                             "reference module}")
     defaults: Defaults = Defaults()
+    """limits every check inherits"""
     compat: Compat = Compat()
+    """compatibility shims for old student code"""
     isolation: Literal["strict", "best_effort"] = Field(
         "best_effort", description="strict: grade only where every isolation guarantee holds "
         "(grader doctor says which do)")
     requirements: list[str] = []
+    """pip requirements the kit and the Gradescope bundle install beside the harness"""
     provided: list[str] = Field(default_factory=list, description="files the course provides "
-                                "(e.g. utils.py, from assignments/ASSIGNMENT/): the kit's copy "
+                                "(e.g. utils.py, from the kit folder): the kit's copy "
                                 "replaces a student's file of that name")
     provided_files: dict[str, str] = Field(default_factory=dict, description="the provided "
                                            "files' text, filled in by load_rubric")
@@ -162,10 +202,13 @@ class Rubric(_Strict):
     environment_spec: EnvironmentSpec | None = Field(None, description="its definition, "
                                                      "filled in by load_rubric")
     forbidden_calls: list[ForbiddenCalls] = []
+    """course rules on library calls inside a function"""
     late: LatePolicy | None = None
+    """the late policy (none: lateness costs nothing)"""
     leaderboard: list[str] = Field(default_factory=list, description="check ids whose accuracy "
                                    "goes on the Gradescope leaderboard")
     checks: list[Check] = Field(min_length=1)
+    """what is graded"""
 
     @model_validator(mode="after")
     def _consistent(self) -> Rubric:
@@ -189,6 +232,20 @@ class Rubric(_Strict):
 
     def memory_for(self, check: Check) -> int:
         return check.memory_mb or self.defaults.memory_mb
+
+    # The folder of the rubric file (set by load_rubric; None for a rubric read from a bundle):
+    # where an assignment folder keeps its kit and its reference module. Never in the data.
+    _folder: Path | None = PrivateAttr(default=None)
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder the rubric was loaded from, or ``None`` (a bundle's or a kit's copy)."""
+        return self._folder
+
+    def located(self, folder: Path) -> Rubric:
+        """This rubric, remembering that its file lies in ``folder``."""
+        self._folder = folder
+        return self
 
     def reference_for(self, check: Check) -> str:
         """``module:function`` of the reference that computes the expected output."""

@@ -1,0 +1,93 @@
+"""The rubric reference page, generated from the models and the registered kinds.
+
+``python -m grader.rubric.reference_doc > docs/rubric-reference.md`` writes it; a test fails
+when the page in ``docs/`` and the models disagree, so the reference cannot go stale.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from grader.checks import KINDS
+from grader.rubric import model
+
+# the models a rubric file is made of, outermost first
+SECTIONS: list[tuple[type[BaseModel], str]] = [
+    (model.Rubric, "The top level of a rubric file."),
+    (model.Defaults, "`defaults:` — limits every check inherits unless it sets its own."),
+    (model.Compat, "`compat:` — what old student code may lean on."),
+    (model.LatePolicy, "`late:` — what lateness costs."),
+    (model.ForbiddenCalls, "An item of `forbidden_calls:` — library calls a course rule forbids."),
+    (model.Check, "An item of `checks:`."),
+    (model.Comparison, "A check's `compare:` (kinds that compare arrays)."),
+    (model.Case, "An item of a check's `cases:`."),
+    (model.Diagnosis, "An item of a check's `diagnoses:` (kinds that diagnose)."),
+]
+_INTERNAL = {"provided_files", "environment_spec"}  # filled in by the loader, never written
+
+
+def markdown() -> str:
+    """The whole page, as Markdown."""
+    parts = ["# Rubric reference", "",
+             "Generated from the rubric's models (`grader/rubric/model.py`) and the registered "
+             "check kinds by `python -m grader.rubric.reference_doc`; a test keeps it equal to "
+             "them. Every mapping refuses keys it does not list: a misspelt key is an error "
+             "that names the file, the line and the field.", ""]
+    for cls, intro in SECTIONS:
+        parts += _model_section(cls, intro)
+    parts += ["## Check kinds", "",
+              "A check's `kind:` is one of these. Each reads `options:` of its own; `compare:` "
+              "and `diagnoses:` only where the kind says it reads them.", ""]
+    for name in KINDS.names():
+        parts += _kind_section(name)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _model_section(cls: type[BaseModel], intro: str) -> list[str]:
+    lines = [f"## {cls.__name__}", "", intro, "", "| key | type | default | meaning |",
+             "| --- | --- | --- | --- |"]
+    for name, info in cls.model_fields.items():
+        if name in _INTERNAL:
+            continue
+        lines.append(f"| `{info.alias or name}` | {_type(info.annotation)} | {_default(info)} "
+                     f"| {_cell(info.description or '')} |")
+    return lines + [""]
+
+
+def _kind_section(name: str) -> list[str]:
+    kind = KINDS[name]
+    doc = inspect.getdoc(inspect.getmodule(kind)) or ""
+    reads = ", ".join(f"`{field}`" for field in sorted(kind.reads)) or "neither"
+    return [f"### `{name}`", "", doc, "", f"Reads `compare:`/`diagnoses:`: {reads}.", ""]
+
+
+def _type(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return " or ".join(f"`{value}`" for value in typing.get_args(annotation))
+    text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
+    for prefix in ("typing.", "grader.rubric.model.", "grader.rubric.environments.", "datetime."):
+        text = text.replace(prefix, "")
+    return _cell(text)
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default is PydanticUndefined and info.default_factory is None:
+        return "required"
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    if isinstance(value, BaseModel):
+        return "see below"
+    return _cell(f"`{value!r}`") if value not in (None, "", [], {}) else "—"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

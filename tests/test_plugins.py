@@ -1,0 +1,144 @@
+"""One way to extend: a new check kind, export format or command is one new module in its
+package, and nothing else changes (grader/plugins.py).
+
+Each test puts its new module in a temporary folder that it adds to the package's search path
+(``__path__``), as if the file had been dropped into ``grader/checks/`` or ``grader/export/``,
+and reloads the registry; the repository's files are never touched, and the test counts that
+the registry grew by exactly the new entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import COMMANDS, cli
+from grader.checks import KINDS
+from grader.errors import GraderError
+from grader.export import FORMATS
+from grader.plugins import Registry, UnknownName
+from grader.rubric.load import load_rubric
+from grader.store.gradebook import Gradebook
+
+TOY_KIND = '''
+"""``toy_numeric``: the numeric kind under a name of its own."""
+from grader.checks import KINDS
+from grader.checks.numeric import NumericCheck
+
+
+@KINDS.register
+class ToyNumericCheck(NumericCheck):
+    name = "toy_numeric"
+'''
+
+TOY_EXPORT = '''
+"""Tab-separated scores."""
+import csv
+
+from grader.export import FORMATS
+
+
+@FORMATS.register(name="toy_tsv")
+def write(results, out):
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\\t")
+        writer.writerow(["student", "score"])
+        writer.writerows([r.student, r.score] for r in results)
+'''
+
+TOY_COMMAND = '''
+"""``grader toy-hello``."""
+import click
+
+from grader.cli import COMMANDS
+
+
+@COMMANDS.register
+@click.command("toy-hello")
+@click.argument("name")
+def hello(name):
+    """Say hello."""
+    click.echo(f"hello {name}")
+'''
+
+
+def plug_in(monkeypatch, tmp_path: Path, package: str, registry: Registry, name: str,
+            source: str) -> set[str]:
+    """Drop ``name``.py into ``package`` (through a temporary folder on its path) and reload
+    ``registry``; return the names it had before."""
+    before = set(registry.names())
+    folder = tmp_path / package.replace(".", "_")
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(source)
+    module = importlib.import_module(package)
+    monkeypatch.setattr(module, "__path__", [*module.__path__, str(folder)])
+    monkeypatch.setattr(registry, "_entries", dict(registry._entries))
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.delitem(sys.modules, f"{package}.{name}", raising=False)
+    return before
+
+
+def test_a_new_kind_is_one_module(monkeypatch, tmp_path):
+    before = plug_in(monkeypatch, tmp_path, "grader.checks", KINDS, "toy_numeric", TOY_KIND)
+    assert set(KINDS.names()) - before == {"toy_numeric"}
+    rubric_file = tmp_path / "rubric.yaml"
+    rubric_file.write_text(
+        "assignment: toy\nreference: reference.filtering\nchecks:\n"
+        "  - {id: t, name: t, kind: toy_numeric, target: student_code:my_imfilter, points: 1,\n"
+        "     compare: {atol: 0.001},\n"
+        "     cases: [{args: {image: {random: {shape: [8, 8, 3], seed: 1}},\n"
+        "                     filter: {kernel: {name: box, size: 3}}}}]}\n")
+    rubric, _ = load_rubric(rubric_file)
+    assert rubric.checks[0].kind == "toy_numeric"
+    assert KINDS["toy_numeric"].reads == KINDS["numeric"].reads  # it reads compare: as numeric
+
+
+def test_a_new_export_format_is_one_module_and_the_cli_offers_it(monkeypatch, tmp_path):
+    before = plug_in(monkeypatch, tmp_path, "grader.export", FORMATS, "toy_tsv", TOY_EXPORT)
+    assert set(FORMATS.names()) - before == {"toy_tsv"}
+    db = tmp_path / "book.sqlite"
+    with Gradebook(db):
+        pass
+    runner = CliRunner()
+    assert "toy_tsv" in runner.invoke(cli, ["export", "--help"]).output
+    out = tmp_path / "scores.tsv"
+    result = runner.invoke(cli, ["export", "--db", str(db), "--format", "toy_tsv", "--out", str(out)])
+    # an empty gradebook: the format was accepted, and the command says there is nothing to export
+    assert "no results to export" in str(result.exception), result.output
+    FORMATS["toy_tsv"]([], out)
+    assert list(csv.reader(out.open(), delimiter="\t")) == [["student", "score"]]
+
+
+def test_a_new_command_is_one_module(monkeypatch, tmp_path):
+    before = plug_in(monkeypatch, tmp_path, "grader.cli", COMMANDS, "toy_hello", TOY_COMMAND)
+    assert set(COMMANDS.names()) - before == {"toy-hello"}
+    result = CliRunner().invoke(cli, ["toy-hello", "world"])
+    assert result.exit_code == 0 and result.output == "hello world\n"
+
+
+def test_an_unknown_name_lists_the_known_ones():
+    with pytest.raises(GraderError, match="unknown export format 'xlsx'; known: canvas, csv"):
+        FORMATS["xlsx"]
+    assert FORMATS.get("xlsx") is None  # a KeyError as well, so Mapping.get works
+    assert issubclass(UnknownName, KeyError)
+
+
+def test_a_name_registered_twice_is_refused():
+    registry: Registry[object] = Registry("thing", "grader.export")
+    registry.register(object(), name="a")
+    with pytest.raises(ValueError, match="thing 'a' is registered twice"):
+        registry.register(object(), name="a")
+
+
+def test_the_course_registries_are_complete():
+    # what the course's rubrics and the docs rely on (a module that failed to register would
+    # drop out silently otherwise)
+    assert KINDS.names() == ["accuracy", "architecture", "datasets", "gradient", "numeric",
+                             "property", "timing", "training"]
+    assert FORMATS.names() == ["canvas", "csv", "gradescope", "json", "junit"]
+    assert {"check", "grade", "report", "export", "kit", "audit", "doctor", "env"} <= set(COMMANDS)
