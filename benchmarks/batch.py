@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = [REPO / "examples/proj1_filtering/alice_correct/student_code.py",
-           REPO / "examples/proj1_filtering/carol_incomplete/student_code.py"]
+SOURCES = [REPO / "assignments/proj1_filtering/examples/alice_correct/student_code.py",
+           REPO / "assignments/proj1_filtering/examples/carol_incomplete/student_code.py"]
 RUN = ("import resource, sys\n"
        "from grader.cli import main\n"
        "sys.argv = ['grader'] + sys.argv[1:]\n"

@@ -36,7 +36,7 @@ import yaml
 from grader import inputs
 
 RUNNER = Path(__file__).resolve().with_name("corpus_runner.py")
-# the gradient check's documented defaults (rubrics/proj3_backprop.yaml header, gradient.py)
+# the gradient check's documented defaults (assignments/proj3_backprop/rubric.yaml header, gradient.py)
 GRADIENT_DEFAULTS = {"h": 1e-5, "rel_error": 1e-7, "numerical_rel_error": 1e-5, "dout_seed": 0,
                      "partial": {"forward": 1 / 3, "consistent": 0.5}}
 

@@ -37,7 +37,7 @@ from grader.rubric.load import load_rubric
 from grader.sandbox import SandboxSession, isolation, zygote
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "proj1_filtering" / "alice_correct"
+EXAMPLE = REPO / "assignments" / "proj1_filtering" / "examples" / "alice_correct"
 MODES = [  # (name, environment): every layer this machine has; no namespaces; limits only
     ("bubblewrap + all layers", {}),
     ("no namespaces (every other layer this machine has)", {isolation.NO_BWRAP_ENV: "1"}),

@@ -1,7 +1,7 @@
 """Where a grading's time goes, per check: seconds and student calls reused, with and without
 the call memo (grader/sandbox/memo.py).
 
-The submission is the correct proj2 example (``examples/proj2_features/ada_correct``) with a
+The submission is the correct proj2 example (``assignments/proj2_features/examples/ada_correct``) with a
 known cost added to every call of its detector (``--delay``, default 0.5 s of sleep in
 ``get_interest_points``), as a slow real pipeline would have. Prints a Markdown table per
 check, then the totals against the sum of the submission's distinct calls.
@@ -24,7 +24,7 @@ from grader.rubric.assignments import rubric_path
 from grader.prepare.expected import prepare
 from grader.rubric.load import load_rubric
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "proj2_features" / "ada_correct"
+EXAMPLE = Path(__file__).resolve().parents[1] / "assignments" / "proj2_features" / "examples" / "ada_correct"
 SLOW = '''
 
 import time as _time

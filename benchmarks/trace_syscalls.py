@@ -112,15 +112,15 @@ def _library(name: str, about: str, *preload: str, environment: str | None = Non
 TORCH_ENV = "f18_proj6"
 WORKLOADS = [
     Workload("proj1", "grade proj1_filtering examples",
-             ("proj1_filtering", "examples/proj1_filtering")),
+             ("proj1_filtering", "assignments/proj1_filtering/examples")),
     Workload("proj2", "grade proj2_features examples",
-             ("proj2_features", "examples/proj2_features")),
+             ("proj2_features", "assignments/proj2_features/examples")),
     Workload("proj3", "grade proj3_backprop examples (numpy1 environment)",
-             ("proj3_backprop", "examples/proj3_backprop")),
+             ("proj3_backprop", "assignments/proj3_backprop/examples")),
     # without course data: the 15-scene check trains for minutes more (8 under strace) on the
     # code path of the glyph check, which runs
     Workload("proj4", "grade proj4_cnn alice_correct (f18_proj6: torch training; no course data)",
-             ("proj4_cnn", "examples/proj4_cnn/alice_correct"), course_data=False),
+             ("proj4_cnn", "assignments/proj4_cnn/examples/alice_correct"), course_data=False),
     _library("numpy_threads", "numpy linalg/FFT with OpenBLAS set to 2 threads"),
     _library("scipy_ops", "scipy.ndimage, scipy.signal, scipy.linalg, scipy.fft(workers=2)",
              "scipy"),
@@ -1064,7 +1064,7 @@ def _interpreter(name: str | None, repo: Path):
 
     if name is None:
         return mounts.Interpreter()
-    spec, _ = environments.load(environments.definitions_dir(repo / "rubrics"), name)
+    spec, _ = environments.load(repo / "assignments" / "environments", name)
     built = environments.built(spec)
     if built is None:
         raise SystemExit(f"the course environment {name} is not built: grader env build {name}")

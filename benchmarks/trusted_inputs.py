@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEFORE = "5f5aeaf"  # the harness before issue 26, item 7
-EXAMPLE = REPO / "examples" / "proj1_filtering" / "alice_correct" / "student_code.py"
+EXAMPLE = REPO / "assignments" / "proj1_filtering" / "examples" / "alice_correct" / "student_code.py"
 
 
 

@@ -131,7 +131,7 @@ def test_a_sample_grades_one_free_mutant_per_free_line():
 def test_grading_can_stop_at_the_first_check_that_loses_a_point():
     rubric, digest = load_rubric(REPO / "tests" / "data" / "tiny_filtering.yaml")
     prepared = prepare(rubric, digest)[::-1]  # the asymmetric kernel (bob loses it) first
-    with submission.load(REPO / "examples" / "proj1_filtering" / "bob_flipped_kernel",
+    with submission.load(REPO / "assignments" / "proj1_filtering" / "examples" / "bob_flipped_kernel",
                          rubric.modules) as loaded:
         full = grading.grade(loaded, rubric, digest, prepared)
         stopped = grading.grade(loaded, rubric, digest, prepared, stop_at_first_loss=True)
@@ -219,7 +219,7 @@ def test_cli_json_schema_and_backprop_variants(tmp_path):
     assert 0.0 <= data["score"] <= 1.0
     assert all(row["seconds"] >= 0 for row in data["results"]) and sum(data["check_seconds"].values()) > 0
     assert set(data["check_seconds"]) <= {row["id"] for row in yaml.safe_load(
-        (REPO / "rubrics" / "proj3_backprop.yaml").read_text())["checks"]}
+        (REPO / "assignments" / "proj3_backprop" / "rubric.yaml").read_text())["checks"]}
     assert list(data["check_seconds"].values()) == sorted(data["check_seconds"].values(), reverse=True)
     assert {v["name"] for v in data["variants"]} >= {"naive_loops", "im2col_matrix"}
     for variant in data["variants"]:
@@ -240,7 +240,7 @@ def test_a_kit_never_ships_variants():
 
 def test_the_cnn_variant_keeps_full_marks_outside_the_15scene_run():
     """A network other than the reference (5×5 kernels, Adam, its own statistics) loses nothing."""
-    rubric, digest = load_rubric(REPO / "rubrics" / "proj4_cnn.yaml")
+    rubric, digest = load_rubric(REPO / "assignments" / "proj4_cnn" / "rubric.yaml")
     prepared = [p for p in prepare(rubric, digest) if p.check.id != "train_15scene"]
     (variant,) = targets.variant_folders("proj4_cnn")
     with submission.load(variant, rubric.modules) as loaded:

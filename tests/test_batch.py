@@ -23,8 +23,8 @@ from grader.rubric.load import LatePolicy
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
 RUBRIC = str(REPO / "tests" / "data" / "tiny_filtering.yaml")
-CORRECT = (REPO / "examples/proj1_filtering/alice_correct/student_code.py").read_text()
-FLIPPED = (REPO / "examples/proj1_filtering/bob_flipped_kernel/student_code.py").read_text()
+CORRECT = (REPO / "assignments/proj1_filtering/examples/alice_correct/student_code.py").read_text()
+FLIPPED = (REPO / "assignments/proj1_filtering/examples/bob_flipped_kernel/student_code.py").read_text()
 
 
 def _make_batch(folder: Path, count: int, slow_s: float = 0.0) -> Path:

@@ -15,8 +15,8 @@ import yaml
 
 from conftest import REPO, run_grader
 
-EXAMPLES = REPO / "examples" / "proj3_backprop"
-RUBRIC = yaml.safe_load((REPO / "rubrics" / "proj3_backprop.yaml").read_text())
+EXAMPLES = REPO / "assignments" / "proj3_backprop" / "examples"
+RUBRIC = yaml.safe_load((REPO / "assignments" / "proj3_backprop" / "rubric.yaml").read_text())
 POINTS = {check["id"]: check["points"] for check in RUBRIC["checks"]}
 WRT = {check["id"]: len(check["options"]["wrt"]) for check in RUBRIC["checks"]}
 HIDDEN = {check["id"] for check in RUBRIC["checks"] if check.get("visibility") == "hidden"}
@@ -92,7 +92,7 @@ def test_student_check_of_the_answer_key_passes(answer_key):
 
 def test_the_kit_stubs_score_zero_with_a_clear_message(tmp_path):
     out = tmp_path / "kit.json"
-    proc = run_grader("check", "proj3_backprop", str(REPO / "assignments" / "proj3_backprop"),
+    proc = run_grader("check", "proj3_backprop", str(REPO / "assignments" / "proj3_backprop" / "kit"),
                       "--json", str(out))
     assert proc.returncode == 1
     result = json.loads(out.read_text())

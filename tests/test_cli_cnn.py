@@ -11,7 +11,7 @@ from conftest import REPO, run_grader
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
-EXAMPLES = REPO / "examples" / "proj4_cnn"
+EXAMPLES = REPO / "assignments" / "proj4_cnn" / "examples"
 ARITHMETIC = ["conv_output_size", "pool_output_size", "conv_parameters", "fc_parameters",
               "conv1x1_as_fc"]
 

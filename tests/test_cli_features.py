@@ -12,7 +12,7 @@ from conftest import REPO, run_grader
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
-EXAMPLES = REPO / "examples" / "proj2_features"
+EXAMPLES = REPO / "assignments" / "proj2_features" / "examples"
 COURSE_CHECKS = {"accuracy_notre_dame", "accuracy_mount_rushmore"}
 # kit module name → reference module that implements it
 REFERENCE_MODULES = {"student_harris": "harris", "student_sift": "sift",

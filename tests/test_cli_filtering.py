@@ -11,7 +11,7 @@ from conftest import REPO, run_grader
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
-EXAMPLES = REPO / "examples" / "proj1_filtering"
+EXAMPLES = REPO / "assignments" / "proj1_filtering" / "examples"
 COURSE_CHECKS = {"imfilter_course_cat", "hybrid_course_dog_cat"}
 
 

@@ -201,7 +201,7 @@ def test_the_proj2_kits_utils_loads_the_ground_truth_draws_and_evaluates_as_the_
     import pickle
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "assignments" / "proj2_features" / "utils.py"
+    path = Path(__file__).resolve().parents[1] / "assignments" / "proj2_features" / "kit" / "utils.py"
     spec = importlib.util.spec_from_file_location("proj2_utils", path)
     utils = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(utils)

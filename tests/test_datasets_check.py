@@ -16,7 +16,7 @@ from grader.rubric.load import load_rubric
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
 REPO = Path(__file__).resolve().parents[1]
-RUBRIC = REPO / "rubrics" / "proj4_cnn.yaml"
+RUBRIC = REPO / "assignments" / "proj4_cnn" / "rubric.yaml"
 REFERENCE = (REPO / "reference" / "cnn.py").read_text()
 
 # one-line slips real create_datasets functions make, each applied to the reference

@@ -29,7 +29,7 @@ from grader.sandbox.mounts import Interpreter
 from test_gradient_check import AFFINE, CONV  # the same two checks, graded here under numpy 1
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFINITIONS = ROOT / "rubrics" / "environments"
+DEFINITIONS = ROOT / "assignments" / "environments"
 REFERENCE_SOURCE = (ROOT / "reference" / "layers.py").read_text()
 
 # CS231n-era code: three things numpy 2 rejects and numpy 1.26 runs (with a warning at most)
@@ -87,7 +87,7 @@ def test_the_key_follows_the_definition_not_its_description():
 
 
 def test_a_rubric_naming_an_unknown_environment_fails_at_load_with_its_line(tmp_path):
-    text = (ROOT / "rubrics" / "proj3_backprop.yaml").read_text()
+    text = (ROOT / "assignments" / "proj3_backprop" / "rubric.yaml").read_text()
     line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("environment:"))
     rubric = tmp_path / "proj3_backprop.yaml"
     rubric.write_text(text.replace("environment: numpy1", "environment: numpy0"))
@@ -97,7 +97,7 @@ def test_a_rubric_naming_an_unknown_environment_fails_at_load_with_its_line(tmp_
 
 
 def test_the_rubric_hash_changes_with_its_environment(tmp_path):
-    text = (ROOT / "rubrics" / "proj3_backprop.yaml").read_text()
+    text = (ROOT / "assignments" / "proj3_backprop" / "rubric.yaml").read_text()
     (tmp_path / "proj3_backprop.yaml").write_text(text)
     (tmp_path / "environments").mkdir()
     definition = (DEFINITIONS / "numpy1.yaml").read_text()
@@ -233,7 +233,7 @@ def test_the_shipped_old_api_message_names_a_shipped_environment():
 
 
 def test_proj3_runs_in_numpy1_and_stored_outcomes_follow_the_environment():
-    rubric, _ = load_rubric(ROOT / "rubrics" / "proj3_backprop.yaml")
+    rubric, _ = load_rubric(ROOT / "assignments" / "proj3_backprop" / "rubric.yaml")
     spec, _ = environments.load(DEFINITIONS, "numpy1")
     assert rubric.environment_spec == spec
     # an outcome stored under another environment (or none) never answers a re-score
@@ -245,8 +245,8 @@ def test_proj3_runs_in_numpy1_and_stored_outcomes_follow_the_environment():
 def test_a_kit_says_which_environment_its_checks_run_the_code_in():
     from grader.kit import _readme
 
-    rubric, _ = load_rubric(ROOT / "rubrics" / "proj3_backprop.yaml")
-    text = _readme(ROOT / "assignments" / "proj3_backprop", rubric)
+    rubric, _ = load_rubric(ROOT / "assignments" / "proj3_backprop" / "rubric.yaml")
+    text = _readme(ROOT / "assignments" / "proj3_backprop" / "kit", rubric)
     assert "the environment\n`numpy1` (numpy 1.26" in text
     plain = rubric.model_copy(update={"environment": None, "environment_spec": None})
-    assert "course's packages" not in _readme(ROOT / "assignments" / "proj3_backprop", plain)
+    assert "course's packages" not in _readme(ROOT / "assignments" / "proj3_backprop" / "kit", plain)

@@ -15,7 +15,7 @@ from conftest import REPO, run_grader
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
 RUBRIC = str(REPO / "tests" / "data" / "tiny_filtering.yaml")
-EXAMPLES = REPO / "examples" / "proj1_filtering"
+EXAMPLES = REPO / "assignments" / "proj1_filtering" / "examples"
 EXPECTED = {"alice_correct": 2.0, "bob_flipped_kernel": 1.0, "carol_incomplete": 2.0}
 
 

@@ -25,9 +25,8 @@ from conftest import REPO, run_grader
 
 pytestmark = pytest.mark.slow  # over 10 s, or sharing a fixture that is (pytest -m 'not slow' skips it)
 
-ASSIGNMENTS = sorted(p.name for p in (REPO / "assignments").iterdir()
-                     if (REPO / "rubrics" / f"{p.name}.yaml").is_file())
-EXAMPLES = REPO / "examples" / "proj1_filtering"
+ASSIGNMENTS = sorted(p.parent.name for p in (REPO / "assignments").glob("*/rubric.yaml"))
+EXAMPLES = REPO / "assignments" / "proj1_filtering" / "examples"
 
 
 def _export(assignment: str, out: Path, zip_file: Path | None = None) -> Path:
@@ -74,7 +73,7 @@ def test_every_assignment_exports_a_kit(kits, assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_kit_holds_nothing_of_the_answer_key(kits, assignment):
     root = kits[assignment]
-    rubric = yaml.safe_load((REPO / "rubrics" / f"{assignment}.yaml").read_text())
+    rubric = yaml.safe_load((REPO / "assignments" / assignment / "rubric.yaml").read_text())
     hidden = [c["id"] for c in rubric["checks"] if c.get("visibility", "visible") != "visible"]
     targets = {c["target"].split(":")[0] for c in rubric["checks"]}  # provided helpers may have code
     reference_digests = {hashlib.sha256(p.read_bytes()).hexdigest()

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_grader
-from grader.rubric.assignments import RUBRICS_DIR
+from grader.rubric.assignments import course_assignments, rubric_path
 from grader.rubric.load import load_rubric
 
-ASSIGNMENTS = sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
+ASSIGNMENTS = course_assignments()
 # the reference's match_features gives the coordinates a default because it does not use them
 DEFAULT_ONLY_IN_REFERENCE = {("match_features", name) for name in ("x1", "y1", "x2", "y2")}
 # stubs the course ships filled in: the course's default is the answer
@@ -32,11 +32,11 @@ FILLED_IN = {("proj4_cnn", "custom_part1_trainer")}
 
 
 def _rubric(assignment: str):
-    return load_rubric(RUBRICS_DIR / f"{assignment}.yaml")[0]
+    return load_rubric(rubric_path(assignment))[0]
 
 
 def _kit(assignment: str) -> Path:
-    return REPO / "assignments" / assignment
+    return REPO / "assignments" / assignment / "kit"
 
 
 def _kit_module(assignment: str, module: str):

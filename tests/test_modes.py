@@ -45,12 +45,12 @@ def _other_users_may_run_python():
 def _rubric_without_training(assignment: str, folder: Path) -> Path:
     """The assignment's rubric without its training checks, beside its environments (and
     without ``isolation: strict``, which would refuse the mode with resource limits only)."""
-    data = yaml.safe_load((REPO / "rubrics" / f"{assignment}.yaml").read_text())
+    data = yaml.safe_load((REPO / "assignments" / assignment / "rubric.yaml").read_text())
     dropped = {c["id"] for c in data["checks"] if c["kind"] in SLOW_KINDS}
     data["checks"] = [c for c in data["checks"] if c["id"] not in dropped
                       and not set(c.get("requires", [])) & dropped]
     data["isolation"] = "best_effort"  # so that resource limits only may grade it too
-    shutil.copytree(REPO / "rubrics" / "environments", folder / "environments")
+    shutil.copytree(REPO / "assignments" / "environments", folder / "environments")
     path = folder / f"{assignment}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -80,7 +80,7 @@ def _scores(results: dict[str, dict]) -> dict[str, dict[str, float]]:
 def test_every_example_scores_the_same_in_every_mode(assignment, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("m")  # short: a forkserver's socket lives under TMPDIR
     rubric = _rubric_without_training(assignment, tmp_path)
-    examples = REPO / "examples" / assignment
+    examples = REPO / "assignments" / assignment / "examples"
     scores = {}
     for mode in MODES:
         if mode_problem(mode):

@@ -16,7 +16,7 @@ from grader.errors import SubmissionError
 
 from conftest import REPO, run_grader
 
-CORRECT = (REPO / "examples" / "proj1_filtering" / "alice_correct" / "student_code.py").read_text()
+CORRECT = (REPO / "assignments" / "proj1_filtering" / "examples" / "alice_correct" / "student_code.py").read_text()
 
 
 def _notebook(path: Path, cells: list[tuple[str, str]], version: int = 4) -> Path:

@@ -203,7 +203,7 @@ def test_top100_accuracy_follows_the_course_rule():
 def test_real_code_prints_both_sides_and_the_totals(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     _folder(corpus / "proj3_backprop", "alice",
-            {"layers.py": (REPO / "examples/proj3_backprop/alice_correct/layers.py").read_text()})
+            {"layers.py": (REPO / "assignments/proj3_backprop/examples/alice_correct/layers.py").read_text()})
     assert real_code.main([str(corpus)]) == 0
     printed = capsys.readouterr().out
     assert "| alice | conv | 9 | 9 | 9 |" in printed

@@ -142,7 +142,7 @@ def test_reference_clears_the_course_bar_on_15scene_through_the_harness(course_d
     if not (course_data / "proj6" / "15scene").is_dir():
         pytest.skip("15-scene not in the course data")
     shutil.copyfile(REPO / "reference" / "cnn.py", tmp_path / "student_code.py")
-    rubric, rubric_hash = load_rubric(REPO / "rubrics" / "proj4_cnn.yaml")
+    rubric, rubric_hash = load_rubric(REPO / "assignments" / "proj4_cnn" / "rubric.yaml")
     prepared = [p for p in prepare(rubric, rubric_hash)
                 if p.check.id in ("simplenet_output", "train_15scene")]
     with submission.load(tmp_path, rubric.modules) as loaded:

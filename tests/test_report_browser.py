@@ -59,7 +59,7 @@ def reports(tmp_path_factory) -> Path:
     empty = folder / "no-data"
     empty.mkdir()
     for assignment in EXAMPLES:
-        proc = run_grader("grade", assignment, str(REPO / "examples" / assignment), "--db", str(db),
+        proc = run_grader("grade", assignment, str(REPO / "assignments" / assignment / "examples"), "--db", str(db),
                           "--quiet", env={"GRADER_DATA": str(empty)})
         assert proc.returncode == 0, proc.stderr
     with Gradebook(db) as book:

@@ -11,8 +11,8 @@ from grader.store.gradebook import Gradebook
 
 from conftest import REPO, run_grader
 
-EXAMPLES = REPO / "examples" / "proj1_filtering"
-RUBRIC = (REPO / "rubrics" / "proj1_filtering.yaml").read_text()
+EXAMPLES = REPO / "assignments" / "proj1_filtering" / "examples"
+RUBRIC = (REPO / "assignments" / "proj1_filtering" / "rubric.yaml").read_text()
 NO_DATA = {"GRADER_DATA": "/nonexistent"}  # the course-image checks are skipped, quickly
 
 pytestmark = pytest.mark.slow  # three gradings of three submissions

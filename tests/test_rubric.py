@@ -34,9 +34,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_shipped_rubric_is_valid():
-    for path in sorted((REPO / "rubrics").glob("*.yaml")):
+    for path in sorted((REPO / "assignments").glob("*/rubric.yaml")):
         rubric, digest = load_rubric(path)
-        assert rubric.assignment == path.stem and len(digest) == 16
+        assert rubric.assignment == path.parent.name and len(digest) == 16
 
 
 def test_valid_rubric_and_stable_hash(tmp_path):

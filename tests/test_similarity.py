@@ -18,9 +18,9 @@ from grader.results import CheckResult, Status, SubmissionResult  # noqa: E402
 
 from conftest import REPO, run_grader  # noqa: E402
 
-EXAMPLES = REPO / "examples" / "proj1_filtering"
+EXAMPLES = REPO / "assignments" / "proj1_filtering" / "examples"
 VARIANTS = REPO / "tests" / "variants" / "proj1_filtering"  # written independently of each other
-STUB = (REPO / "assignments" / "proj1_filtering" / "student_code.py").read_text()
+STUB = (REPO / "assignments" / "proj1_filtering" / "kit" / "student_code.py").read_text()
 RENAMES = [("image", "img"), ("filter", "kern"), ("padded", "p"), ("output", "res"),
            ("kernel", "weights")]
 

@@ -203,7 +203,7 @@ def test_proj2s_edited_utils_costs_no_point(tmp_path):
     (student / "utils.py").write_text("from cv2 import xfeatures2d_SIFT_create_gone\n")
     reference = (REPO / "reference" / "harris.py").read_text()
     (student / "student_harris.py").write_text(reference + "\nfrom utils import load_image  # unused\n")
-    rubric, digest = load_rubric(REPO / "rubrics" / "proj2_features.yaml")
+    rubric, digest = load_rubric(REPO / "assignments" / "proj2_features" / "rubric.yaml")
     assert rubric.provided == ["utils.py"]
     prepared = [p for p in prepare(rubric, digest) if p.check.id == "harris_corners"]
     with submission.load(student, rubric.modules, provided=rubric.provided_files) as loaded:
@@ -227,7 +227,7 @@ def test_the_provided_files_are_part_of_the_rubric_hash(tmp_path, monkeypatch):
     rubric.write_text(_PROVIDED_RUBRIC.format(provided="provided: [utils.py]"))
     loaded, first = load_rubric(rubric)
     assert "def get_mean_std" in loaded.provided_files["utils.py"]
-    kit = tmp_path / "repo" / "assignments" / "proj4_cnn"
+    kit = tmp_path / "repo" / "assignments" / "proj4_cnn" / "kit"
     kit.mkdir(parents=True)
     (kit / "utils.py").write_text("# a fixed utils.py\n")
     monkeypatch.setattr(datapath, "REPO_ROOT", tmp_path / "repo")

@@ -20,8 +20,8 @@ from grader.results import Status
 from grader.rubric.load import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples" / "proj4_cnn"
-RUBRIC = REPO / "rubrics" / "proj4_cnn.yaml"
+EXAMPLES = REPO / "assignments" / "proj4_cnn" / "examples"
+RUBRIC = REPO / "assignments" / "proj4_cnn" / "rubric.yaml"
 sys.path.insert(0, str(REPO / "grader" / "worker"))
 
 from drivers import device as devices  # noqa: E402

@@ -164,9 +164,9 @@ def test_a_submission_that_ships_a_preloaded_library_s_name_starts_cold(submissi
 
 
 def test_a_zygote_preloads_what_the_kit_imports():
-    assert zygote.preload_for(REPO_ROOT / "assignments" / "proj4_cnn") == ("torch", "torchvision")
-    assert zygote.preload_for(REPO_ROOT / "assignments" / "proj1_filtering") == ()
-    assert zygote.preload_for(REPO_ROOT / "assignments" / "no_such_kit") == ()
+    assert zygote.preload_for(REPO_ROOT / "assignments" / "proj4_cnn" / "kit") == ("torch", "torchvision")
+    assert zygote.preload_for(REPO_ROOT / "assignments" / "proj1_filtering" / "kit") == ()
+    assert zygote.preload_for(REPO_ROOT / "assignments" / "no_such_kit" / "kit") == ()
 
 
 def test_with_resource_limits_only_sandboxes_start_cold(submission, monkeypatch):

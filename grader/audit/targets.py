@@ -4,7 +4,7 @@
 A mutant submission is a reference module with one change, written under the
 student module's name (``reference/filtering.py`` → ``student_code.py``).
 The functions mutated are those the student kit declares in that module (its
-stubs in ``assignments/<name>/``), plus the helpers they call.
+stubs in the assignment's ``kit/``), plus the helpers they call.
 """
 
 from __future__ import annotations

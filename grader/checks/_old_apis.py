@@ -13,7 +13,7 @@ import re
 
 from grader.worker.compat import REMOVED_NUMPY_NAMES
 
-NUMPY1_ENVIRONMENT = "numpy1"  # rubrics/environments/numpy1.yaml
+NUMPY1_ENVIRONMENT = "numpy1"  # assignments/environments/numpy1.yaml
 _IN_NUMPY1 = f"numpy 1.26 runs it: the course environment `{NUMPY1_ENVIRONMENT}`"
 
 _MISSING = re.compile(r"module 'numpy((?:\.\w+)*)' has no attribute '(\w+)'")

@@ -35,7 +35,7 @@ def build(assignment: tuple[str, ...], wheels: Path | None, bundle_dir: Path | N
     Built once, in a folder named by the hash of the definition; an environment already
     built is left as it is.
     """
-    names = assignment or tuple(sorted(p.stem for p in assignments.RUBRICS_DIR.glob("*.yaml")))
+    names = assignment or tuple(assignments.course_assignments())
     specs = {}
     for name, rubric in _rubrics(names, bundle_dir):
         if rubric.environment_spec is not None:
@@ -67,12 +67,12 @@ def _rubrics(names: tuple[str, ...], bundle_dir: Path | None):
 def list_environments() -> None:
     """Every defined environment, the assignments that use it, and whether it is built."""
     users: dict[str, list[str]] = {}
-    for path in sorted(assignments.RUBRICS_DIR.glob("*.yaml")):
-        rubric, _ = load_rubric(path)
+    for name in assignments.course_assignments():
+        rubric, _ = load_rubric(assignments.rubric_path(name))
         if rubric.environment:
-            users.setdefault(rubric.environment, []).append(path.stem)
+            users.setdefault(rubric.environment, []).append(name)
     table = Table("environment", "requirements", "used by", "built")
-    folder = environments.definitions_dir(assignments.RUBRICS_DIR)
+    folder = assignments.course_dir() / "environments"
     for path in sorted(folder.glob("*.yaml")):
         spec, _ = environments.load(folder, path.stem)
         built = environments.built(spec)

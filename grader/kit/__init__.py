@@ -3,7 +3,7 @@
 An exported kit is a folder (or a deterministic ``.zip``)::
 
     README.md            the task, then how to install and self-check
-    student_code.py ...  the stubs from assignments/NAME/
+    student_code.py ...  the stubs from the assignment's kit/
     requirements.txt     installs the harness wheel below (no reference/)
     wheels/              cv_course_grader_kit-<version>-py3-none-any.whl
     grader_kit/          kit.json (visible checks only) + arrays.npz (their inputs
@@ -84,7 +84,7 @@ def export(assignment: str, out: Path, zip_file: Path | None = None) -> list[Pat
     rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
     source = assignments.kit_of(rubric)
     if not source.is_dir():
-        raise GraderError(f"assignments/{rubric.assignment}/ does not exist; a kit needs its stubs")
+        raise GraderError(f"{source} does not exist; a kit needs its stubs")
     out.mkdir(parents=True, exist_ok=True)
     _copy_stubs(source, out)
     prepared = [_shippable(p) for p in prepare(rubric, rubric_hash, visible_only=True)]

@@ -1,17 +1,19 @@
-"""Find an assignment: by name (``proj1_filtering``), by rubric file (``my/rubric.yaml``) or by
-its folder (``my/``), and its student kit.
+"""Find an assignment: by name (``proj1_filtering``), by its folder (``my/``) or by a rubric
+file (``my/rubric.yaml``), and its student kit.
 
-An assignment of your own is one folder, kept anywhere (never inside a student's reach)::
+An assignment is one folder::
 
-    toy_threshold/
+    toy_stretch/
         rubric.yaml        what is graded and how (docs: the rubric reference)
-        reference.py       the answer key, named by the rubric's ``reference:``
+        reference.py       the answer key, named by the rubric's ``reference:`` (the course's
+                           four name modules of the ``reference`` package instead)
         kit/               what students get: stubs, README, provided files
         examples/          submissions to try the rubric on (one folder each)
 
-``grader grade toy_threshold/ toy_threshold/examples/`` grades with it; nothing else in the
-grader is edited. The course's own four assignments keep their rubric in ``rubrics/NAME.yaml``
-and their kit in ``assignments/NAME/``, and are found by name.
+The course's assignments are the folders of ``assignments/`` (found by name), beside
+``assignments/environments/`` (the course environments they may name). One of your own can
+be kept anywhere outside a student's reach: ``grader grade toy_stretch/ toy_stretch/examples/``
+grades with it, and nothing in the grader is edited.
 """
 
 from __future__ import annotations
@@ -19,23 +21,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader import datapath
-from grader.datapath import REPO_ROOT
 from grader.errors import GraderError
 
-RUBRICS_DIR = REPO_ROOT / "rubrics"
 RUBRIC_FILE = "rubric.yaml"  # the rubric of an assignment folder
 KIT_FOLDER = "kit"  # an assignment folder's student kit
 
 
+def course_dir() -> Path:
+    """The folder of the course's assignments, under the repository root as it is at the call."""
+    return datapath.REPO_ROOT / "assignments"
+
+
+def course_assignments() -> list[str]:
+    """The names of the course's assignments (folders of :func:`course_dir` with a rubric)."""
+    return sorted(p.parent.name for p in course_dir().glob(f"*/{RUBRIC_FILE}"))
+
+
 def kit_dir(assignment: str) -> Path:
-    """The folder of the course assignment ``assignment``'s student kit (stubs, README, provided
-    files), under the repository root as it is at the call."""
-    return datapath.REPO_ROOT / "assignments" / assignment
+    """The folder of the course assignment ``assignment``'s student kit (stubs, README,
+    provided files)."""
+    return course_dir() / assignment / KIT_FOLDER
 
 
 def kit_folder(rubric_file: Path, assignment: str) -> Path:
-    """The kit of the assignment whose rubric is ``rubric_file``: the ``kit/`` beside it in an
-    assignment folder, else the course assignment's (:func:`kit_dir`)."""
+    """The kit of the assignment whose rubric is ``rubric_file``: the ``kit/`` beside it, else
+    the course assignment's of that name (a rubric file kept elsewhere, say for a test)."""
     beside = rubric_file.resolve().parent / KIT_FOLDER
     return beside if beside.is_dir() else kit_dir(assignment)
 
@@ -51,7 +61,7 @@ def is_assignment(where: str) -> bool:
     """Whether ``where`` names an assignment (rather than, say, a folder of code to check)."""
     path = Path(where)
     return (path.suffix in (".yaml", ".yml") or (path / RUBRIC_FILE).is_file()
-            or (RUBRICS_DIR / f"{where}.yaml").is_file())
+            or (course_dir() / where / RUBRIC_FILE).is_file())
 
 
 def rubric_path(assignment: str) -> Path:
@@ -64,9 +74,9 @@ def rubric_path(assignment: str) -> Path:
         return as_path
     if (as_path / RUBRIC_FILE).is_file():
         return as_path / RUBRIC_FILE
-    candidate = RUBRICS_DIR / f"{assignment}.yaml"
-    if candidate.is_file():
+    candidate = course_dir() / assignment / RUBRIC_FILE
+    if "/" not in assignment and candidate.is_file():
         return candidate
-    known = ", ".join(sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))) or "none"
+    known = ", ".join(course_assignments()) or "none"
     raise GraderError(f"unknown assignment {assignment!r}; known assignments: {known} "
                       f"(or pass an assignment folder holding {RUBRIC_FILE}, or a rubric .yaml)")

@@ -3,7 +3,8 @@
 Real student code was written for the libraries of its semester: CS231n's ``layers.py``
 files call ``np.lib.pad`` or ``np.reshape(a, newshape=...)``, which numpy 2 removed. A
 rubric names the environment its student code runs in (``environment: numpy1``); the
-definition lives beside the rubrics in ``rubrics/environments/NAME.yaml``::
+definition lives in ``environments/NAME.yaml`` beside the assignment's folder (the course's
+in ``assignments/environments/``) or inside it::
 
     name: numpy1
     description: numpy 1.26, the last numpy 1 (CS231n assignment 2, 2016-2024)
@@ -51,7 +52,7 @@ class CourseEnvironmentError(GraderError):
 
 
 class EnvironmentSpec(BaseModel):
-    """What defines a course environment (``rubrics/environments/NAME.yaml``)."""
+    """What defines a course environment (``assignments/environments/NAME.yaml``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,9 +90,12 @@ class BuiltEnvironment:
         return {"environment": self.name, **self.packages}
 
 
-def definitions_dir(rubrics: Path) -> Path:
-    """Where the environments of the rubrics in the folder ``rubrics`` are defined."""
-    return rubrics / "environments"
+def definitions_dir(folder: Path) -> Path:
+    """Where the environments of the rubric in ``folder`` are defined: its own
+    ``environments/``, else the one beside it (``assignments/environments/`` for the course's)."""
+    own = folder / "environments"
+    beside = folder.parent / "environments"
+    return beside if not own.is_dir() and beside.is_dir() else own
 
 
 def load(folder: Path, name: str) -> tuple[EnvironmentSpec, dict]:

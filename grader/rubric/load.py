@@ -2,7 +2,7 @@
 
 An invalid rubric (unknown key, wrong type, missing target, duplicate id, unknown generator,
 a check its kind finds wrong) fails with one sentence naming the file, the line and the
-field, e.g. ``rubrics/x.yaml, line 14, checks[2].points: Input should be a valid number``.
+field, e.g. ``toy/rubric.yaml, line 14, checks[2].points: Input should be a valid number``.
 The model itself is :mod:`grader.rubric.model` (its names are importable from here too);
 this module checks each check against its kind (:data:`grader.checks.KINDS`).
 """

@@ -197,7 +197,7 @@ class Rubric(_Strict):
     provided_files: dict[str, str] = Field(default_factory=dict, description="the provided "
                                            "files' text, filled in by load_rubric")
     environment: str | None = Field(None, description="the course environment student code "
-                                    "runs in (rubrics/environments/NAME.yaml); none: the "
+                                    "runs in (environments/NAME.yaml beside the assignment); none: the "
                                     "harness's own Python")
     environment_spec: EnvironmentSpec | None = Field(None, description="its definition, "
                                                      "filled in by load_rubric")

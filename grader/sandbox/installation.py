@@ -26,7 +26,7 @@ from grader import datapath, workdirs
 WORKER_DIR = Path(__file__).resolve().parent.parent / "worker"  # the student side's code
 
 SYSTEM = ["/usr", "/bin", "/lib", "/lib64", "/sbin"]
-HIDDEN_PACKAGES = ("reference", "grader", "rubrics", "assignments")
+HIDDEN_PACKAGES = ("reference", "grader", "assignments")
 DISTRIBUTION = "cv_course_grader"
 WITNESS_DEPTH = 3  # how deep a witness file is looked for in a hidden folder
 
