@@ -41,7 +41,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
 
     An identical student call (same functions, same argument bytes) runs once per grading
     unless ``reuse_calls`` is off (:mod:`grader.sandbox.memo`); each check's result counts
-    the calls it reused and ran (``details["calls_reused"]``, ``details["calls_run"]``).
+    the calls it reused and ran (``calls_reused``, ``calls_run``).
     ``stored`` outcomes of an earlier grading answer the requests they match (re-scoring);
     the worker starts only if one does not. The result carries every kept outcome
     (``calls``) for the gradebook to store.
@@ -78,8 +78,8 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         isolation=list(session.layers), isolation_missing=session.missing_layers(),
         warm=session.warm, started_at=started, finished_at=now(),
         notes=submission.notes + _compat_notes(sources, rubric),
+        calls=encode_recorded(memo.recorded),
     )
-    result.calls = encode_recorded(memo.recorded)
     return result
 
 
@@ -160,12 +160,7 @@ def versions() -> dict[str, str]:
 
 def _device(checks: list[CheckResult]) -> str:
     """The device the checks report they ran on (training checks say), else ``cpu``."""
-    for check in checks:
-        cases = [check.details, *check.details.get("per_case", [])]
-        for details in cases:
-            if isinstance(details, dict) and details.get("device"):
-                return str(details["device"])
-    return "cpu"
+    return next((check.device for check in checks if check.device), "cpu")
 
 
 def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
@@ -185,12 +180,8 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
     through = memo.fresh() if kind.fresh_calls else memo
     reused, ran = memo.reused, memo.ran
     result = kind.run(item, CheckContext(through, rubric.timeout_for(check), observe, cap))
-    result.kind = check.kind  # the report asks the kind for its figures
-    result.details["limit_s"] = float(rubric.timeout_for(check))  # what the report shows
-    result.details["calls_run"] = memo.ran - ran
-    if memo.reused - reused:
-        result.details["calls_reused"] = memo.reused - reused
-    return result
+    return replace(result, kind=check.kind, limit_s=float(rubric.timeout_for(check)),
+                   calls_run=memo.ran - ran, calls_reused=(memo.reused - reused) or None)
 
 
 def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:

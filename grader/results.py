@@ -1,7 +1,10 @@
 """The results data model: one :class:`CheckResult` per check, one :class:`SubmissionResult` per submission.
 
-Both are plain dataclasses that round-trip through JSON (``to_dict`` /
-``from_dict``), which is how the gradebook stores them and how exports read them.
+Both are frozen dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``), which
+is how the gradebook stores them and how exports read them; a changed result is a new one
+(:func:`dataclasses.replace`). What a kind records for its own figures and messages is in
+``details``; what other stages read (the time limit, the calls run, the device, the measured
+number, an instructor's override) are named fields, never a kind's keys.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class Status(str, enum.Enum):
     SKIPPED = "skipped"
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of one rubric check on one submission.
 
@@ -50,6 +53,16 @@ class CheckResult:
     duration_s: float = 0.0
     visibility: str = "visible"
     kind: str = ""  # the check kind that judged it (it draws the report's figures); "" before
+    limit_s: float | None = None  # the check's time limit, seconds (the report shows it)
+    calls_run: int | None = None  # student calls this grading ran (the rest came from the store)
+    calls_reused: int | None = None  # student calls whose stored outcomes were reused
+    device: str = ""  # where the student's code ran, when the kind says (training checks)
+    # the number the check measured and scored by a curve (test accuracy, top-100 matching
+    # accuracy): the Gradescope leaderboard's value
+    metric: float | None = None
+    # an instructor's override that replaced the autograder's score: score, autograded_score,
+    # autograded_status (or out_of for an adjustment), by, at, reason
+    override: dict[str, Any] | None = None
     # small arrays for the report's figures (the student's output, the expected one for
     # visible checks, matched points...); stored beside the result, not inside its JSON
     artifacts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -65,11 +78,41 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
         artifacts = data.get("artifacts")
+        data = _named_from_details(data)
         return cls(**{**data, "status": Status(data["status"]),
                       "artifacts": decode_arrays(artifacts) if artifacts else {}})
 
 
-@dataclass
+# details keys that results recorded before these became named fields (read once, on load)
+_NAMED_IN_DETAILS = ("limit_s", "calls_run", "calls_reused", "override")
+
+
+def _named_from_details(data: dict[str, Any]) -> dict[str, Any]:
+    """An older result's record with the facts it kept in ``details`` moved to their fields."""
+    details = dict(data.get("details") or {})
+    moved = {key: details.pop(key) for key in _NAMED_IN_DETAILS if key in details}
+    if "device" not in data and isinstance(details.get("device"), str):
+        moved["device"] = details["device"]
+    kind = data.get("kind") or _kind_of(details)
+    if kind != data.get("kind"):
+        moved["kind"] = kind
+    if "metric" not in data and kind in ("accuracy", "training") \
+            and isinstance(details.get("accuracy"), (int, float)):
+        moved["metric"] = float(details["accuracy"])
+    return {**data, **moved, "details": details} if moved else data
+
+
+def _kind_of(details: dict[str, Any]) -> str:
+    """The kind that judged a result recorded before results named it, told by the numbers
+    each kind records ("" when none tells: such a result has no figures)."""
+    for key, kind in (("rel_errors", "gradient"), ("confusion_matrix", "training"),
+                      ("num_matches", "accuracy"), ("max_abs_error", "numeric")):
+        if key in details:
+            return kind
+    return ""
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     """Everything recorded about grading one submission against one rubric."""
 

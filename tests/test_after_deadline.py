@@ -4,6 +4,8 @@ migrated without losing a row."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import csv
 import datetime as dt
 import json
@@ -37,9 +39,9 @@ def _result(student: str, identity: float, content: str = "c1", late_days: int =
                               versions={"harness": "1.0"}, finished_at="2026-10-02T10:00:00",
                               isolation=["landlock-filesystem"], sandbox="subprocess")
     if submitted is not None:
-        result.submitted_at = submitted.isoformat()
-        result.late_policy = POLICY.model_dump(mode="json")
-        result.late_days, result.late_penalty = late.penalty(POLICY, submitted)
+        days, fraction = late.penalty(POLICY, submitted)
+        result = replace(result, submitted_at=submitted.isoformat(), late_days=days,
+                         late_penalty=fraction, late_policy=POLICY.model_dump(mode="json"))
     return result
 
 
@@ -151,7 +153,7 @@ def test_an_override_survives_a_regrade_and_shows_everywhere(book_path, tmp_path
     assert ann.score == 4.5 and check.score == 1.5
     assert check.message.startswith("overridden by ta-lee on ")
     assert "kernel flip only; TA review" in check.message and "autograder: 0/2, failed" in check.message
-    assert check.details["override"]["autograded_score"] == 0.0
+    assert check.override["autograded_score"] == 0.0
 
     exported = tmp_path / "grades.csv"
     assert _grader(book_path, "export", "--format", "csv", "--out", str(exported)).returncode == 0
@@ -225,8 +227,8 @@ def test_grading_applies_the_recorded_extension(tmp_path):
     result = _result("cat", 2.0)
     rubric = type("R", (), {"late": POLICY})()
     extension = Extension("cat", "proj1_filtering", 3, "family", "prof", "2026-10-01T00:00:00")
-    late.apply_policy(result, tmp_path, rubric, {"cat": DUE + dt.timedelta(days=2)},
-                      {"cat": extension})
+    result = late.apply_policy(result, tmp_path, rubric, {"cat": DUE + dt.timedelta(days=2)},
+                               {"cat": extension})
     assert result.late_days == 0 and result.late_penalty == 0
     assert result.late_policy["penalty_per_day"] == 0.1
     assert "on time with an extension of 3 day(s) granted by prof" in result.notes[-1]

@@ -56,7 +56,7 @@ def _grade(tmp_path, reuse_calls: bool):
 def test_a_second_identical_call_reuses_the_first_outcome(tmp_path):
     checks = _grade(tmp_path, reuse_calls=True)
     assert all(c.score == 1 for c in checks.values()), {c.id: c.message for c in checks.values()}
-    assert checks["same_input"].details["calls_reused"] == 1
+    assert checks["same_input"].calls_reused == 1
     assert "calls_reused" not in checks["first"].details
     assert "calls_reused" not in checks["other_input"].details
     ran = sum(c.stdout.count("called") for c in checks.values())

@@ -7,6 +7,8 @@ rubric written here.
 
 from __future__ import annotations
 
+import re
+
 import textwrap
 from pathlib import Path
 
@@ -193,7 +195,9 @@ def test_hanging_backward_times_out_and_stops_the_check(tmp_path):
     """, RELU, timeout_s=1)
     relu = results["relu"]
     assert relu.status == Status.TIMEOUT and relu.score == 0
-    assert "relu_forward then relu_backward did not finish within 1 s" in relu.message
+    # on a busy machine the limit is extended while the call is owed CPU time, and says so
+    assert re.search(r"relu_forward then relu_backward did not finish within "
+                     r"(1 s|\d+ s \(its 1 s limit, extended)", relu.message), relu.message
     assert relu.details["cases_passed"] == 0
 
 
@@ -304,5 +308,5 @@ def test_an_all_zero_gradient_is_named_as_such(tmp_path):
 def test_a_result_records_what_its_report_draws_the_limit_and_the_threshold(tmp_path):
     """The report reads a check's time limit and pass bar from the result, never the rubric."""
     checks = _grade(tmp_path, "", {**RELU, "options": {**RELU["options"], "rel_error": 1e-6}})
-    assert checks["relu"].details["limit_s"] == 10.0
+    assert checks["relu"].limit_s == 10.0
     assert checks["relu"].details["rel_error_threshold"] == 1e-6

@@ -116,11 +116,11 @@ def _one_cell_notebook(path: Path, source: str, outputs: int = 0) -> Path:
 def test_a_notebook_of_20000_definitions_is_lifted_in_linear_time(tmp_path):
     source = "\n".join(f"def f{i}(x): return x + {i}" for i in range(20_000))
     notebook = _one_cell_notebook(tmp_path / "padded.ipynb", source)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine does not lengthen it
     lifted = ipynb.lift(notebook)
-    seconds = time.perf_counter() - started
-    print(f"20 000 definitions lifted in {seconds:.2f} s")  # under 1 s; 35-77 s before (quadratic)
-    assert seconds < 5
+    seconds = time.process_time() - started
+    print(f"20 000 definitions lifted in {seconds:.2f} CPU-s")  # under 1 s; 35-77 s quadratic
+    assert seconds < 10
     assert len(lifted.cells) == 20_000 and lifted.source.count("\ndef f") == 20_000
 
 

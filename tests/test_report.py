@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import base64
 import re
 
@@ -18,8 +20,9 @@ HOSTILE = '<script>console.error("pwned")</script><img src=x onerror="alert(1)">
 
 
 def _check(check_id: str, status: Status = Status.PASSED, score: float = 1.0, **kwargs) -> CheckResult:
+    """A check result; judged by the ``numeric`` kind unless ``kind`` says otherwise."""
     return CheckResult(check_id, kwargs.pop("name", check_id), "f", status, score, 1.0,
-                       kwargs.pop("message", "ok"), **kwargs)
+                       kwargs.pop("message", "ok"), **{"kind": "numeric", **kwargs})
 
 
 def _result(student: str, checks: list[CheckResult], **kwargs) -> SubmissionResult:
@@ -102,7 +105,7 @@ def test_hidden_checks_never_show_expected_outputs_or_correctness():
     panels = check_figures(hidden, {"output": image, "expected": image, "label": np.array("x")})
     assert [p.title for p in panels[0].panels] == ["your x"]
     points = np.array([[1, 1], [5, 5]], np.float32)
-    matches = check_figures(hidden, {"image_a": image, "image_b": image, "points_a": points,
+    matches = check_figures(replace(hidden, kind="accuracy"), {"image_a": image, "image_b": image, "points_a": points,
                                      "points_b": points, "correct": np.array([True, False])})
     assert {line[4] for line in matches[0].lines} == {"unknown"}
     assert "not shown" in matches[0].caption
@@ -111,7 +114,7 @@ def test_hidden_checks_never_show_expected_outputs_or_correctness():
 def test_matching_draws_correct_green_and_wrong_red_over_both_images():
     image = np.zeros((30, 40), np.float32)
     points = np.array([[1, 2], [3, 4], [5, 6]], np.float32)
-    figure, = check_figures(_check("m"), {"image_a": image, "image_b": image, "points_a": points,
+    figure, = check_figures(_check("m", kind="accuracy"), {"image_a": image, "image_b": image, "points_a": points,
                                           "points_b": points, "correct": np.array([True, False, True])})
     assert (figure.width, figure.height) == (40 + 6 + 40, 30)
     assert sorted(line[4] for line in figure.lines) == ["right", "right", "wrong"]
@@ -120,15 +123,15 @@ def test_matching_draws_correct_green_and_wrong_red_over_both_images():
 
 
 def test_confusion_matrix_and_gradient_chart_come_from_details():
-    training = _check("t", details={"confusion_matrix": [[8, 2], [0, 10]], "class_names": ["a", "b"]})
+    training = _check("t", kind="training", details={"confusion_matrix": [[8, 2], [0, 10]], "class_names": ["a", "b"]})
     table, = check_figures(training, {})
     assert table.labels == ["a", "b"] and table.recall == ["80%", "100%"]
-    gradient = _check("g", Status.FAILED, 0.3, details={"forward_rel_error": 0.0,
+    gradient = _check("g", Status.FAILED, 0.3, kind="gradient", details={"forward_rel_error": 0.0,
                                                         "rel_errors": {"dx": 1.0, "db": None},
                                                         "rel_error_threshold": 1e-8})
     chart, = check_figures(gradient, {})
     assert "dx 1" in chart.alt and "db n/a" in chart.alt and "threshold 1e-08" in chart.alt
-    older = _check("o", Status.FAILED, 0.3, details={"rel_errors": {"dx": 1.0}})  # recorded before
+    older = _check("o", Status.FAILED, 0.3, kind="gradient", details={"rel_errors": {"dx": 1.0}})
     assert "threshold not recorded" in check_figures(older, {})[0].alt  # thresholds were
     assert 1_000 < len(base64.b64decode(chart.uri.split(",")[1])) < 30_000
 
@@ -136,8 +139,8 @@ def test_confusion_matrix_and_gradient_chart_come_from_details():
 def test_student_page_shows_time_against_the_limit_and_compact_figures(tmp_path):
     image = np.clip(np.random.default_rng(1).normal(0.5, 0.2, (120, 160)), 0, 1).astype(np.float32)
     arrays = {"c1": {"output": image, "expected": image[:, ::-1].copy(), "label": np.array("out")}}
-    result = _result("ann", [_check("c1", Status.FAILED, 0.0, duration_s=1.5,
-                                    details={"limit_s": 6.0})])
+    result = _result("ann", [_check("c1", Status.FAILED, 0.0, duration_s=1.5, kind="numeric",
+                                    limit_s=6.0)])
     render_reports([result], tmp_path, artifacts=lambda r: arrays)
     page = (tmp_path / "demo--ann.html").read_text()
     assert "time 1.50 s of the 6.00 s limit" in page and 'style="width: 25.0%"' in page
@@ -146,8 +149,8 @@ def test_student_page_shows_time_against_the_limit_and_compact_figures(tmp_path)
 
 
 def test_a_student_sees_numbers_about_their_code_not_the_harness_bookkeeping():
-    check = _check("c1", Status.FAILED, 0.0, details={"max_abs_error": 0.5, "calls_run": 2,
-                                                      "calls_reused": 1})
+    check = _check("c1", Status.FAILED, 0.0, details={"max_abs_error": 0.5}, calls_run=2,
+                   calls_reused=1)
     (view,) = student_view(_result("ann", [check]), href="ann.html").checks
     assert view.numbers == [("max_abs_error", "0.5")]
 
@@ -159,7 +162,7 @@ def test_summary_statistics_hardest_checks_and_common_failures():
                          message=f"error {index}.5 at ({index}, 2)" if not score else "ok"),
                   _check("hard", Status.PASSED if score == 3 else Status.TIMEOUT, float(score == 3),
                          message="f took longer than 2 s (time limit)", duration_s=2.0 + index,
-                         details={"limit_s": 2.0})]
+                         limit_s=2.0)]
         results.append(_result(f"s{index}", checks))
     views = [student_view(r, href=f"{r.student}.html") for r in results]
     summary, = summarize(views)

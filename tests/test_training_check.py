@@ -46,8 +46,9 @@ def test_weak_model_is_in_the_partial_band_reproducibly_and_records_the_run():
     assert check.details["epoch_losses"] == again.details["epoch_losses"]
     assert 0 < check.score < check.max_score and check.status == Status.FAILED
     assert 0.2 < check.details["accuracy"] < 0.75
-    assert check.details["device"] == ("cuda" if torch.cuda.is_available() else "cpu") or \
-        check.details["device"].startswith("cuda")
+    assert check.device == check.details["device"]
+    assert check.device == ("cuda" if torch.cuda.is_available() else "cpu") or \
+        check.device.startswith("cuda")
     assert check.details["epochs_completed"] == 20.0 and check.details["train_seconds"] > 0
     assert "test accuracy" in check.message and "epochs" in check.message
 

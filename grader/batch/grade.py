@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import grading, workdirs
@@ -125,9 +125,8 @@ def _finish(outcome, task: Task, path: Path, rubric: Rubric, rubric_hash: str,
     if isinstance(outcome, BaseException):
         reason = (f"the grader failed, not the submission: its worker died twice while grading "
                   f"it ({type(outcome).__name__}: {outcome}); the next run grades it again")
-        result = unloadable(task.student, path, rubric, rubric_hash, reason,
-                            content_hash=task.content_hash)
-        result.grader_failure = reason
+        result = replace(unloadable(task.student, path, rubric, rubric_hash, reason,
+                                    content_hash=task.content_hash), grader_failure=reason)
     else:
         result = SubmissionResult.from_dict(outcome)
     return late.apply_policy(result, path, rubric, options.submitted_at, extensions)

@@ -57,11 +57,14 @@ class CurveScored(CheckKind):
         return f"curve: {problem}" if problem else None
 
     @staticmethod
-    def scored(fraction: float, summary: str, details: dict[str, Any]) -> Verdict:
-        """A verdict earning ``fraction``; it passes only with full credit."""
+    def scored(fraction: float, summary: str, details: dict[str, Any],
+               metric: float | None = None, device: str = "") -> Verdict:
+        """A verdict earning ``fraction``; it passes only with full credit. ``metric``: the
+        number measured (it goes on a leaderboard); ``device``: where the code ran."""
         fraction = min(max(float(fraction), 0.0), 1.0)
         details = {**details, "fraction": round(fraction, 6), "summary": summary}
-        return Verdict(fraction >= 1 - 1e-9, summary, details, credit=fraction)
+        return Verdict(fraction >= 1 - 1e-9, summary, details, credit=fraction, metric=metric,
+                       device=device)
 
     def _result(self, prepared: PreparedCheck, verdicts: list[Verdict], stdout: str,
                 seconds: float) -> CheckResult:

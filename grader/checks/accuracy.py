@@ -136,7 +136,8 @@ class AccuracyCheck(CurveScored):
         summary = (f"{returned.num_correct} of the first {returned.num_evaluated} matches correct, "
                    f"accuracy {returned.accuracy:.0%}")
         message = "; ".join([summary] + _hints(details, options["num_matches"]) + notes)
-        verdict = self.scored(fraction, summary, details | {"notes": notes})
+        verdict = self.scored(fraction, summary, details | {"notes": notes},
+                              metric=round(returned.accuracy, 4))
         verdict.message = message
         verdict.artifacts = _match_artifacts(case, pairs.pairs, x1, y1, x2, y2, returned.correct,
                                              prepared.check.visibility == "visible")

@@ -33,6 +33,8 @@ class Verdict:
     status: Status | None = None  # overrides FAILED for a failing case (e.g. ERROR)
     credit: float | None = None  # fraction of the case earned; default 1 if passed else 0
     artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for the report's figures
+    metric: float | None = None  # the number the case measured (CheckResult.metric)
+    device: str = ""  # where the case's student code ran, when known (CheckResult.device)
 
     @property
     def earned(self) -> float:
@@ -230,6 +232,8 @@ class CheckKind:
             score=round(check.points * fraction, 6), max_score=check.points, message=message,
             details=details, stdout=stdout, duration_s=round(seconds, 4),
             visibility=check.visibility, artifacts=shown.artifacts if shown else {},
+            kind=self.name, metric=shown.metric if shown else None,
+            device=next((v.device for v in verdicts if v.device), ""),
         )
 
 

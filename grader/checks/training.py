@@ -140,7 +140,8 @@ class TrainingCheck(CurveScored):
         summary = (f"test accuracy {accuracy:.1%} after {info.get('epochs_completed')} epochs "
                    f"({info.get('train_seconds')} s of training on {details['device']})")
         verdict = self.scored(curve_fraction(options["curve"], accuracy), summary,
-                              details | ({"notes": notes} if notes else {}))
+                              details | ({"notes": notes} if notes else {}),
+                              metric=round(accuracy, 4), device=str(details["device"]))
         verdict.message = "; ".join([summary] + notes)
         return verdict
 

@@ -105,7 +105,7 @@ def rescore(assignment: str, submissions: tuple[Path, ...], db: Path, workers: i
     rerun: dict[str, list[str]] = {}
     for result in results:
         for check in result.checks:
-            ran = check.details.get("calls_run")
+            ran = check.calls_run
             if ran is not None:
                 (rerun if ran else rescored).setdefault(check.id, []).append(result.student)
     out = console()

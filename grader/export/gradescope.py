@@ -70,7 +70,6 @@ def _output(check) -> str:
 def _leaderboard(result: SubmissionResult, check_ids: Sequence[str]) -> list[dict[str, Any]]:
     board = []
     for check in result.checks:
-        if check.id in check_ids and "accuracy" in check.details:
-            board.append({"name": check.name, "value": round(float(check.details["accuracy"]), 4),
-                          "order": "desc"})
+        if check.id in check_ids and check.metric is not None:
+            board.append({"name": check.name, "value": round(check.metric, 4), "order": "desc"})
     return board

@@ -2,7 +2,8 @@
 
 Each check kind draws its own figures (:meth:`grader.checks.base.CheckKind.figures`) with
 the primitives here, from a check's recorded artifacts and details; the templates draw the
-figure objects:
+figure objects (results recorded before they named their kind are given one when they are
+read, :func:`grader.results.CheckResult.from_dict`):
 
 - ``numeric`` (filtering): the student's output beside the expected one and a
   heat-map of the absolute error (:class:`ImagePanels`);
@@ -19,14 +20,14 @@ Hidden checks never show an expected output, nor which matches were right.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from grader.figures.encode import (array_png, colormap_css, colormap_gradient_css, figure_png,
                                   new_figure)
-from grader.results import CheckResult, Status
 
 HEAT_CMAP = "magma"
 CONFUSION_CMAP = "Blues"
@@ -77,34 +78,17 @@ class Chart:
     kind: str = "chart"
 
 
-@dataclass
-class _Charts:
-    """One reused matplotlib figure and a cache of drawn charts (many students repeat values)."""
+class _Charts(threading.local):
+    """Caches, one per thread (a web server renders pages in several): the matplotlib figure
+    each chart is drawn on, reused (a new one costs more than the drawing), and the charts
+    already drawn (many students repeat the same values), at most 4096."""
 
-    figure: Any = None
-    drawn: dict[tuple, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.figure: Any = None
+        self.drawn: dict[tuple, str] = {}
 
 
 _CHARTS = _Charts()
-
-
-def artifact_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
-    """The figures of a result recorded before results named their kind: read off its
-    artifacts and details (a kind draws its own with :meth:`CheckKind.figures`)."""
-    visible = check.visibility == "visible"
-    figures: list[Any] = []
-    if "output" in arrays:
-        figures.append(image_panels(arrays, visible, check.status == Status.PASSED))
-    if "image_a" in arrays and "points_a" in arrays:
-        figures.append(match_picture(arrays, visible))
-    matrix = check.details.get("confusion_matrix")
-    if matrix is not None:
-        figures.append(confusion_table(matrix, check.details.get("class_names")))
-    errors = check.details.get("rel_errors")
-    if isinstance(errors, dict) and errors:
-        figures.append(gradient_chart(check.details.get("forward_rel_error"), errors,
-                                      check.details.get("rel_error_threshold")))
-    return [figure for figure in figures if figure is not None]
 
 
 # -- filtering: output, expected, error ----------------------------------------------

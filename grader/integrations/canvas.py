@@ -63,7 +63,7 @@ def comment(result: SubmissionResult) -> str:
              f"{passed} of {graded} checks passed"]
     if result.late_days:
         parts.append(f"{result.late_days} day(s) late: −{result.late_penalty:.0%}")
-    changed = [c.id for c in result.checks if c.details.get("override")]
+    changed = [c.id for c in result.checks if c.override]
     if changed:
         parts.append(f"changed by the instructor: {', '.join(changed)}")
     return "; ".join(parts) + "."

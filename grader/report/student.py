@@ -17,16 +17,12 @@ import numpy as np
 
 from grader.checks import KINDS
 from grader.report.environment import ENV
-from grader.figures import artifact_figures
 from grader.results import CheckResult, Status, SubmissionResult
 
-# details that are not numbers worth a line of their own (calls_run and calls_reused: the
-# harness's own bookkeeping, which tells a student nothing about their code)
+# details that are not numbers worth a line of their own
 _UNLISTED = {"traceback", "notes", "seconds", "case_credits", "rel_errors", "forward_rel_error",
-             "rel_error_threshold", "limit_s",
-             "confusion_matrix", "class_names", "epoch_losses", "diagnosis", "failed_case",
-             "cases", "cases_passed", "credit", "fraction", "summary", "calls_run",
-             "calls_reused"}
+             "rel_error_threshold", "confusion_matrix", "class_names", "epoch_losses",
+             "diagnosis", "failed_case", "cases", "cases_passed", "credit", "fraction", "summary"}
 _MAX_NUMBERS = 10
 
 
@@ -117,7 +113,7 @@ def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarra
         checks.append(CheckView(
             result=check,
             figures=check_figures(check, arrays.get(check.id, {})),
-            limit_s=check.details.get("limit_s"),
+            limit_s=check.limit_s,
             numbers=_numbers(check) if check.visibility == "visible" else [],
             instructor=instructor,
         ))
@@ -125,10 +121,9 @@ def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarra
 
 
 def check_figures(check: CheckResult, arrays: dict[str, np.ndarray]) -> list[Any]:
-    """The figures ``check``'s kind draws from its artifacts ``arrays`` and details (a result
-    recorded before results named their kind: read off its artifacts)."""
+    """The figures ``check``'s kind draws from its artifacts ``arrays`` and details."""
     kind = KINDS.get(check.kind)
-    figures = kind.figures(check, arrays) if kind else artifact_figures(check, arrays)
+    figures = kind.figures(check, arrays) if kind else []
     return [figure for figure in figures if figure is not None]
 
 

@@ -78,8 +78,8 @@ def summarize(views: list[StudentView]) -> list[AssignmentSummary]:
         limits: dict[str, float | None] = {}
         for view in group:  # each result records its checks' limits (the newest rubric's first)
             for check in view.result.checks:
-                if check.details.get("limit_s") is not None:
-                    limits.setdefault(check.id, float(check.details["limit_s"]))
+                if check.limit_s is not None:
+                    limits.setdefault(check.id, check.limit_s)
         checks = _check_stats(group, limits)
         summaries.append(AssignmentSummary(
             assignment=assignment, views=group, stats=score_stats([v.result.score for v in group]),

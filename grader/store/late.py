@@ -15,6 +15,7 @@ import json
 import math
 import tarfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from grader.intake import archive
@@ -108,21 +109,21 @@ def apply_policy(result: SubmissionResult, path: Path, rubric: Rubric,
     """Stamp on ``result`` the submission time, where it comes from, the rubric's late policy
     (so that a later extension can be applied without a regrade) and the late penalty."""
     moment, source = submission_time(result.student, path, rubric.late, platform)
-    result.submitted_at_source = source
-    result.submitted_at = moment.isoformat(timespec="seconds") if moment else ""
-    result.late_policy = rubric.late.model_dump(mode="json") if rubric.late else {}
+    result = replace(
+        result, submitted_at_source=source,
+        submitted_at=moment.isoformat(timespec="seconds") if moment else "",
+        late_policy=rubric.late.model_dump(mode="json") if rubric.late else {})
     if moment is None:
-        if rubric.late is not None:
-            result.notes.append(f"submission time {source}")
-        return result
+        return replace(result, notes=[*result.notes, f"submission time {source}"]) \
+            if rubric.late is not None else result
     extension = (extensions or {}).get(result.student)
-    result.late_days, result.late_penalty = penalty(rubric.late, moment,
-                                                    extension.days if extension else 0.0)
+    days, fraction = penalty(rubric.late, moment, extension.days if extension else 0.0)
+    result = replace(result, late_days=days, late_penalty=fraction)
     if extension is not None:
-        result.notes.append(extension_note(result, extension))
-    elif result.late_days:
-        result.notes.append(f"{LATE_NOTE}{result.late_days} day(s) late: "
-                            f"−{result.late_penalty:.0%} (time from {source})")
+        return replace(result, notes=[*result.notes, extension_note(result, extension)])
+    if days:
+        return replace(result, notes=[*result.notes, f"{LATE_NOTE}{days} day(s) late: "
+                                      f"−{fraction:.0%} (time from {source})"])
     return result
 
 

@@ -12,8 +12,7 @@ when and why.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from grader.store import late
 from grader.store.extensions import Extension
@@ -48,30 +47,29 @@ def apply(result: SubmissionResult, overrides: list[Override],
     """A copy of ``result`` as it counts: each override's check re-scored (its message says
     by whom and why, and what the autograder gave), the adjustment as an extra line, and
     lateness recomputed with the extension. ``result`` itself is left unchanged."""
-    effective = copy.deepcopy(result)
-    by_id = {c.id: c for c in effective.checks}
+    checks = list(result.checks)
+    notes = list(result.notes)
     for override in overrides:
+        index = next((i for i, c in enumerate(checks) if c.id == override.check_id), None)
         if not override.check_id:
-            effective.checks.append(_adjustment(override))
-        elif override.check_id in by_id:
-            _override_check(by_id[override.check_id], override)
+            checks.append(_adjustment(override))
+        elif index is not None:
+            checks[index] = _override_check(checks[index], override)
         else:
-            effective.notes.append(f"an override of check {override.check_id!r} is not applied: "
-                                   "the rubric that graded this submission has no such check")
-    if extension is not None:
-        _extend(effective, extension)
-    return effective
+            notes.append(f"an override of check {override.check_id!r} is not applied: "
+                         "the rubric that graded this submission has no such check")
+    effective = replace(result, checks=checks, notes=notes)
+    return _extend(effective, extension) if extension is not None else effective
 
 
-def _override_check(check: CheckResult, override: Override) -> None:
+def _override_check(check: CheckResult, override: Override) -> CheckResult:
     assert override.score is not None  # standing overrides only: a clearing row is none of them
     autograded = f"autograder: {check.score:g}/{check.max_score:g}, {check.status.value}"
-    check.details = {**check.details, "override": {
-        "score": override.score, "autograded_score": check.score,
-        "autograded_status": check.status.value, "by": override.by, "at": override.at,
-        "reason": override.reason}}
-    check.score = float(override.score)
-    check.message = f"{override.describes} ({autograded}: {check.message})"
+    return replace(check, score=float(override.score),
+                   message=f"{override.describes} ({autograded}: {check.message})",
+                   override={"score": override.score, "autograded_score": check.score,
+                             "autograded_status": check.status.value, "by": override.by,
+                             "at": override.at, "reason": override.reason})
 
 
 def _adjustment(override: Override) -> CheckResult:
@@ -80,17 +78,18 @@ def _adjustment(override: Override) -> CheckResult:
         id=ADJUSTMENT_ID, name="Instructor's adjustment", target="", status=Status.PASSED,
         score=float(override.score), max_score=float(override.out_of),
         message=override.describes,
-        details={"override": {"score": override.score, "out_of": override.out_of,
-                              "by": override.by, "at": override.at, "reason": override.reason}})
+        override={"score": override.score, "out_of": override.out_of, "by": override.by,
+                  "at": override.at, "reason": override.reason})
 
 
-def _extend(result: SubmissionResult, extension: Extension) -> None:
+def _extend(result: SubmissionResult, extension: Extension) -> SubmissionResult:
     policy = late.stored_policy(result)
     moment = late.parse_time(result.submitted_at)
     if policy is None or moment is None:
-        result.notes.append(f"an extension of {extension.days:g} day(s) is recorded "
-                            f"({extension.reason}); no late penalty applies to this result")
-        return
-    result.late_days, result.late_penalty = late.penalty(policy, moment, extension.days)
-    result.notes = [n for n in result.notes if not n.startswith(late.LATE_NOTE)]
-    result.notes.append(late.extension_note(result, extension))
+        return replace(result, notes=[*result.notes, f"an extension of {extension.days:g} day(s) "
+                                      f"is recorded ({extension.reason}); no late penalty applies "
+                                      "to this result"])
+    days, fraction = late.penalty(policy, moment, extension.days)
+    result = replace(result, late_days=days, late_penalty=fraction,
+                     notes=[n for n in result.notes if not n.startswith(late.LATE_NOTE)])
+    return replace(result, notes=[*result.notes, late.extension_note(result, extension)])
