@@ -20,11 +20,9 @@ from grader.integrations.canvas import MATCH_BY, URL_ENV
 from grader.cli import COMMANDS
 from grader.console import console
 from grader.errors import GraderError
+from grader.store import changes
 from grader.store.gradebook import Gradebook
-from grader.store.extensions import Extension
-from grader.store.overrides import Override
 from grader.stamps import now, who
-from grader.results import SubmissionResult
 from grader.intake.similarity import DEFAULT_THRESHOLD
 
 _DB = click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -43,7 +41,7 @@ def history(student: str, db: Path, assignment: str | None) -> None:
     """List every grading of STUDENT, the overrides and extensions, and the effective grade."""
     with Gradebook(db) as book:
         names = [assignment] if assignment else book.assignments_of(student)
-        _known(book, student, assignment)
+        changes.assignment_of(book, student, assignment)
         out = console()
         for name in names:
             _print_history(book, student, name, out)
@@ -66,24 +64,12 @@ def override(student: str, check: str | None, db: Path, score: float | None, out
              reason: str | None, clear: bool, assignment: str | None, by: str | None) -> None:
     """Set the points of STUDENT's CHECK by hand, or without CHECK adjust the whole submission;
     it survives every regrade."""
+    check_id = check or ""
     with Gradebook(db) as book:
-        name = _known(book, student, assignment)
-        latest = book.latest_of(student, name)
-        check_id = check or ""
-        active = {o.check_id: o for o in book.overrides(student, name)}
-        if clear:
-            if score is not None:
-                raise GraderError("give either --score or --clear, not both")
-            if check_id not in active:
-                raise GraderError(f"{student} has no active {_what(check_id)} on {name} to clear")
-        else:
-            _validate(latest, check_id, score, reason)
-        book.add_override(Override(student, name, check_id, None if clear else score,
-                                   0.0 if clear else (out_of if not check_id else 0.0),
-                                   reason or "cleared", who(by), now()))
-        grade = _effective(book, student, name)
+        name, grade = changes.override(book, student, assignment, check_id, score, reason,
+                                       who(by), out_of, clear)
     console().print(f"{student} {name}: {'cleared the' if clear else 'recorded the'} "
-                    f"{_what(check_id)}; effective grade {grade.score:g}/{grade.max_score:g}")
+                    f"{changes.what(check_id)}; effective grade {grade.score:g}/{grade.max_score:g}")
 
 
 @COMMANDS.register
@@ -100,58 +86,10 @@ def extend(student: str, db: Path, days: float, reason: str, assignment: str | N
     """Give STUDENT extra days: lateness is recomputed from the submission time, now and at
     every later grading, report and export."""
     with Gradebook(db) as book:
-        name = _known(book, student, assignment)
-        book.add_extension(Extension(student, name, days, reason, who(by), now()))
-        grade = _effective(book, student, name)
+        name, grade = changes.extend(book, student, assignment, days, reason, who(by))
     console().print(f"{student} {name}: extension of {days:g} day(s) recorded; "
                     f"{grade.late_days} day(s) late; effective grade "
                     f"{grade.score:g}/{grade.max_score:g}")
-
-
-def _effective(book: Gradebook, student: str, assignment: str) -> SubmissionResult:
-    """The effective grade of ``student`` on ``assignment``, which :func:`_known` found results of."""
-    grade = book.effective_of(student, assignment)
-    assert grade is not None
-    return grade
-
-
-def _known(book: Gradebook, student: str, assignment: str | None) -> str:
-    """The assignment a change for ``student`` is about, or a sentence saying what is wrong."""
-    names = book.assignments_of(student)
-    if not names:
-        known = sorted(book.students())
-        hint = f" (it holds {len(known)}: {', '.join(known[:5])}{'…' if len(known) > 5 else ''})"
-        raise GraderError(f"{book.path} has no results for student {student!r}"
-                          + (hint if known else ""))
-    if assignment is None:
-        if len(names) > 1:
-            raise GraderError(f"{student} has results for {', '.join(names)}: name one with "
-                              "--assignment")
-        return names[0]
-    if assignment not in names:
-        raise GraderError(f"{student} has no results for {assignment} (only {', '.join(names)})")
-    return assignment
-
-
-def _validate(latest, check_id: str, score: float | None, reason: str | None) -> None:
-    if score is None:
-        raise GraderError("give the new points with --score (or --clear)")
-    if not (reason or "").strip():
-        raise GraderError("give a --reason: it is recorded and shown to the student")
-    if not check_id:
-        return
-    checks = {c.id: c for c in latest.checks}
-    if check_id not in checks:
-        raise GraderError(f"{latest.assignment} has no check {check_id!r} (its checks: "
-                          f"{', '.join(checks)})")
-    if not 0 <= score <= checks[check_id].max_score:
-        raise GraderError(f"--score {score:g} is outside 0..{checks[check_id].max_score:g}, "
-                          f"the points of {check_id}; use an adjustment (no CHECK) for extra "
-                          "points")
-
-
-def _what(check_id: str) -> str:
-    return f"override of {check_id}" if check_id else "adjustment"
 
 
 def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
@@ -168,12 +106,12 @@ def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:
     out.print(table)
     for change in book.override_log(student, assignment):
         state = "cleared" if change.score is None else f"{change.score:g}"
-        out.print(f"  {_what(change.check_id)}: {state} — {escape(change.describes)}")
+        out.print(f"  {changes.what(change.check_id)}: {state} — {escape(change.describes)}")
     extension = book.extension(student, assignment)
     if extension:
         out.print(f"  extension: {extension.days:g} day(s) by {extension.by} on "
                   f"{extension.at[:10]} ({escape(extension.reason)})")
-    grade = _effective(book, student, assignment)
+    grade = changes.effective(book, student, assignment)
     out.print(f"[bold]effective grade {grade.score:g}/{grade.max_score:g}[/]"
               + (f" ({grade.late_days} day(s) late)" if grade.late_days else ""))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱️", "memory": "🧠",
          "skipped": "⏭️"}
@@ -41,8 +41,12 @@ def anchor(text: object) -> str:
     return "check-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-") or "x")
 
 
-def make_environment() -> Environment:
-    env = Environment(loader=PackageLoader("grader.report", "templates"),
+def make_environment(*packages: str) -> Environment:
+    """The reports' environment; templates of ``packages`` (their ``templates/`` folders)
+    come first, so a page of the web application can extend a report's."""
+    loader = ChoiceLoader([*(PackageLoader(p, "templates") for p in packages),
+                           PackageLoader("grader.report", "templates")])
+    env = Environment(loader=loader,
                       autoescape=select_autoescape(["html.j2"], default_for_string=False),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(md_cell=md_cell, md_code=md_code, seconds=seconds, anchor=anchor)

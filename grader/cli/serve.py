@@ -1,0 +1,85 @@
+"""``grader serve`` (the staff web application) and ``grader staff`` (its accounts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from grader.cli import COMMANDS
+from grader.console import console
+from grader.stamps import who
+from grader.store.gradebook import Gradebook
+from grader.store.staff import ROLES, Staff
+
+_DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                   help="The gradebook file (created when missing).")
+_URL = click.option("--url", default="http://127.0.0.1:8000", show_default=True,
+                    help="The address staff open (behind a proxy: its public https:// one).")
+
+
+@COMMANDS.register
+@click.command()
+@_DB
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (keep it local; put TLS in front for others).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--secure-cookies", is_flag=True,
+              help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+def serve(db: Path, host: str, port: int, secure_cookies: bool) -> None:
+    """Serve the staff web application over the gradebook DB: the class view, each student's
+    page, overrides and extensions with an audit trail."""
+    from werkzeug.serving import run_simple
+
+    from grader.web.app import create_app, first_link
+
+    with Gradebook(db):  # create it, or refuse a file that is not one, before listening
+        pass
+    base = f"http://{host}:{port}"
+    link = first_link(db, base)
+    out = console()
+    if link:
+        out.print(f"first instructor: {who(None)}; sign in once with\n  {link}\n(it works "
+                  "once, for 15 minutes; grader staff link LOGIN makes another)", soft_wrap=True)
+    else:
+        out.print("staff sign in with a link from: grader staff link LOGIN --db " + str(db))
+    run_simple(host, port, create_app(db, secure_cookies), threaded=True, use_reloader=False)
+
+
+@COMMANDS.register
+@click.group()
+def staff() -> None:
+    """Course staff of the web application: add members, make sign-in links."""
+
+
+@staff.command("add")
+@click.argument("login")
+@_DB
+@click.option("--role", type=click.Choice(ROLES), default="ta", show_default=True)
+@_URL
+def add(login: str, db: Path, role: str, url: str) -> None:
+    """Add LOGIN to the staff (or change their role) and print a one-time sign-in link."""
+    with Gradebook(db), Staff(db) as members:
+        members.add(login, role, who(None))
+        token = members.link_token(login)
+    console().print(f"{login} ({role}): {url.rstrip('/')}/login/{token}", soft_wrap=True)
+
+
+@staff.command("link")
+@click.argument("login")
+@_DB
+@_URL
+def link(login: str, db: Path, url: str) -> None:
+    """Print a new one-time sign-in link for LOGIN (valid 15 minutes)."""
+    with Staff(db) as members:
+        token = members.link_token(login)
+    console().print(f"{url.rstrip('/')}/login/{token}", soft_wrap=True)
+
+
+@staff.command("list")
+@_DB
+def list_staff(db: Path) -> None:
+    """Every member of staff and their role."""
+    with Staff(db) as members:
+        for member in members.members():
+            console().print(f"{member.login}  {member.role}")

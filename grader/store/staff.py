@@ -1,0 +1,170 @@
+"""Course staff in the gradebook: accounts with a role, one-time login links, web sessions.
+
+Nobody has a password. An instructor (or ``grader serve`` on its first start) mints a login
+link for a member of staff; the link works once, for 15 minutes, and opens a session whose
+cookie carries a random id. Only hashes of links and session ids are stored, so a copy of the
+gradebook opens no session. Every session has its own CSRF token.
+
+The tables live in the gradebook's SQLite file, beside the grades they guard; the command line
+(``grader staff``) and the web application write the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import GraderError
+from grader.stamps import now
+
+ROLES = ("instructor", "ta")
+LINK_TTL_S = 15 * 60
+SESSION_TTL_S = 12 * 3600
+FAILURE_WINDOW_S = 600  # failed logins counted over this window, per address
+FREE_FAILURES = 5  # failed logins an address may make before each one waits
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS staff (
+    login TEXT PRIMARY KEY, role TEXT NOT NULL, added_by TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS login_links (
+    token_hash TEXT PRIMARY KEY, login TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    id_hash TEXT PRIMARY KEY, login TEXT NOT NULL, csrf TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS login_failures (address TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_by_address ON login_failures (address, at);
+"""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of staff: ``login`` (their id), ``role`` (``instructor`` or ``ta``)."""
+
+    login: str
+    role: str
+
+    @property
+    def instructor(self) -> bool:
+        return self.role == "instructor"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in member and the CSRF token every form of theirs carries."""
+
+    member: Member
+    csrf: str
+
+    def csrf_matches(self, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token, self.csrf)
+
+
+class Staff:
+    """The staff tables of the gradebook at ``path``; use as a context manager.
+
+    ``clock`` gives the time in seconds (tests move it).
+    """
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        try:
+            self._db = sqlite3.connect(Path(path), timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            with self._db:
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise GraderError(f"{path}: not a usable gradebook ({exc})") from None
+
+    def __enter__(self) -> Staff:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._db.close()
+
+    # --- accounts ---------------------------------------------------------------------
+
+    def add(self, login: str, role: str, by: str) -> Member:
+        """Add ``login`` with ``role`` (or change their role); one sentence on a bad value."""
+        if role not in ROLES:
+            raise GraderError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+        login = login.strip()
+        if not login or len(login) > 64 or any(c.isspace() for c in login):
+            raise GraderError(f"login {login!r}: one word of at most 64 characters")
+        with self._db:
+            self._db.execute("INSERT INTO staff VALUES (?, ?, ?, ?) ON CONFLICT(login) DO "
+                             "UPDATE SET role = excluded.role", (login, role, by, now()))
+        return Member(login, role)
+
+    def member(self, login: str) -> Member | None:
+        row = self._db.execute("SELECT login, role FROM staff WHERE login = ?", (login,)).fetchone()
+        return Member(*row) if row else None
+
+    def members(self) -> list[Member]:
+        return [Member(*row) for row in
+                self._db.execute("SELECT login, role FROM staff ORDER BY role, login")]
+
+    # --- login links ------------------------------------------------------------------
+
+    def link_token(self, login: str) -> str:
+        """A new one-time login token for ``login`` (valid :data:`LINK_TTL_S` seconds)."""
+        if self.member(login) is None:
+            raise GraderError(f"{login} is not on the staff: add them first (grader staff add)")
+        token = secrets.token_urlsafe(32)
+        with self._db:
+            self._db.execute("INSERT INTO login_links VALUES (?, ?, ?, NULL)",
+                             (_digest(token), login, self._clock() + LINK_TTL_S))
+        return token
+
+    def redeem(self, token: str, address: str) -> tuple[str, Session] | None:
+        """Spend ``token``: a new session (its cookie value and itself), or ``None`` when the
+        token is unknown, used or expired (the failure counts against ``address``)."""
+        moment = self._clock()
+        with self._db:
+            row = self._db.execute(
+                "UPDATE login_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
+                "AND expires_at > ? RETURNING login", (moment, _digest(token), moment)).fetchone()
+            member = self.member(row[0]) if row else None
+            if member is None:
+                self._db.execute("INSERT INTO login_failures VALUES (?, ?)", (address, moment))
+                return None
+            cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            self._db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?)",
+                             (_digest(cookie), member.login, csrf, moment + SESSION_TTL_S))
+        return cookie, Session(member, csrf)
+
+    def wait_before_login(self, address: str) -> float:
+        """Seconds ``address`` must wait before its next login attempt: 0 for its first
+        :data:`FREE_FAILURES` failures in :data:`FAILURE_WINDOW_S`, then doubling, at most 60."""
+        since = self._clock() - FAILURE_WINDOW_S
+        failures, last = self._db.execute(
+            "SELECT count(*), max(at) FROM login_failures WHERE address = ? AND at > ?",
+            (address, since)).fetchone()
+        if failures < FREE_FAILURES:
+            return 0.0
+        delay = min(60.0, 2.0 ** (failures - FREE_FAILURES))
+        return max(0.0, last + delay - self._clock())
+
+    # --- sessions ---------------------------------------------------------------------
+
+    def session(self, cookie: str | None) -> Session | None:
+        """The live session of a cookie value (``None``: none, expired, or its member left)."""
+        if not cookie:
+            return None
+        row = self._db.execute(
+            "SELECT s.login, m.role, s.csrf FROM web_sessions s JOIN staff m USING (login) "
+            "WHERE s.id_hash = ? AND s.expires_at > ?", (_digest(cookie), self._clock())).fetchone()
+        return Session(Member(row[0], row[1]), row[2]) if row else None
+
+    def end(self, cookie: str) -> None:
+        """Sign out: the session of ``cookie`` is gone."""
+        with self._db:
+            self._db.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_digest(cookie),))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,50 @@
+"""The staff application: :func:`create_app` over one gradebook, and :func:`first_link`, the
+link ``grader serve`` prints for the first instructor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from grader.stamps import who
+from grader.store.staff import SESSION_TTL_S, Staff
+from grader.web import security
+from grader.web.pages import pages, render
+
+MAX_FORM_BYTES = 1 << 20  # a form is a few fields; uploads are not staff pages' business
+
+
+def create_app(db: Path, secure_cookies: bool = False,
+               clock: Callable[[], float] = time.time) -> Flask:
+    """The application over the gradebook ``db``. ``secure_cookies``: the session cookie only
+    travels over HTTPS (set it behind a TLS proxy). ``clock``: seconds, for tests."""
+    app = Flask("grader.web")
+    app.config.update(GRADER_DB=Path(db), GRADER_SECURE_COOKIES=secure_cookies,
+                      GRADER_CLOCK=clock, GRADER_SESSION_S=SESSION_TTL_S,
+                      MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
+    app.register_blueprint(pages)
+    app.after_request(security.add_headers)
+    app.teardown_appcontext(security.close_request)
+    app.register_error_handler(HTTPException, _error_page)
+    return app
+
+
+def first_link(db: Path, base_url: str) -> str | None:
+    """A one-time sign-in link for a first instructor (the OS user) when the gradebook has no
+    instructor yet; ``None`` when it has one (they mint links with ``grader staff link``)."""
+    with Staff(db) as staff:
+        if any(m.instructor for m in staff.members()):
+            return None
+        login = who(None)
+        staff.add(login, "instructor", by=login)
+        return f"{base_url.rstrip('/')}/login/{staff.link_token(login)}"
+
+
+def _error_page(error: HTTPException) -> Response:
+    return render("web_message.html.j2", error.code or 500, title=error.name,
+                  text=error.description or "")

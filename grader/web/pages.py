@@ -1,0 +1,189 @@
+"""The pages of the staff application: sign-in, the class view, a student's page with the
+staff's controls, and the staff list.
+
+Every page is a report template (:mod:`grader.report`) extended with the controls; every change
+goes through :mod:`grader.store.changes`, the same rules and sentences as the command line.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import (Blueprint, abort, current_app, g, make_response, redirect, request,
+                   url_for)
+from werkzeug.wrappers import Response
+
+from grader.errors import GraderError
+from grader.report.environment import make_environment
+from grader.report.student import student_view
+from grader.report.summary import summarize
+from grader.store import changes
+from grader.store.gradebook import Gradebook
+from grader.web import security
+from grader.web.security import signed_in
+
+pages = Blueprint("pages", __name__)
+ENV = make_environment("grader.web")
+
+
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    """A page, with who is signed in and their CSRF token for its forms."""
+    current = security.session()
+    html = ENV.get_template(template).render(
+        member=current.member if current else None, csrf=current.csrf if current else "",
+        **context)
+    return make_response(html, status)
+
+
+def book() -> Gradebook:
+    """The gradebook for this request (opened once, closed when it ends)."""
+    if "book" not in g:
+        g.book = Gradebook(current_app.config["GRADER_DB"])
+    return g.book
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+@pages.get("/login")
+def sign_in() -> Response:
+    return render("web_message.html.j2", title="Sign in",
+                  text="Sign in with the link an instructor gave you (grader staff link LOGIN "
+                       "prints one).")
+
+
+@pages.get("/login/<token>")
+def confirm(token: str) -> Response:
+    # a link previewer that fetches the link spends nothing: only the button's POST does
+    return render("web_login.html.j2", token=token)
+
+
+@pages.post("/login")
+def redeem() -> Response:
+    address = request.remote_addr or "?"
+    wait = security.staff().wait_before_login(address)
+    if wait > 0:
+        response = render("web_message.html.j2", 429, title="Too many attempts",
+                          text=f"Too many failed sign-ins from here: try again in {math.ceil(wait)} s.")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    redeemed = security.staff().redeem(request.form.get("token", ""), address)
+    if redeemed is None:
+        return render("web_message.html.j2", 403, title="Sign-in failed",
+                      text="This link is unknown, already used or expired: ask for a new one.")
+    cookie, _ = redeemed
+    return security.set_session_cookie(redirect(url_for("pages.classes")), cookie)
+
+
+@pages.post("/logout")
+@signed_in
+def sign_out() -> Response:
+    security.staff().end(request.cookies[security.COOKIE])
+    response = redirect(url_for("pages.sign_in"))
+    response.delete_cookie(security.COOKIE)
+    return response
+
+
+# --- grades -------------------------------------------------------------------------------
+
+@pages.get("/")
+@signed_in
+def classes() -> Response:
+    views = [student_view(result, None, url_for("pages.student", assignment=result.assignment,
+                                                 student=result.student))
+             for result in book().effective()]
+    return render("web_summary.html.j2", summaries=summarize(views), similar={})
+
+
+@pages.get("/students/<assignment>/<student>")
+@signed_in
+def student(assignment: str, student: str) -> Response:
+    return _student_page(assignment, student, saved=request.args.get("saved", ""))
+
+
+@pages.post("/students/<assignment>/<student>/override")
+@signed_in
+def override(assignment: str, student: str) -> Response:
+    form = request.form
+    current = security.session()
+    assert current is not None  # signed_in saw to it
+    try:
+        changes.override(book(), student, assignment, form.get("check", ""),
+                         _number(form, "score"), form.get("reason"), current.member.login,
+                         _number(form, "out_of") or 0.0, clear=form.get("clear") == "1")
+    except GraderError as exc:
+        return _student_page(assignment, student, error=str(exc), status=400)
+    return redirect(url_for("pages.student", assignment=assignment, student=student,
+                            saved="override"))
+
+
+@pages.post("/students/<assignment>/<student>/extend")
+@signed_in
+def extend(assignment: str, student: str) -> Response:
+    security.require("instructor")
+    current = security.session()
+    assert current is not None
+    try:
+        days = _number(request.form, "days")
+        if days is None:
+            raise GraderError("give the extra days (0 removes the extension)")
+        changes.extend(book(), student, assignment, days, request.form.get("reason", ""),
+                       current.member.login)
+    except GraderError as exc:
+        return _student_page(assignment, student, error=str(exc), status=400)
+    return redirect(url_for("pages.student", assignment=assignment, student=student,
+                            saved="extension"))
+
+
+def _student_page(assignment: str, student: str, error: str = "", saved: str = "",
+                  status: int = 200) -> Response:
+    result = book().effective_of(student, assignment)
+    if result is None:
+        abort(404, "no such student on this assignment")
+    view = student_view(result, book().artifacts(result), instructor=True)
+    return render("web_student.html.j2", status, v=view, r=result,
+                  summary_href=url_for("pages.classes"), error=error, saved=saved,
+                  action=url_for("pages.student", assignment=assignment, student=student),
+                  gradings=book().history(student, assignment),
+                  changes=book().override_log(student, assignment),
+                  extension=book().extension(student, assignment))
+
+
+def _number(form: Any, name: str) -> float | None:
+    """A form field as a finite number (``None`` when left empty)."""
+    text = (form.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise GraderError(f"{name}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise GraderError(f"{name}: {text!r} is not a number")
+    return value
+
+
+# --- staff --------------------------------------------------------------------------------
+
+@pages.get("/staff")
+@signed_in
+def staff_list() -> Response:
+    security.require("instructor")
+    return render("web_staff.html.j2", members=security.staff().members(), link="", error="")
+
+
+@pages.post("/staff")
+@signed_in
+def staff_add() -> Response:
+    security.require("instructor")
+    current = security.session()
+    assert current is not None
+    login = request.form.get("login", "")
+    try:
+        security.staff().add(login, request.form.get("role", "ta"), current.member.login)
+        token = security.staff().link_token(login.strip())
+    except GraderError as exc:
+        return render("web_staff.html.j2", 400, members=security.staff().members(), link="",
+                      error=str(exc))
+    return render("web_staff.html.j2", members=security.staff().members(), error="",
+                  link=url_for("pages.confirm", token=token, _external=True), link_for=login)

@@ -1,0 +1,100 @@
+"""What guards every request of the staff application.
+
+- **Sessions** come only from one-time login links (:mod:`grader.store.staff`); the cookie
+  carries a random id (``HttpOnly``, ``SameSite=Strict``, ``Secure`` behind HTTPS), and a page
+  without a live session redirects to the sign-in page.
+- **CSRF**: every state-changing request carries its session's token in the form field
+  ``csrf``, and its ``Origin`` (when the browser sends one) must be the application's own.
+- **Headers**: a Content-Security-Policy that allows no script at all and no resource from
+  elsewhere, no framing, a referrer for this site only (a login link never leaks to another;
+  with none at all, browsers send ``Origin: null`` and no form could be told from a forgery),
+  no caching of pages.
+- **Roles**: :func:`require` refuses a member whose role may not do a thing (403).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from grader.store.staff import Session, Staff
+
+COOKIE = "grader_session"
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def staff() -> Staff:
+    """The staff tables for this request (opened once, closed when it ends)."""
+    if "staff" not in g:
+        g.staff = Staff(current_app.config["GRADER_DB"], current_app.config["GRADER_CLOCK"])
+    return g.staff
+
+
+def session() -> Session | None:
+    """The signed-in member's session, or ``None``."""
+    if "session" not in g:
+        g.session = staff().session(request.cookies.get(COOKIE))
+    return g.session
+
+
+def signed_in(view: View) -> View:
+    """The page needs a live session (else: to the sign-in page); a POST needs its CSRF token."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        current = session()
+        if current is None:
+            return redirect(url_for("pages.sign_in"))
+        if request.method == "POST" and not (
+                _same_origin() and current.csrf_matches(request.form.get("csrf"))):
+            abort(403, "this form is stale or was not sent by this site: reload the page")
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def require(role: str) -> None:
+    """Refuse (403) a member who does not have ``role``."""
+    current = session()
+    if current is None or current.member.role != role:
+        abort(403, f"only an {role} may do this")
+
+
+def set_session_cookie(response: Response, cookie: str) -> Response:
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Strict",
+                        secure=current_app.config["GRADER_SECURE_COOKIES"],
+                        max_age=current_app.config["GRADER_SESSION_S"])
+    return response
+
+
+def add_headers(response: Response) -> Response:
+    """Every response's security headers (see the module's docstring)."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def close_request(_: BaseException | None) -> None:
+    for name in ("staff", "book"):
+        opened = g.pop(name, None)
+        if opened is not None:
+            opened.__exit__(None, None, None)
+
+
+def _same_origin() -> bool:
+    """Whether the request's ``Origin`` (absent in some browsers' same-origin posts) is ours."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin == request.host_url.rstrip("/")
