@@ -19,7 +19,7 @@ import numpy as np
 
 import grader
 from grader.rubric import environments
-from grader.intake import ipynb, source_rules
+from grader.intake import ipynb, shown_files, source_rules
 from grader.rubric.assignments import kit_of
 from grader.checks import KINDS
 from grader.checks.base import CheckContext
@@ -52,6 +52,7 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     every case's outcome (see :class:`~grader.checks.base.CheckContext`).
     """
     started = now()
+    files, file_notes = shown_files.collect(submission.root, submission.modules, rubric.manual)
     interpreter, environment = _environment(rubric)
     session = SandboxSession(
         submission.root, submission.module_dir, limits=_limits(rubric, prepared),
@@ -77,8 +78,9 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
         versions=environment or dict(versions()), device=_device(checks), sandbox=session.isolation or "not started",
         isolation=list(session.layers), isolation_missing=session.missing_layers(),
         warm=session.warm, started_at=started, finished_at=now(),
-        notes=submission.notes + _compat_notes(sources, rubric),
+        notes=submission.notes + _compat_notes(sources, rubric) + file_notes,
         calls=encode_recorded(memo.recorded),
+        manual=[item.model_dump(mode="json") for item in rubric.manual], files=files,
     )
     return result
 

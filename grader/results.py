@@ -140,6 +140,11 @@ class SubmissionResult:
     # the student calls' outcomes (request key -> encoded outcome, grader.sandbox.memo), on
     # their way to the gradebook's store; not part of the result's JSON
     calls: dict[str, str] = field(default_factory=dict, repr=False)
+    # the rubric's manual items at grading time (grader.rubric.model.ManualItem, as data)
+    manual: list[dict[str, Any]] = field(default_factory=list)
+    # the submission's files those items show (path -> bytes), on their way to the gradebook's
+    # store like ``calls``; not part of the result's JSON
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def raw_score(self) -> float:
@@ -165,8 +170,11 @@ class SubmissionResult:
     def to_dict(self, include_artifacts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["checks"] = [c.to_dict(include_artifacts) for c in self.checks]
+        data["files"] = {name: base64.b64encode(blob).decode("ascii")
+                         for name, blob in self.files.items()}
         if not include_artifacts:
             data.pop("calls")
+            data.pop("files")
         data["score"] = self.score
         data["raw_score"] = self.raw_score
         data["max_score"] = self.max_score
@@ -177,6 +185,7 @@ class SubmissionResult:
         fields = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in fields}
         kept["checks"] = [CheckResult.from_dict(c) for c in data["checks"]]
+        kept["files"] = {name: base64.b64decode(text) for name, text in data.get("files", {}).items()}
         return cls(**kept)
 
 

@@ -73,6 +73,7 @@ def _hostile_result() -> SubmissionResult:
     image = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
     check = CheckResult("c1", HOSTILE, "f", Status.FAILED, 0.0, 1.0, f"f raised {HOSTILE}",
                         details={"traceback": HOSTILE}, stdout=f"{HOSTILE}\n</pre>{HOSTILE}\n",
+                        kind="numeric",
                         artifacts={"output": image, "expected": image.T.copy(),
                                    "label": np.array(HOSTILE)})
     return SubmissionResult(HOSTILE, "feed", "hostile", "h1", [check], notes=[HOSTILE],

@@ -111,3 +111,52 @@ def test_an_instructor_signs_in_and_overrides_from_the_page(server):
     assert problems == [], problems
     with Gradebook(db) as book:
         assert book.effective_of("ann", "proj1_filtering").score == 4.5
+
+
+def test_a_ta_grades_a_manual_item_by_keyboard(tmp_path):
+    from test_manual import with_item
+
+    db = tmp_path / "gradebook.sqlite"
+    with Gradebook(db) as book:
+        for student in ("ann", "bob", "cat"):
+            book.record(with_item(student, 2.0))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
+                             "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
+    base = f"http://127.0.0.1:{port}"
+    problems: list[str] = []
+    try:
+        link = _first_link(proc)
+        _wait_until_listening(port)
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.goto(link)
+            page.click("#sign-in")
+            page.goto(f"{base}/grade/proj1_filtering")
+            page.click("#start-hybrid_quality")
+            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
+            page.keyboard.press("1")  # convincing: 5 points, on to the next not graded
+            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/bob")
+            page.keyboard.press("p")  # back to ann
+            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
+            assert "now 5 (convincing) by root" in page.inner_text("#current") or \
+                "now 5 (convincing)" in page.inner_text("#current")
+            page.keyboard.press("c")
+            page.keyboard.type("only the far view works")
+            page.keyboard.press("Escape")
+            page.keyboard.press("2")  # one distance: 2 points
+            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/bob")
+            assert page.evaluate("window.__pwned") is None
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert problems == [], problems
+    with Gradebook(db) as book:
+        saved = book.manual_grades("ann", "proj1_filtering")["hybrid_quality"]
+        assert (saved.points, saved.level, saved.comment) == (2.0, "one distance",
+                                                               "only the far view works")
+        assert "hybrid_quality" not in book.manual_grades("bob", "proj1_filtering")

@@ -135,6 +135,57 @@ class Check(_Strict):
         return self.target.split(":")[1]
 
 
+class Level(_Strict):
+    """One level of a manual item: the points it gives and what it means."""
+
+    points: float = Field(ge=0)
+    """the points this level gives"""
+    label: str
+    """what a grader checks before picking it, shown to the student with the grade"""
+
+
+class ManualItem(_Strict):
+    """A part of the grade a person gives by looking: at the student's outputs, files, code."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """unique among the rubric's checks and items"""
+    name: str
+    """what the grader judges, e.g. 'the hybrid image works at both distances'"""
+    points: float = Field(gt=0)
+    """what the item is worth"""
+    levels: list[Level] = Field(min_length=1)
+    """the choices, best first; a grader may also type any points from 0 to ``points``"""
+    show: list[str] = Field(default_factory=list)
+    """what the grading page shows beside the levels: ``check:ID`` (that check's figures and
+    message), ``file:GLOB`` (files of the submission, e.g. ``file:*.pdf``), ``code:MODULE``"""
+
+    @model_validator(mode="after")
+    def _levels_within_points(self) -> ManualItem:
+        for index, level in enumerate(self.levels):
+            if level.points > self.points:
+                raise LocatedError(("levels", index, "points"),
+                                   f"a level gives {level.points:g}, more than the item's "
+                                   f"{self.points:g} points", relative=True)
+        for index, shown in enumerate(self.show):
+            what, _, target = shown.partition(":")
+            if what not in ("check", "file", "code") or not target:
+                raise LocatedError(("show", index), f"show {shown!r}: write check:ID, "
+                                   "file:GLOB or code:MODULE", relative=True)
+        return self
+
+    def files(self) -> list[str]:
+        """The globs of the submission's files this item shows."""
+        return [s.partition(":")[2] for s in self.show if s.startswith("file:")]
+
+    def modules(self) -> list[str]:
+        """The student modules whose code this item shows."""
+        return [s.partition(":")[2] for s in self.show if s.startswith("code:")]
+
+    def checks(self) -> list[str]:
+        """The checks whose figures and message this item shows."""
+        return [s.partition(":")[2] for s in self.show if s.startswith("check:")]
+
+
 class Defaults(_Strict):
     timeout_s: float = Field(30.0, gt=0)
     """wall-clock limit of each call, seconds"""
@@ -209,6 +260,9 @@ class Rubric(_Strict):
                                    "goes on the Gradescope leaderboard")
     checks: list[Check] = Field(min_length=1)
     """what is graded"""
+    manual: list[ManualItem] = []
+    """parts of the grade a person gives by looking (graded in ``grader serve``); held from
+    students and exports until an instructor publishes the assignment"""
 
     @model_validator(mode="after")
     def _consistent(self) -> Rubric:
@@ -225,6 +279,14 @@ class Rubric(_Strict):
                 if required not in seen:
                     raise LocatedError(("checks", index, "requires"),
                                         f"requires unknown or later check {required!r}")
+        for index, item in enumerate(self.manual):
+            if item.id in seen:
+                raise LocatedError(("manual", index, "id"), f"duplicate check or item id {item.id!r}")
+            seen.add(item.id)
+            for shown in item.checks():
+                if shown not in {c.id for c in self.checks}:
+                    raise LocatedError(("manual", index, "show"), f"show check:{shown}: the "
+                                       "rubric has no such check")
         return self
 
     def timeout_for(self, check: Check) -> float:

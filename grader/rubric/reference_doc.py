@@ -28,6 +28,8 @@ SECTIONS: list[tuple[type[BaseModel], str]] = [
     (model.Comparison, "A check's `compare:` (kinds that compare arrays)."),
     (model.Case, "An item of a check's `cases:`."),
     (model.Diagnosis, "An item of a check's `diagnoses:` (kinds that diagnose)."),
+    (model.ManualItem, "An item of `manual:` — a part of the grade a person gives."),
+    (model.Level, "An item of a manual item's `levels:`."),
 ]
 _INTERNAL = {"provided_files", "environment_spec"}  # filled in by the loader, never written
 

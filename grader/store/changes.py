@@ -24,7 +24,7 @@ def override(book: Gradebook, student: str, assignment: str | None, check_id: st
     """Record an override of ``check_id`` (``""``: an adjustment worth ``out_of`` more) or,
     with ``clear``, remove the active one; the assignment it was about and the effective grade."""
     name = assignment_of(book, student, assignment)
-    latest = book.latest_of(student, name)
+    latest = book.effective_of(student, name, staff=True)  # its manual items are checks too
     active = {o.check_id: o for o in book.overrides(student, name)}
     if clear:
         if score is not None:

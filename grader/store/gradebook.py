@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import GraderError
+from grader.store import manual, overrides
 from grader.store.extensions import Extension
+from grader.store.manual import ManualGrade
 from grader.store.overrides import Override
 from grader.results import SubmissionResult, decode_arrays, encode_arrays
 
@@ -84,6 +86,29 @@ CREATE TABLE IF NOT EXISTS extensions (
     made_by      TEXT NOT NULL,
     made_at      TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS manual_grades (  -- a person's grade of a manual item: a log
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    student      TEXT NOT NULL,
+    assignment   TEXT NOT NULL,
+    item_id      TEXT NOT NULL,
+    points       REAL,           -- NULL clears the item's grade
+    level        TEXT NOT NULL,
+    comment      TEXT NOT NULL,
+    made_by      TEXT NOT NULL,
+    made_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manual_grades_by_item ON manual_grades (student, assignment, item_id);
+CREATE TABLE IF NOT EXISTS publications (  -- assignments whose manual grades students see
+    assignment   TEXT PRIMARY KEY,
+    made_by      TEXT NOT NULL,
+    made_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submission_files (  -- files manual items show, content-addressed
+    content_hash TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    data         BLOB NOT NULL,
+    PRIMARY KEY (content_hash, name)
+);
 """
 _V1_COLUMNS = "student, content_hash, assignment, rubric_hash, score, max_score, graded_at, result_json"
 
@@ -133,6 +158,9 @@ class Gradebook:
             self._db.executemany(  # content-addressed: the same request on the same code
                 "INSERT OR IGNORE INTO call_outcomes VALUES (?, ?, ?)",
                 [(result.content_hash, key, text) for key, text in result.calls.items()])
+            self._db.executemany(
+                "INSERT OR IGNORE INTO submission_files VALUES (?, ?, ?)",
+                [(result.content_hash, name, blob) for name, blob in result.files.items()])
 
     def stored_calls(self, content_hash: str) -> dict[str, str]:
         """``request key -> encoded outcome`` of every call stored for this submission."""
@@ -171,10 +199,12 @@ class Gradebook:
         rows = self._db.execute(query + " ORDER BY student, assignment", params).fetchall()
         return [SubmissionResult.from_dict(json.loads(text)) for (text,) in rows]
 
-    def effective(self, assignment: str | None = None) -> list[SubmissionResult]:
-        """Each (student, assignment)'s grade as it counts: the newest result with the active
-        overrides, adjustments and extensions applied (what reports and exports show)."""
-        return [self._applied(result) for result in self.latest(assignment)]
+    def effective(self, assignment: str | None = None, staff: bool = False) -> list[SubmissionResult]:
+        """Each (student, assignment)'s grade as it counts: the newest result with its manual
+        items' grades, the active overrides, adjustments and extensions applied (what reports
+        and exports show). Manual grades count once the assignment is published, or for
+        ``staff`` (the course staff's own pages)."""
+        return [self._applied(result, staff) for result in self.latest(assignment)]
 
     def latest_of(self, student: str, assignment: str) -> SubmissionResult | None:
         """:meth:`latest` for one student (``None`` if the gradebook has no result)."""
@@ -183,16 +213,18 @@ class Gradebook:
             "ORDER BY id DESC LIMIT 1", (student, assignment)).fetchone()
         return SubmissionResult.from_dict(json.loads(row[0])) if row else None
 
-    def effective_of(self, student: str, assignment: str) -> SubmissionResult | None:
+    def effective_of(self, student: str, assignment: str,
+                     staff: bool = False) -> SubmissionResult | None:
         """:meth:`effective` for one student (``None`` if the gradebook has no result)."""
         result = self.latest_of(student, assignment)
-        return self._applied(result) if result is not None else None
+        return self._applied(result, staff) if result is not None else None
 
-    def _applied(self, result: SubmissionResult) -> SubmissionResult:
-        from grader.store import overrides
-
-        return overrides.apply(result, self.overrides(result.student, result.assignment),
-                               self.extension(result.student, result.assignment))
+    def _applied(self, result: SubmissionResult, staff: bool = False) -> SubmissionResult:
+        student, assignment = result.student, result.assignment
+        held = not staff and self.published(assignment) is None
+        graded = manual.apply(result, self.manual_grades(student, assignment), held)
+        return overrides.apply(graded, self.overrides(student, assignment),
+                               self.extension(student, assignment))
 
     def history(self, student: str, assignment: str | None = None) -> list[tuple[int, SubmissionResult]]:
         """Every grading of ``student`` (of ``assignment``), oldest first, with its row id."""
@@ -225,6 +257,63 @@ class Gradebook:
         """The active overrides: the newest of each check (and of the adjustment), uncleared."""
         newest = {o.check_id: o for o in self.override_log(student, assignment)}
         return [o for o in newest.values() if o.score is not None]
+
+    # --- manual items ----------------------------------------------------------------------
+
+    def add_manual_grade(self, grade: ManualGrade, seen: int | None) -> int:
+        """Record ``grade`` unless someone graded the item since the grader saw it (``seen``:
+        the number :meth:`manual_versions` gave then); return the new grade's number."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # read and write as one, against a second grader
+            row = self._db.execute(
+                "SELECT id, made_by, made_at FROM manual_grades WHERE student = ? AND "
+                "assignment = ? AND item_id = ? ORDER BY id DESC LIMIT 1",
+                (grade.student, grade.assignment, grade.item_id)).fetchone()
+            if row is not None and row[0] != seen:
+                raise GraderError(f"{row[1]} graded {grade.item_id} of {grade.student} at "
+                                  f"{row[2][:16]}, after you opened it: reload to see their grade")
+            cursor = self._db.execute(
+                "INSERT INTO manual_grades (student, assignment, item_id, points, level, "
+                "comment, made_by, made_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (grade.student, grade.assignment, grade.item_id, grade.points, grade.level,
+                 grade.comment, grade.by, grade.at))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def manual_grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
+        """The standing grade of each manual item of ``student``'s ``assignment``."""
+        newest = {g.item_id: g for _, g in self._manual_log(student, assignment)}
+        return {item: g for item, g in newest.items() if g.points is not None}
+
+    def manual_versions(self, student: str, assignment: str) -> dict[str, int]:
+        """The number of each item's newest grade (what a grading page saw, for
+        :meth:`add_manual_grade`)."""
+        return {g.item_id: number for number, g in self._manual_log(student, assignment)}
+
+    def _manual_log(self, student: str, assignment: str) -> list[tuple[int, ManualGrade]]:
+        rows = self._db.execute(
+            "SELECT id, student, assignment, item_id, points, level, comment, made_by, made_at "
+            "FROM manual_grades WHERE student = ? AND assignment = ? ORDER BY id",
+            (student, assignment))
+        return [(row[0], ManualGrade(*row[1:])) for row in rows]
+
+    def publish(self, assignment: str, by: str, at: str) -> None:
+        """Let students and exports see ``assignment``'s manual grades from now on."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO publications VALUES (?, ?, ?)",
+                             (assignment, by, at))
+
+    def published(self, assignment: str) -> tuple[str, str] | None:
+        """Who published ``assignment`` and when, or ``None`` while its manual grades are held."""
+        row = self._db.execute("SELECT made_by, made_at FROM publications WHERE assignment = ?",
+                               (assignment,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def files(self, content_hash: str) -> dict[str, bytes]:
+        """The files of a submission that its manual items show (path -> bytes)."""
+        rows = self._db.execute("SELECT name, data FROM submission_files WHERE content_hash = ? "
+                                "ORDER BY name", (content_hash,))
+        return {name: bytes(data) for name, data in rows}
 
     def add_extension(self, extension: Extension) -> None:
         with self._db:

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from grader.stamps import who
 from grader.store.staff import SESSION_TTL_S, Staff
 from grader.web import security
+from grader.web.manual import manual
 from grader.web.pages import pages, render
 
 MAX_FORM_BYTES = 1 << 20  # a form is a few fields; uploads are not staff pages' business
@@ -28,6 +29,7 @@ def create_app(db: Path, secure_cookies: bool = False,
                       GRADER_CLOCK=clock, GRADER_SESSION_S=SESSION_TTL_S,
                       MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
     app.register_blueprint(pages)
+    app.register_blueprint(manual)
     app.after_request(security.add_headers)
     app.teardown_appcontext(security.close_request)
     app.register_error_handler(HTTPException, _error_page)

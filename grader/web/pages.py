@@ -32,7 +32,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     current = security.session()
     html = ENV.get_template(template).render(
         member=current.member if current else None, csrf=current.csrf if current else "",
-        **context)
+        csp=security.META_POLICY, **context)
     return make_response(html, status)
 
 
@@ -89,10 +89,12 @@ def sign_out() -> Response:
 @pages.get("/")
 @signed_in
 def classes() -> Response:
+    results = book().effective(staff=True)
     views = [student_view(result, None, url_for("pages.student", assignment=result.assignment,
-                                                 student=result.student))
-             for result in book().effective()]
-    return render("web_summary.html.j2", summaries=summarize(views), similar={})
+                                                 student=result.student)) for result in results]
+    to_grade = sorted({r.assignment for r in results if r.manual})
+    return render("web_summary.html.j2", summaries=summarize(views), similar={},
+                  to_grade=to_grade)
 
 
 @pages.get("/students/<assignment>/<student>")
@@ -137,7 +139,7 @@ def extend(assignment: str, student: str) -> Response:
 
 def _student_page(assignment: str, student: str, error: str = "", saved: str = "",
                   status: int = 200) -> Response:
-    result = book().effective_of(student, assignment)
+    result = book().effective_of(student, assignment, staff=True)
     if result is None:
         abort(404, "no such student on this assignment")
     view = student_view(result, book().artifacts(result), instructor=True)

@@ -5,8 +5,8 @@
   without a live session redirects to the sign-in page.
 - **CSRF**: every state-changing request carries its session's token in the form field
   ``csrf``, and its ``Origin`` (when the browser sends one) must be the application's own.
-- **Headers**: a Content-Security-Policy that allows no script at all and no resource from
-  elsewhere, no framing, a referrer for this site only (a login link never leaks to another;
+- **Headers**: a Content-Security-Policy that allows no inline script (the application's own
+  keyboard script is a file of this site) and no resource from elsewhere, no framing, a referrer for this site only (a login link never leaks to another;
   with none at all, browsers send ``Origin: null`` and no form could be told from a forgery),
   no caching of pages.
 - **Roles**: :func:`require` refuses a member whose role may not do a thing (403).
@@ -25,8 +25,9 @@ from grader.store.staff import Session, Staff
 
 COOKIE = "grader_session"
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; script-src 'self'; "
+                               "style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -78,6 +79,15 @@ def set_session_cookie(response: Response, cookie: str) -> Response:
                         secure=current_app.config["GRADER_SECURE_COOKIES"],
                         max_age=current_app.config["GRADER_SESSION_S"])
     return response
+
+
+# the page's own copy of the policy (a page saved to disk keeps it); browsers ignore, with a
+# console error, the directives a <meta> cannot carry
+META_POLICY = "; ".join(d for d in HEADERS["Content-Security-Policy"].split("; ")
+                        if not d.startswith("frame-ancestors"))
+# a submission's file, served by the application: never run as a page of this site
+FILE_HEADERS = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'",
+                "X-Content-Type-Options": "nosniff"}
 
 
 def add_headers(response: Response) -> Response:
