@@ -149,7 +149,7 @@ def test_the_grading_page_shows_what_the_item_names(app, book_path):
     client = sign_in(app, book_path, "ta1", "ta")
     page = client.get("/grade/proj1_filtering/hybrid_quality/ann").get_data(as_text=True)
     assert "identity kernel" in page and "max abs error 0.9" in page  # check:identity
-    assert 'src="/files/proj1_filtering/ann/hybrid.png"' in page  # an image, inline
+    assert 'src="/files/proj1_filtering/ann/2"' in page  # hybrid.png, an image, inline
     assert "report.pdf</a> (download)" in page and "evil.svg</a> (download)" in page
     assert "def my_imfilter(image, filter):" in html.unescape(page)  # code:student_code
     assert '<script src="/static/grading.js"></script>' in page
@@ -181,19 +181,21 @@ def test_a_stale_page_is_told_who_saved_first(app, book_path):
         assert book.manual_grades("ann", "proj1_filtering")["hybrid_quality"].points == 5.0
 
 
-@pytest.mark.parametrize("name, kind, attachment", [
-    ("hybrid.png", "image/png", False), ("report.pdf", "application/octet-stream", True),
-    ("evil.svg", "application/octet-stream", True),
-    ("student_code.py", "application/octet-stream", True)])
-def test_a_submissions_files_never_run_as_pages_of_the_site(app, book_path, name, kind, attachment):
+@pytest.mark.parametrize("number, kind, attachment", [  # the files, numbered in name order
+    (2, "image/png", None), (3, "application/octet-stream", 'attachment; filename="report.pdf"'),
+    (1, "application/octet-stream", 'attachment; filename="evil.svg"'),
+    (4, "application/octet-stream", 'attachment; filename="student_code.py"')])
+def test_a_submissions_files_never_run_as_pages_of_the_site(app, book_path, number, kind,
+                                                             attachment):
     client = sign_in(app, book_path)
-    response = client.get(f"/files/proj1_filtering/ann/{name}")
+    response = client.get(f"/files/proj1_filtering/ann/{number}")
     assert response.status_code == 200 and response.headers["Content-Type"] == kind
     assert response.headers["Content-Security-Policy"].startswith("sandbox")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert (response.headers.get("Content-Disposition") == "attachment") == attachment
-    assert client.get("/files/proj1_filtering/ann/../gradebook.sqlite").status_code == 404
-    assert app.test_client().get(f"/files/proj1_filtering/ann/{name}").status_code == 302
+    assert response.headers.get("Content-Disposition") == attachment
+    assert client.get("/files/proj1_filtering/ann/0").status_code == 404
+    assert client.get("/files/proj1_filtering/ann/5").status_code == 404
+    assert app.test_client().get(f"/files/proj1_filtering/ann/{number}").status_code == 302
 
 
 def test_only_an_instructor_publishes_and_not_by_accident(app, book_path):

@@ -6,6 +6,7 @@ and signs out; a student's hostile id and output never run script.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -113,13 +114,17 @@ def test_an_instructor_signs_in_and_overrides_from_the_page(server):
         assert book.effective_of("ann", "proj1_filtering").score == 4.5
 
 
-def test_a_ta_grades_a_manual_item_by_keyboard(tmp_path):
+def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_path):
+    """The issue's acceptance flow: the instructor adds two TAs, splits an item between them
+    and turns anonymity on; each TA grades their queue by keyboard seeing pseudonyms only;
+    the instructor publishes; the Canvas CSV then carries the manual points."""
     from test_manual import with_item
 
+    students = ["s00", "s01", "s02", "s03"]
     db = tmp_path / "gradebook.sqlite"
     with Gradebook(db) as book:
-        for student in ("ann", "bob", "cat"):
-            book.record(with_item(student, 2.0))
+        for student in students:
+            book.record(with_item(student, 2.0))  # 5 of 5 autograded points each
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
                              "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
@@ -131,32 +136,58 @@ def test_a_ta_grades_a_manual_item_by_keyboard(tmp_path):
         _wait_until_listening(port)
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(link)
-            page.click("#sign-in")
-            page.goto(f"{base}/grade/proj1_filtering")
-            page.click("#start-hybrid_quality")
-            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
-            page.keyboard.press("1")  # convincing: 5 points, on to the next not graded
-            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/bob")
-            page.keyboard.press("p")  # back to ann
-            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
-            assert "now 5 (convincing) by root" in page.inner_text("#current") or \
-                "now 5 (convincing)" in page.inner_text("#current")
-            page.keyboard.press("c")
-            page.keyboard.type("only the far view works")
-            page.keyboard.press("Escape")
-            page.keyboard.press("2")  # one distance: 2 points
-            page.wait_for_url(f"{base}/grade/proj1_filtering/hybrid_quality/bob")
-            assert page.evaluate("window.__pwned") is None
+
+            def person(first_link: str):
+                page = browser.new_context().new_page()
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.goto(first_link)
+                page.click("#sign-in")
+                page.wait_for_url(f"{base}/")
+                return page
+
+            prof = person(link)
+            links = {}
+            for ta in ("ta1", "ta2"):
+                prof.goto(f"{base}/staff")
+                prof.fill("input[name=login]", ta)
+                prof.click("text=Add and make a sign-in link")
+                links[ta] = prof.inner_text("#link")
+            prof.goto(f"{base}/grade/proj1_filtering")
+            prof.click("#split button")
+            prof.click("#anonymity")
+            assert "Graded anonymously" in prof.inner_text("#anonymous")
+
+            for ta, key, points in (("ta1", "1", 5.0), ("ta2", "2", 2.0)):
+                page = person(links[ta])
+                page.goto(f"{base}/grade/proj1_filtering")
+                page.click("#start-hybrid_quality")
+                seen = []
+                while "/grade/proj1_filtering/hybrid_quality/" in page.url:
+                    seen.append(page.inner_text("#student"))
+                    assert not any(s in page.content() for s in students), "an id was shown"
+                    before = page.url
+                    page.keyboard.press(key)
+                    page.wait_for_url(lambda url, before=before: url != before)
+                assert len(seen) == 2 and all(name.startswith("anon-") for name in seen)
+                assert "2 of 2" in page.inner_text("body")
+
+            prof.goto(f"{base}/grade/proj1_filtering")
+            prof.click("#publish")
+            assert "Published by" in prof.inner_text("body")
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     assert problems == [], problems
+    out = tmp_path / "canvas.csv"
+    exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
+                               "--format", "canvas", "--out", str(out)], cwd=REPO,
+                              capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.reader(out.open()))
+    assert rows[1][-1] == "10"  # points possible: 5 autograded + 5 by hand
+    totals = sorted(float(row[-1]) for row in rows[2:])
     with Gradebook(db) as book:
-        saved = book.manual_grades("ann", "proj1_filtering")["hybrid_quality"]
-        assert (saved.points, saved.level, saved.comment) == (2.0, "one distance",
-                                                               "only the far view works")
-        assert "hybrid_quality" not in book.manual_grades("bob", "proj1_filtering")
+        by_hand = sorted(book.manual_grades(s, "proj1_filtering")["hybrid_quality"].by
+                         for s in students)
+    assert by_hand == ["ta1", "ta1", "ta2", "ta2"] and totals == [7.0, 7.0, 10.0, 10.0]

@@ -1,4 +1,5 @@
-"""``grader serve`` (the staff web application) and ``grader staff`` (its accounts)."""
+"""``grader serve`` (the staff web application) and ``grader staff`` (its accounts, the roster
+and conflicts for splitting grading by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import click
 from grader.cli import COMMANDS
 from grader.console import console
 from grader.stamps import who
+from grader.store.csv_input import read_rows
 from grader.store.gradebook import Gradebook
+from grader.store.queues import Queues
 from grader.store.staff import ROLES, Staff
 
 _DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -83,3 +86,28 @@ def list_staff(db: Path) -> None:
     with Staff(db) as members:
         for member in members.members():
             console().print(f"{member.login}  {member.role}")
+
+
+@staff.command("roster")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_DB
+def roster(csv_file: Path, db: Path) -> None:
+    """Record each student's section from CSV_FILE (columns student,section), for splitting
+    manual grading by section."""
+    sections = dict(read_rows(csv_file, "roster", lambda row: (row["student"].strip(),
+                                                               row["section"].strip()),
+                              "student,section"))
+    with Queues(db) as queues:
+        queues.set_sections(sections)
+    console().print(f"{len(sections)} student(s) in {len(set(sections.values()))} section(s)")
+
+
+@staff.command("conflict")
+@click.argument("grader")
+@click.argument("student")
+@_DB
+def conflict(grader: str, student: str, db: Path) -> None:
+    """GRADER never grades STUDENT by hand (splits move them to someone else)."""
+    with Queues(db) as queues:
+        queues.add_conflict(grader, student)
+    console().print(f"{grader} will not grade {student}")

@@ -15,7 +15,8 @@ from grader.stamps import who
 from grader.store.staff import SESSION_TTL_S, Staff
 from grader.web import security
 from grader.web.manual import manual
-from grader.web.pages import pages, render
+from grader.web.pages import pages
+from grader.web.state import render
 
 MAX_FORM_BYTES = 1 << 20  # a form is a few fields; uploads are not staff pages' business
 

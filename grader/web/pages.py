@@ -8,39 +8,22 @@ goes through :mod:`grader.store.changes`, the same rules and sentences as the co
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
-from flask import (Blueprint, abort, current_app, g, make_response, redirect, request,
-                   url_for)
+from flask import Blueprint, abort, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from grader.errors import GraderError
-from grader.report.environment import make_environment
 from grader.report.student import student_view
 from grader.report.summary import summarize
+from grader.results import SubmissionResult
 from grader.store import changes
-from grader.store.gradebook import Gradebook
 from grader.web import security
 from grader.web.security import signed_in
+from grader.web.state import book, queues, render
 
 pages = Blueprint("pages", __name__)
-ENV = make_environment("grader.web")
-
-
-def render(template: str, status: int = 200, **context: Any) -> Response:
-    """A page, with who is signed in and their CSRF token for its forms."""
-    current = security.session()
-    html = ENV.get_template(template).render(
-        member=current.member if current else None, csrf=current.csrf if current else "",
-        csp=security.META_POLICY, **context)
-    return make_response(html, status)
-
-
-def book() -> Gradebook:
-    """The gradebook for this request (opened once, closed when it ends)."""
-    if "book" not in g:
-        g.book = Gradebook(current_app.config["GRADER_DB"])
-    return g.book
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -90,22 +73,42 @@ def sign_out() -> Response:
 @signed_in
 def classes() -> Response:
     results = book().effective(staff=True)
-    views = [student_view(result, None, url_for("pages.student", assignment=result.assignment,
-                                                 student=result.student)) for result in results]
+    views = [_listed(result) for result in results]
     to_grade = sorted({r.assignment for r in results if r.manual})
     return render("web_summary.html.j2", summaries=summarize(views), similar={},
                   to_grade=to_grade)
 
 
+def _listed(result: SubmissionResult):
+    """A result's line in the class view: for a TA on an anonymous assignment, under its
+    pseudonym and without a link (its page would name the student)."""
+    if _hidden_from(result.assignment):
+        return student_view(replace(result, student=queues().pseudonym(result.assignment,
+                                                                        result.student)), None, "")
+    return student_view(result, None, url_for("pages.student", assignment=result.assignment,
+                                              student=result.student))
+
+
+def _hidden_from(assignment: str) -> bool:
+    """Whether the signed-in member is a TA and ``assignment`` is graded anonymously."""
+    current = security.session()
+    return current is not None and not current.member.instructor and \
+        queues().anonymous(assignment)
+
+
 @pages.get("/students/<assignment>/<student>")
 @signed_in
 def student(assignment: str, student: str) -> Response:
+    if _hidden_from(assignment):
+        abort(403, "this assignment is graded anonymously: its students' pages are the instructors'")
     return _student_page(assignment, student, saved=request.args.get("saved", ""))
 
 
 @pages.post("/students/<assignment>/<student>/override")
 @signed_in
 def override(assignment: str, student: str) -> Response:
+    if _hidden_from(assignment):
+        abort(403, "this assignment is graded anonymously: its students' pages are the instructors'")
     form = request.form
     current = security.session()
     assert current is not None  # signed_in saw to it

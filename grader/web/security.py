@@ -98,7 +98,7 @@ def add_headers(response: Response) -> Response:
 
 
 def close_request(_: BaseException | None) -> None:
-    for name in ("staff", "book"):
+    for name in ("staff", "book", "queues"):
         opened = g.pop(name, None)
         if opened is not None:
             opened.__exit__(None, None, None)

@@ -1,0 +1,39 @@
+"""What one request of the staff application works with: the gradebook and its queue tables,
+opened once per request and closed when it ends, and the page renderer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, make_response
+from werkzeug.wrappers import Response
+
+from grader.report.environment import make_environment
+from grader.store.gradebook import Gradebook
+from grader.store.queues import Queues
+from grader.web import security
+
+ENV = make_environment("grader.web")
+
+
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    """A page, with who is signed in and their CSRF token for its forms."""
+    current = security.session()
+    html = ENV.get_template(template).render(
+        member=current.member if current else None, csrf=current.csrf if current else "",
+        csp=security.META_POLICY, **context)
+    return make_response(html, status)
+
+
+def book() -> Gradebook:
+    """The gradebook for this request (opened once, closed when it ends)."""
+    if "book" not in g:
+        g.book = Gradebook(current_app.config["GRADER_DB"])
+    return g.book
+
+
+def queues() -> Queues:
+    """The queue tables for this request (opened once, closed when it ends)."""
+    if "queues" not in g:
+        g.queues = Queues(current_app.config["GRADER_DB"])
+    return g.queues
