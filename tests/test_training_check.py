@@ -339,7 +339,7 @@ def _loaded_rubric(folder: Path, cpu_budget_s: float, timeout_s: float) -> Path:
     check["timeout_s"] = timeout_s
     check["options"]["time_budget_s"] = {"cpu": cpu_budget_s, "cuda": cpu_budget_s}
     data["checks"] = [check]
-    shutil.copytree(RUBRIC.parent / "environments", folder / "environments")
+    shutil.copytree(RUBRIC.parent.parent / "environments", folder / "environments")
     path = folder / "proj4_cnn.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -16,10 +16,10 @@ import hashlib
 import hmac
 import random
 import secrets
-import sqlite3
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.store.database import open_tables
 from grader.stamps import now
 
 _SCHEMA = """
@@ -39,13 +39,7 @@ class Queues:
     """The queue, roster, conflict and anonymity tables of the gradebook at ``path``."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            self._db = sqlite3.connect(Path(path), timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise GraderError(f"{path}: not a usable gradebook ({exc})") from None
+        self._db = open_tables(path, _SCHEMA)
 
     def __enter__(self) -> Queues:
         return self

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.store.database import open_tables
 from grader.stamps import now
 
 ROLES = ("instructor", "ta")
@@ -72,13 +72,7 @@ class Staff:
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        try:
-            self._db = sqlite3.connect(Path(path), timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise GraderError(f"{path}: not a usable gradebook ({exc})") from None
+        self._db = open_tables(path, _SCHEMA)
 
     def __enter__(self) -> Staff:
         return self

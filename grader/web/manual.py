@@ -154,9 +154,7 @@ def submission_file(assignment: str, shown: str, number: int) -> Response:
 @manual.post("/grade/<assignment>/publish")
 @signed_in
 def publish(assignment: str) -> Response:
-    security.require("instructor")
-    viewer = Viewer.of(assignment)
-    results = book().latest(assignment)
+    viewer, results = _as_instructor(assignment)
     missing = sum(item["id"] not in book().manual_grades(r.student, assignment)
                   for r in results for item in r.manual)
     if missing and request.form.get("partial") != "1":
@@ -170,9 +168,7 @@ def publish(assignment: str) -> Response:
 @manual.post("/grade/<assignment>/split")
 @signed_in
 def split(assignment: str) -> Response:
-    security.require("instructor")
-    viewer = Viewer.of(assignment)
-    results = book().latest(assignment)
+    viewer, results = _as_instructor(assignment)
     item_id = request.form.get("item", "")
     graders = request.form.getlist("grader")
     sections = {g: [s.strip() for s in request.form.get(f"sections-{g}", "").split(",") if s.strip()]
@@ -192,6 +188,12 @@ def anonymity(assignment: str) -> Response:
     queues().set_anonymous(assignment, request.form.get("anonymous") == "1",
                            Viewer.of(assignment).member.login)
     return redirect(url_for("manual.items", assignment=assignment))
+
+
+def _as_instructor(assignment: str) -> tuple[Viewer, list[SubmissionResult]]:
+    """The signed-in instructor's view of ``assignment`` and its results (403 for a TA)."""
+    security.require("instructor")
+    return Viewer.of(assignment), book().latest(assignment)
 
 
 def _page(assignment: str, item_id: str, shown: str, error: str = "",
