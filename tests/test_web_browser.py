@@ -191,3 +191,50 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
         by_hand = sorted(book.manual_grades(s, "proj1_filtering")["hybrid_quality"].by
                          for s in students)
     assert by_hand == ["ta1", "ta1", "ta2", "ta2"] and totals == [7.0, 7.0, 10.0, 10.0]
+
+
+def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
+    from test_tutorial import tutorial_files
+
+    for name, body in tutorial_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    db = tmp_path / "gradebook.sqlite"
+    Gradebook(db).close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
+                             "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
+    base = f"http://127.0.0.1:{port}"
+    problems: list[str] = []
+    try:
+        link = _first_link(proc)
+        _wait_until_listening(port)
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.goto(link)
+            page.click("#sign-in")
+            page.goto(f"{base}/batches")
+            page.fill("input[name=assignment]", str(tmp_path / "toy_stretch"))
+            page.fill("input[name=folder]", str(tmp_path / "toy_stretch" / "examples"))
+            page.click("#start button")
+            page.wait_for_url(f"{base}/batches")
+            loads = []
+            page.on("load", lambda _: loads.append(page.url))
+            # the row appears (one reload at most, when the batch is new) and then follows the
+            # events to the end, with no reload
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                state = page.locator("#batches .state")
+                if state.count() and state.first.inner_text() == "done":
+                    break
+                page.wait_for_timeout(250)
+            assert page.inner_text("#batches .done") == "3 of 3"
+            assert len(loads) <= 1, loads
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert problems == [], problems

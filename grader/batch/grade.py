@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,9 +54,11 @@ class BatchOptions:
 
 
 def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file: Path,
-                book: Gradebook, options: BatchOptions,
-                progress: BatchProgress) -> list[SubmissionResult]:
-    """Grade ``paths``; return one result per path, in the order given."""
+                book: Gradebook, options: BatchOptions, progress: BatchProgress,
+                cancelled: Callable[[], bool] = lambda: False) -> list[SubmissionResult]:
+    """Grade ``paths``; return one result per path graded, in the order given. Once
+    ``cancelled()`` says so (asked after each result) no new submission starts; those being
+    graded finish and are recorded."""
     isolation.available()  # probe (and say what is missing) once, before any worker starts
     if rubric.isolation == "strict":  # refuse before anything is recorded
         isolation.require_all_guarantees(rubric.assignment)
@@ -86,6 +88,8 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
             loaded.cleanup()
             results[path] = result
             progress.advance(result, reused=False)
+            if cancelled():
+                break
     finally:
         executor.close()
         intake.close()

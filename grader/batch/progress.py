@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -9,10 +11,13 @@ from grader.results import SubmissionResult
 
 
 class BatchProgress:
-    """Reports each finished submission; silent when ``quiet``."""
+    """Reports each finished submission; silent when ``quiet``. ``on_advance(result)`` hears of
+    each too (the gradebook's batch log, which the staff application shows live)."""
 
-    def __init__(self, total: int, out: Console, quiet: bool = False):
+    def __init__(self, total: int, out: Console, quiet: bool = False,
+                 on_advance: Callable[[SubmissionResult], None] | None = None):
         self._out, self._quiet, self._total = out, quiet, total
+        self._on_advance = on_advance
         self._done = self._failed = 0
         self._bar = None
         if not quiet and out.is_terminal:
@@ -23,6 +28,8 @@ class BatchProgress:
             self._bar.start()
 
     def advance(self, result: SubmissionResult, reused: bool) -> None:
+        if self._on_advance is not None:
+            self._on_advance(result)
         self._done += 1
         self._failed += result.score < result.max_score
         if self._bar is not None:

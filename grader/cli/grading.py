@@ -19,6 +19,8 @@ from grader.intake import submission
 from grader.prepare.expected import prepare
 from grader.rubric import assignments
 from grader.rubric.load import load_rubric
+from grader.stamps import who
+from grader.store.batches import BatchLog
 from grader.store.gradebook import Gradebook
 
 
@@ -131,21 +133,31 @@ def _batch(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: P
     options = BatchOptions(**{**settings, "workers": min(settings["workers"], len(paths))})
     out = console()
     started = time.perf_counter()
-    progress = BatchProgress(len(paths), out, quiet)
     granted = extensions(rubric.assignment)
-    try:
-        with Gradebook(db) as book:
+    with Gradebook(db) as book, BatchLog(db) as log:
+        batch = log.start(rubric.assignment, len(paths), who(None), os.getpid())
+        progress = BatchProgress(len(paths), out, quiet, on_advance=lambda r: log.advance(
+            batch, r.score < r.max_score, bool(r.grader_failure)))
+        state = "failed"
+        try:
             for extension in granted:
                 book.add_extension(extension)
-            results = grade_batch(paths, rubric, rubric_hash, path, book, options, progress)
-    finally:
-        progress.close()
+            results = grade_batch(paths, rubric, rubric_hash, path, book, options, progress,
+                                  cancelled=lambda: log.cancel_requested(batch))
+            state = "cancelled" if log.cancel_requested(batch) else "done"
+        finally:
+            progress.close()
+            log.finish(batch, state)
     if json_out:
         json_out.write_text(json.dumps([_summary(r) for r in results], indent=2))
+    if not results:
+        raise GraderError(f"the batch was cancelled before any submission of {rubric.assignment} "
+                          "was graded")
     mean = sum(r.score for r in results) / len(results)
     out.print(f"{verb} {len(results)} submission(s) of {rubric.assignment} in "
               f"{time.perf_counter() - started:.1f} s; mean score "
-              f"{mean:.2f}/{results[0].max_score:g}; gradebook {db}")
+              f"{mean:.2f}/{results[0].max_score:g}; gradebook {db}"
+              + ("; cancelled: the others were not graded" if state == "cancelled" else ""))
     failed = [r.student for r in results if r.grader_failure]
     if failed:
         out.print(f"the grader failed on {len(failed)} submission(s) ({', '.join(failed[:10])}): "

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from grader.stamps import who
 from grader.store.staff import SESSION_TTL_S, Staff
 from grader.web import security
+from grader.web.batches import batches
 from grader.web.manual import manual
 from grader.web.pages import pages
 from grader.web.state import render
@@ -31,6 +32,7 @@ def create_app(db: Path, secure_cookies: bool = False,
                       MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
     app.register_blueprint(pages)
     app.register_blueprint(manual)
+    app.register_blueprint(batches)
     app.after_request(security.add_headers)
     app.teardown_appcontext(security.close_request)
     app.register_error_handler(HTTPException, _error_page)

@@ -26,7 +26,7 @@ from grader.store.staff import Session, Staff
 COOKIE = "grader_session"
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; script-src 'self'; "
-                               "style-src 'unsafe-inline'; form-action 'self'; "
+                               "connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
