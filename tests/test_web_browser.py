@@ -6,6 +6,7 @@ and signs out; a student's hostile id and output never run script.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +37,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    """``grader serve`` on a gradebook of three students; its address and first link."""
-    db = tmp_path / "gradebook.sqlite"
-    with Gradebook(db) as book:
-        for student, points, output in (("ann", 0.0, ""), ("bob", 2.0, ""),
-                                        (HOSTILE_ID, 1.0, HOSTILE_OUTPUT)):
-            book.record(graded(student, points, stdout=output))
+@contextlib.contextmanager
+def serving(db: Path) -> Iterator[tuple[str, str]]:
+    """``grader serve --db DB`` started as a user would: its address and first sign-in link."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
                              "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
@@ -50,10 +47,22 @@ def server(tmp_path: Path):
     try:
         link = _first_link(proc)
         _wait_until_listening(port)
-        yield f"http://127.0.0.1:{port}", link, db
+        yield f"http://127.0.0.1:{port}", link
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """The application on a gradebook of three students; its address, first link and file."""
+    db = tmp_path / "gradebook.sqlite"
+    with Gradebook(db) as book:
+        for student, points, output in (("ann", 0.0, ""), ("bob", 2.0, ""),
+                                        (HOSTILE_ID, 1.0, HOSTILE_OUTPUT)):
+            book.record(graded(student, points, stdout=output))
+    with serving(db) as (base, link):
+        yield base, link, db
 
 
 def _first_link(proc: subprocess.Popen) -> str:
@@ -125,15 +134,8 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
     with Gradebook(db) as book:
         for student in students:
             book.record(with_item(student, 2.0))  # 5 of 5 autograded points each
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
-                             "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
-    base = f"http://127.0.0.1:{port}"
     problems: list[str] = []
-    try:
-        link = _first_link(proc)
-        _wait_until_listening(port)
+    with serving(db) as (base, link):
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
 
@@ -175,9 +177,6 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
             prof.click("#publish")
             assert "Published by" in prof.inner_text("body")
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert problems == [], problems
     out = tmp_path / "canvas.csv"
     exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
@@ -201,15 +200,8 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
         (tmp_path / name).write_text(body)
     db = tmp_path / "gradebook.sqlite"
     Gradebook(db).close()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
-                             "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
-    base = f"http://127.0.0.1:{port}"
     problems: list[str] = []
-    try:
-        link = _first_link(proc)
-        _wait_until_listening(port)
+    with serving(db) as (base, link):
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
             page = browser.new_page()
@@ -234,7 +226,4 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
             assert page.inner_text("#batches .done") == "3 of 3"
             assert len(loads) <= 1, loads
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     assert problems == [], problems
