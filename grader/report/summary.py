@@ -7,6 +7,7 @@ messages, grouped with their numbers masked ("max abs error # at (#, #)").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -153,6 +154,11 @@ def _troubles(views: list[StudentView]) -> list[Trouble]:
 
 
 def _histogram(scores: list[float], max_score: float) -> str:
+    return _draw_histogram(tuple(scores), max_score)
+
+
+@functools.lru_cache(maxsize=64)  # a cache: the same class drawn again is not redrawn
+def _draw_histogram(scores: tuple[float, ...], max_score: float) -> str:
     figure = new_figure(6.0, 2.2)
     ax = figure.add_axes((0.08, 0.2, 0.9, 0.72))
     top = max(max_score, max(scores, default=0.0), 1e-9)
@@ -177,19 +183,23 @@ def _timing_chart(checks: list[CheckStats], views: list[StudentView]) -> str:
         times = [c.duration_s for v in views for c in v.result.checks
                  if c.id == stats.id and c.status != Status.SKIPPED]
         series.append(np.maximum(np.asarray(times, dtype=np.float64), 1e-4))
-    shown = [(s, t) for s, t in zip(order, series) if t.size]
-    if not shown:
-        return ""
+    shown = tuple((s.id, s.limit_s, tuple(t.tolist())) for s, t in zip(order, series) if t.size)
+    return _draw_timing(shown) if shown else ""
+
+
+@functools.lru_cache(maxsize=64)  # a cache: the same class drawn again is not redrawn
+def _draw_timing(shown: tuple[tuple[str, float | None, tuple[float, ...]], ...]) -> str:
+    """The box plots of ``(check id, time limit, times)`` rows."""
     figure = new_figure(6.0, 0.8 + 0.28 * len(shown))
     height = 0.8 + 0.28 * len(shown)
     ax = figure.add_axes((0.3, 0.45 / height + 0.05, 0.66, 1 - (0.45 / height + 0.05) - 0.2 / height))
-    ax.boxplot([t for _, t in shown], widths=0.6, showfliers=True, flierprops={"markersize": 2},
-               **_horizontal())
-    for row, (stats, _) in enumerate(shown, start=1):
-        if stats.limit_s:
-            ax.plot([stats.limit_s], [row], marker="|", color="#c62828", markersize=10)
+    ax.boxplot([list(times) for _, _, times in shown], widths=0.6, showfliers=True,
+               flierprops={"markersize": 2}, **_horizontal())
+    for row, (_, limit_s, _) in enumerate(shown, start=1):
+        if limit_s:
+            ax.plot([limit_s], [row], marker="|", color="#c62828", markersize=10)
     ax.set_xscale("log")
-    ax.set_yticks(range(1, len(shown) + 1), [s.id for s, _ in shown], fontsize=7)
+    ax.set_yticks(range(1, len(shown) + 1), [name for name, _, _ in shown], fontsize=7)
     ax.set_xlabel("seconds (red tick: time limit)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     return figure_png(figure, dpi=100)

@@ -190,14 +190,14 @@ class Gradebook:
         "Most recent" is the order in which this gradebook recorded them (the row id), not a
         time stored inside a result. These are the autograder's results: see :meth:`effective`.
         """
-        query = ("SELECT result_json FROM results WHERE id IN (SELECT MAX(id) FROM results "
+        query = ("SELECT id, result_json FROM results WHERE id IN (SELECT MAX(id) FROM results "
                  "GROUP BY student, assignment)")
         params: tuple = ()
         if assignment:
             query += " AND assignment = ?"
             params = (assignment,)
         rows = self._db.execute(query + " ORDER BY student, assignment", params).fetchall()
-        return [SubmissionResult.from_dict(json.loads(text)) for (text,) in rows]
+        return [_parsed(row_id, text) for row_id, text in rows]
 
     def effective(self, assignment: str | None = None, staff: bool = False) -> list[SubmissionResult]:
         """Each (student, assignment)'s grade as it counts: the newest result with its manual
@@ -367,6 +367,22 @@ class Gradebook:
         rows = self._db.execute("SELECT DISTINCT assignment FROM results WHERE student = ? "
                                 "ORDER BY assignment", (student,))
         return [a for (a,) in rows]
+
+
+# A cache of parsed results, (row id, hash of its JSON) -> result: a recorded row never changes
+# and results are frozen, so a web server that shows a class again parses nothing again.
+_PARSED: dict[tuple[int, int], SubmissionResult] = {}
+_PARSED_MAX = 20_000
+
+
+def _parsed(row_id: int, text: str) -> SubmissionResult:
+    key = (row_id, hash(text))
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        found = _PARSED[key] = SubmissionResult.from_dict(json.loads(text))
+    return found
 
 
 def read_stored_calls(path: Path, content_hash: str) -> dict[str, str]:

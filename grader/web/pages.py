@@ -84,9 +84,10 @@ def _listed(result: SubmissionResult):
     pseudonym and without a link (its page would name the student)."""
     if _hidden_from(result.assignment):
         return student_view(replace(result, student=queues().pseudonym(result.assignment,
-                                                                        result.student)), None, "")
+                                                                        result.student)),
+                            None, "", figures=False)
     return student_view(result, None, url_for("pages.student", assignment=result.assignment,
-                                              student=result.student))
+                                              student=result.student), figures=False)
 
 
 def _hidden_from(assignment: str) -> bool:
