@@ -118,3 +118,22 @@ def test_an_instructor_starts_a_batch_from_the_page_and_it_finishes(app, toy):
                                            "folder": str(toy / "examples")}).status_code == 403
     assert prof.post(f"/batches/{recent[0].id}/cancel",
                      data={"csrf": token}).status_code == 409  # it is over
+
+
+def test_a_student_is_graded_again_from_the_page(app, toy):
+    db = app.config["GRADER_DB"]
+    assert run_grader("grade", str(toy), str(toy / "examples"), "--db", str(db), "-q").returncode == 0
+    prof = sign_in(app, db)
+    assert prof.post("/batches/start", data={
+        "csrf": csrf_of(prof, "/batches"), "assignment": str(toy),
+        "folder": str(toy / "examples"), "regrade": "alice"}).status_code == 302
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with BatchLog(db) as log:
+            newest = log.recent()[0]
+        if newest.id > 1 and newest.state != "running":
+            break
+        time.sleep(0.5)
+    assert newest.state == "done"
+    with Gradebook(db) as book:
+        assert len(book.history("alice")) == 2 and len(book.history("bob")) == 1

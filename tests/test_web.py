@@ -250,3 +250,25 @@ def test_the_first_instructor_gets_a_link_once(tmp_path):
     link = first_link(path, "http://127.0.0.1:8000")
     assert link is not None and link.startswith("http://127.0.0.1:8000/login/")
     assert first_link(path, "http://127.0.0.1:8000") is None
+
+
+def test_the_class_view_filters_by_check_status_section_and_flag(app, book_path):
+    from grader.store.queues import Queues
+
+    with Queues(book_path) as queues:
+        queues.set_sections({"ann": "A", "bob": "B"})
+    with Gradebook(book_path) as book:
+        book.record_similarity("proj1_filtering", [("bob", HOSTILE_ID, 0.9, 0.9, "/x.html")],
+                               "2026-10-05T10:00:00")
+    client = sign_in(app, book_path)
+
+    def shown(query: str) -> set[str]:
+        page = client.get(f"/?{query}").get_data(as_text=True)
+        return {name for name in ("ann", "bob") if f">{name}</a>" in page}
+
+    assert shown("") == {"ann", "bob"}
+    assert shown("check=identity&status=failed") == {"ann"}
+    assert shown("check=identity&status=passed") == {"bob"}
+    assert shown("section=B") == {"bob"}
+    assert shown("flagged=1") == {"bob"}
+    assert "No student matches." in client.get("/?section=Z").get_data(as_text=True)

@@ -64,11 +64,15 @@ def start() -> Response:
             recent = log.recent()
         return render("web_batches.html.j2", 400, batches=recent, error=str(exc),
                       course=assignments.course_assignments())
+    regrade = request.form.get("regrade", "").strip().replace(" ", "")
     logs = db.parent / f"{db.stem}-batches"
     logs.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "grader.cli", "grade", assignment, str(folder), "--db",
+               str(db), "--quiet"]
+    if regrade:  # a student's grading again: their results are kept, a new one is added
+        command += ["--regrade"] if regrade == "*" else [f"--regrade={regrade}"]
     with open(logs / f"{time.strftime('%Y%m%d-%H%M%S')}.log", "ab") as output:
-        subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", assignment, str(folder),
-                          "--db", str(db), "--quiet"], stdout=output,
+        subprocess.Popen(command, stdout=output,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          start_new_session=True)
     return redirect(url_for("batches.overview"))

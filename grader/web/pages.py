@@ -8,7 +8,7 @@ goes through :mod:`grader.store.changes`, the same rules and sentences as the co
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, abort, redirect, request, url_for
@@ -69,14 +69,46 @@ def sign_out() -> Response:
 
 # --- grades -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ClassFilter:
+    """Which students the class view shows: those whose ``check`` has ``status`` (either may
+    be empty), of ``section`` (the roster's), and only those in a flagged similar pair."""
+
+    check: str = ""
+    status: str = ""
+    section: str = ""
+    flagged: bool = False
+
+    @classmethod
+    def from_args(cls, args: Any) -> ClassFilter:
+        return cls(args.get("check", ""), args.get("status", ""), args.get("section", ""),
+                   args.get("flagged") == "1")
+
+    def keeps(self, result: SubmissionResult, sections: dict[str, str],
+              flagged: set[tuple[str, str]]) -> bool:
+        if self.section and sections.get(result.student) != self.section:
+            return False
+        if self.flagged and (result.assignment, result.student) not in flagged:
+            return False
+        if not (self.check or self.status):
+            return True
+        return any((not self.check or c.id == self.check)
+                   and (not self.status or c.status.value == self.status) for c in result.checks)
+
+
 @pages.get("/")
 @signed_in
 def classes() -> Response:
+    chosen = ClassFilter.from_args(request.args)
     results = book().effective(staff=True)
-    views = [_listed(result) for result in results]
-    to_grade = sorted({r.assignment for r in results if r.manual})
-    return render("web_summary.html.j2", summaries=summarize(views), similar={},
-                  to_grade=to_grade)
+    sections = queues().sections()
+    flagged = {(assignment, student) for assignment, pairs in book().similar_pairs().items()
+               for a, b, *_ in pairs for student in (a, b)}
+    shown = [r for r in results if chosen.keeps(r, sections, flagged)]
+    return render("web_summary.html.j2", summaries=summarize([_listed(r) for r in shown]),
+                  similar={}, to_grade=sorted({r.assignment for r in results if r.manual}),
+                  chosen=chosen, checks=sorted({c.id for r in results for c in r.checks}),
+                  sections=sorted(set(sections.values())), total=len(results))
 
 
 def _listed(result: SubmissionResult):
