@@ -150,3 +150,18 @@ def test_the_instructor_splits_by_section_from_the_page(app, book_path):
     assert {s for s, g in given.items() if g == "ta1"} == {"s00", "s01", "s02"}
     page = prof.get("/grade/proj1_filtering").get_data(as_text=True)
     assert "ta1 3 · ta2 7" in page
+
+
+def test_an_instructor_gives_one_submission_by_hand_but_never_to_a_conflict(app, book_path):
+    prof = sign_in(app, book_path)
+    sign_in(app, book_path, "ta1", "ta")
+    with Queues(book_path) as queues:
+        queues.add_conflict("ta1", "s01")
+    token = csrf_of(prof)
+    form = {"csrf": token, "item": "hybrid_quality", "grader": "ta1"}
+    assert prof.post("/grade/proj1_filtering/give", data={**form, "student": "s00"}).status_code == 302
+    refused = prof.post("/grade/proj1_filtering/give", data={**form, "student": "s01"})
+    assert refused.status_code == 400 and "ta1 has a conflict with s01" in refused.get_data(as_text=True)
+    assert prof.post("/grade/proj1_filtering/give", data={**form, "student": "nobody"}).status_code == 400
+    with Queues(book_path) as queues:
+        assert queues.graders("proj1_filtering", "hybrid_quality") == {"s00": "ta1"}

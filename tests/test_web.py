@@ -272,3 +272,21 @@ def test_the_class_view_filters_by_check_status_section_and_flag(app, book_path)
     assert shown("section=B") == {"bob"}
     assert shown("flagged=1") == {"bob"}
     assert "No student matches." in client.get("/?section=Z").get_data(as_text=True)
+
+
+def test_similar_pairs_link_to_their_page_for_instructors_only(app, book_path, tmp_path):
+    page = tmp_path / "pair.html"
+    page.write_text("<!doctype html><title>bob and ann</title><pre>def f(): pass</pre>")
+    with Gradebook(book_path) as book:
+        book.record_similarity("proj1_filtering", [("bob", "ann", 0.9, 0.8, str(page))],
+                               "2026-10-05T10:00:00")
+    prof = sign_in(app, book_path)
+    summary = prof.get("/").get_data(as_text=True)
+    assert '<a href="/similarity/proj1_filtering/1">bob and ann</a>' in summary
+    shown = prof.get("/similarity/proj1_filtering/1")
+    assert shown.status_code == 200 and "def f(): pass" in shown.get_data(as_text=True)
+    assert shown.headers["Content-Security-Policy"] == HEADERS["Content-Security-Policy"]
+    assert prof.get("/similarity/proj1_filtering/2").status_code == 404
+    ta = sign_in(app, book_path, "ta1", "ta")
+    assert "bob and ann" not in ta.get("/").get_data(as_text=True)
+    assert ta.get("/similarity/proj1_filtering/1").status_code == 403

@@ -227,3 +227,37 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
             assert len(loads) <= 1, loads
             browser.close()
     assert problems == [], problems
+
+
+def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
+    from test_tutorial import tutorial_files
+
+    for name, body in tutorial_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    db = tmp_path / "gradebook.sqlite"
+    with Gradebook(db) as book:
+        book.record(graded("zoe", 2.0))  # the class view has something to show at first
+    problems: list[str] = []
+    with serving(db) as (base, link):
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.goto(link)
+            page.click("#sign-in")
+            page.wait_for_url(f"{base}/")
+            loads: list[str] = []
+            page.on("load", lambda _: loads.append(page.url))
+            toy = tmp_path / "toy_stretch"
+            batch = subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(toy),
+                                      str(toy / "examples"), "--db", str(db), "-q"], cwd=REPO,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            assert batch.wait(timeout=120) == 0
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "carol" not in page.inner_text("#class-view"):
+                page.wait_for_timeout(250)
+            assert {"alice", "bob", "carol"} <= set(page.inner_text("#class-view").split())
+            assert loads == []  # filled in place, never reloaded
+            browser.close()
+    assert problems == [], problems

@@ -90,7 +90,8 @@ def items(assignment: str) -> Response:
         rows.append((item, graded, len(mine), first and viewer.name(first), split))
     tas = [m.login for m in security.staff().members() if m.role == "ta"]
     return render("web_items.html.j2", assignment=assignment, rows=rows, tas=tas,
-                  published=book().published(assignment), anonymous=queues().anonymous(assignment))
+                  published=book().published(assignment), anonymous=queues().anonymous(assignment),
+                  students=[r.student for r in results] if viewer.member.instructor else [])
 
 
 @manual.get("/grade/<assignment>/<item_id>/<shown>")
@@ -178,6 +179,22 @@ def split(assignment: str) -> Response:
                        viewer.member.login, request.form.get("how", "random"), sections_of=sections)
     except GraderError as exc:
         return render("web_message.html.j2", 400, title="Not split", text=str(exc))
+    return redirect(url_for("manual.items", assignment=assignment))
+
+
+@manual.post("/grade/<assignment>/give")
+@signed_in
+def give(assignment: str) -> Response:
+    viewer, results = _as_instructor(assignment)
+    item_id, student = request.form.get("item", ""), request.form.get("student", "")
+    if student not in _students(results, item_id):
+        return render("web_message.html.j2", 400, title="Not given",
+                      text=f"{student!r} has no submission with the item {item_id!r}")
+    try:
+        queues().give(assignment, item_id, student, request.form.get("grader", ""),
+                      viewer.member.login)
+    except GraderError as exc:
+        return render("web_message.html.j2", 400, title="Not given", text=str(exc))
     return redirect(url_for("manual.items", assignment=assignment))
 
 

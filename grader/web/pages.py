@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from grader.errors import GraderError
@@ -106,9 +107,35 @@ def classes() -> Response:
                for a, b, *_ in pairs for student in (a, b)}
     shown = [r for r in results if chosen.keeps(r, sections, flagged)]
     return render("web_summary.html.j2", summaries=summarize([_listed(r) for r in shown]),
-                  similar={}, to_grade=sorted({r.assignment for r in results if r.manual}),
+                  similar=_similar_pairs(), to_grade=sorted({r.assignment for r in results if r.manual}),
                   chosen=chosen, checks=sorted({c.id for r in results for c in r.checks}),
                   sections=sorted(set(sections.values())), total=len(results))
+
+
+def _similar_pairs() -> dict[str, list[tuple]]:
+    """The flagged pairs of ``grader similarity``, linked to their side-by-side pages: for
+    instructors (they show two students' code); a TA sees none."""
+    current = security.session()
+    if current is None or not current.member.instructor:
+        return {}
+    return {assignment: [(a, b, share_a, share_b,
+                          url_for("pages.similar_pair", assignment=assignment, number=n))
+                         for n, (a, b, share_a, share_b, _) in enumerate(pairs, start=1)]
+            for assignment, pairs in book().similar_pairs().items()}
+
+
+@pages.get("/similarity/<assignment>/<int:number>")
+@signed_in
+def similar_pair(assignment: str, number: int) -> Response:
+    """The side-by-side page ``grader similarity`` wrote for a flagged pair (instructors)."""
+    security.require("instructor")
+    pairs = book().similar_pairs().get(assignment, [])
+    if not 1 <= number <= len(pairs):
+        abort(404, "no such pair")
+    page = Path(pairs[number - 1][4])
+    if not page.is_file():
+        abort(404, f"the pair's page is gone: run grader similarity again ({page.name})")
+    return make_response(page.read_text(encoding="utf-8"))
 
 
 def _listed(result: SubmissionResult):
