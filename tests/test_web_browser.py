@@ -65,6 +65,26 @@ def server(tmp_path: Path):
         yield base, link, db
 
 
+def write_toy(folder: Path) -> Path:
+    """The tutorial's assignment (three example submissions) written into ``folder``."""
+    from test_tutorial import tutorial_files
+
+    for name, body in tutorial_files().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(body)
+    return folder / "toy_stretch"
+
+
+def signed_in_page(browser, link: str, problems: list[str]):
+    """A page of ``browser`` signed in through ``link``; console errors go to ``problems``."""
+    page = browser.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(link)
+    page.click("#sign-in")
+    page.wait_for_load_state()
+    return page
+
+
 def _first_link(proc: subprocess.Popen) -> str:
     assert proc.stdout is not None
     for _ in range(20):
@@ -193,21 +213,14 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
 
 
 def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
-    from test_tutorial import tutorial_files
-
-    for name, body in tutorial_files().items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(body)
+    write_toy(tmp_path)
     db = tmp_path / "gradebook.sqlite"
     Gradebook(db).close()
     problems: list[str] = []
     with serving(db) as (base, link):
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(link)
-            page.click("#sign-in")
+            page = signed_in_page(browser, link, problems)
             page.goto(f"{base}/batches")
             page.fill("input[name=assignment]", str(tmp_path / "toy_stretch"))
             page.fill("input[name=folder]", str(tmp_path / "toy_stretch" / "examples"))
@@ -230,11 +243,7 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
 
 
 def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
-    from test_tutorial import tutorial_files
-
-    for name, body in tutorial_files().items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(body)
+    write_toy(tmp_path)
     db = tmp_path / "gradebook.sqlite"
     with Gradebook(db) as book:
         book.record(graded("zoe", 2.0))  # the class view has something to show at first
@@ -242,10 +251,7 @@ def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
     with serving(db) as (base, link):
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(link)
-            page.click("#sign-in")
+            page = signed_in_page(browser, link, problems)
             page.wait_for_url(f"{base}/")
             loads: list[str] = []
             page.on("load", lambda _: loads.append(page.url))
