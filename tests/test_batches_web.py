@@ -137,3 +137,22 @@ def test_a_student_is_graded_again_from_the_page(app, toy):
     assert newest.state == "done"
     with Gradebook(db) as book:
         assert len(book.history("alice")) == 2 and len(book.history("bob")) == 1
+
+
+def test_a_rescore_is_started_from_the_page(app, toy):
+    db = app.config["GRADER_DB"]
+    assert run_grader("grade", str(toy), str(toy / "examples"), "--db", str(db), "-q").returncode == 0
+    prof = sign_in(app, db)
+    assert prof.post("/batches/start", data={
+        "csrf": csrf_of(prof, "/batches"), "assignment": str(toy),
+        "folder": str(toy / "examples"), "rescore": "1"}).status_code == 302
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with BatchLog(db) as log:
+            newest = log.recent()[0]
+        if newest.id > 1 and newest.state != "running":
+            break
+        time.sleep(0.5)
+    assert newest.state == "done" and newest.done == 3
+    logs = list((db.parent / f"{db.stem}-batches").glob("*.log"))
+    assert any("re-scored 3 submission(s)" in log.read_text() for log in logs)

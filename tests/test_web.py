@@ -290,3 +290,21 @@ def test_similar_pairs_link_to_their_page_for_instructors_only(app, book_path, t
     ta = sign_in(app, book_path, "ta1", "ta")
     assert "bob and ann" not in ta.get("/").get_data(as_text=True)
     assert ta.get("/similarity/proj1_filtering/1").status_code == 403
+
+
+def test_staff_imported_from_a_csv_sign_in_with_their_links(app, book_path, tmp_path):
+    roster = tmp_path / "staff.csv"
+    roster.write_text("login,role\nta7,ta\nprof2,instructor\n")
+    proc = run_grader("staff", "import", str(roster), "--db", str(book_path), "--url",
+                      "http://localhost")
+    assert proc.returncode == 0, proc.stderr
+    links = dict(re.findall(r"^(\w+) \(\w+\): http://localhost/login/(\S+)$", proc.stdout, re.M))
+    for login, role in (("ta7", "ta"), ("prof2", "instructor")):
+        client = app.test_client()
+        assert client.post("/login", data={"token": links[login]}).status_code == 302
+        assert f"signed in as <b>{login}</b> ({role})" in client.get("/").get_data(as_text=True)
+    (tmp_path / "bad.csv").write_text("login,role\nx,boss\n")
+    refused = run_grader("staff", "import", str(tmp_path / "bad.csv"), "--db", str(book_path))
+    assert refused.returncode == 2 and "x's role 'boss' is not one of instructor, ta" in refused.stderr
+    with Staff(book_path) as staff:
+        assert staff.member("x") is None

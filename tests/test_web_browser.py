@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -265,5 +266,32 @@ def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
                 page.wait_for_timeout(250)
             assert {"alice", "bob", "carol"} <= set(page.inner_text("#class-view").split())
             assert loads == []  # filled in place, never reloaded
+            browser.close()
+    assert problems == [], problems
+
+
+def test_a_submitted_svg_or_html_file_never_runs_in_the_browser(tmp_path):
+    from test_manual import with_item
+
+    db = tmp_path / "gradebook.sqlite"
+    with Gradebook(db) as book:
+        result = with_item("ann", 2.0)
+        book.record(replace(result, files={**result.files, "evil.html":
+                                           b"<script>window.__pwned = 1</script>"}))
+    problems: list[str] = []
+    with serving(db) as (base, link):
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+            page = signed_in_page(browser, link, problems)
+            page.goto(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
+            assert page.locator("img.shown-file").evaluate("img => img.naturalWidth") == 1
+            assert page.locator("a:text-is('evil.svg')").count() == 1  # listed, not shown
+            for number, name in ((1, "evil.html"), (2, "evil.svg")):  # opened: a download
+                with page.expect_download() as download:
+                    page.evaluate("url => { const a = document.createElement('a'); a.href = url;"
+                                  " document.body.append(a); a.click(); }",
+                                  f"{base}/files/proj1_filtering/ann/{number}")
+                assert download.value.suggested_filename == name
+            assert page.evaluate("window.__pwned") is None
             browser.close()
     assert problems == [], problems

@@ -9,6 +9,7 @@ import click
 
 from grader.cli import COMMANDS
 from grader.console import console
+from grader.errors import GraderError
 from grader.stamps import who
 from grader.store.csv_input import read_rows
 from grader.store.gradebook import Gradebook
@@ -66,6 +67,25 @@ def add(login: str, db: Path, role: str, url: str) -> None:
         members.add(login, role, who(None))
         token = members.link_token(login)
     console().print(f"{login} ({role}): {url.rstrip('/')}/login/{token}", soft_wrap=True)
+
+
+@staff.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_DB
+@_URL
+def import_staff(csv_file: Path, db: Path, url: str) -> None:
+    """Add every member of CSV_FILE (columns login,role) and print each one's sign-in link."""
+    rows = read_rows(csv_file, "staff", lambda row: (row["login"].strip(), row["role"].strip()),
+                     "login,role (role: instructor or ta)")
+    with Gradebook(db), Staff(db) as members:
+        for login, role in rows:  # every row is checked before the links go out
+            if role not in ROLES:
+                raise GraderError(f"{csv_file}: {login}'s role {role!r} is not one of "
+                                  f"{', '.join(ROLES)}")
+        for login, role in rows:
+            members.add(login, role, who(None))
+            console().print(f"{login} ({role}): {url.rstrip('/')}/login/"
+                            f"{members.link_token(login)}", soft_wrap=True)
 
 
 @staff.command("link")

@@ -67,9 +67,10 @@ def start() -> Response:
     regrade = request.form.get("regrade", "").strip().replace(" ", "")
     logs = db.parent / f"{db.stem}-batches"
     logs.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "grader.cli", "grade", assignment, str(folder), "--db",
+    verb = "rescore" if request.form.get("rescore") == "1" else "grade"
+    command = [sys.executable, "-m", "grader.cli", verb, assignment, str(folder), "--db",
                str(db), "--quiet"]
-    if regrade:  # a student's grading again: their results are kept, a new one is added
+    if regrade and verb == "grade":  # graded again: earlier results kept, a new one added
         command += ["--regrade"] if regrade == "*" else [f"--regrade={regrade}"]
     with open(logs / f"{time.strftime('%Y%m%d-%H%M%S')}.log", "ab") as output:
         subprocess.Popen(command, stdout=output,
