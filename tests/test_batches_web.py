@@ -69,6 +69,24 @@ def test_a_cancelled_batch_starts_no_new_submission(toy, tmp_path):
         assert len(results) == 1 and len(book.latest()) == 1
 
 
+def start_from_the_page(client, toy: Path, **fields: str):
+    """Start a batch of the toy's examples from the batches page; the newest batch once over."""
+    db = client.application.config["GRADER_DB"]
+    with BatchLog(db) as log:
+        before = log.recent()[0].id if log.recent() else 0
+    assert client.post("/batches/start", data={
+        "csrf": csrf_of(client, "/batches"), "assignment": str(toy),
+        "folder": str(toy / "examples"), **fields}).status_code == 302
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with BatchLog(db) as log:
+            newest = log.recent()[0] if log.recent() else None
+        if newest is not None and newest.id > before and newest.state != "running":
+            return newest
+        time.sleep(0.5)
+    raise AssertionError("the batch started from the page did not finish")
+
+
 # --- in the application -------------------------------------------------------------------
 
 @pytest.fixture
@@ -102,39 +120,19 @@ def test_an_instructor_starts_a_batch_from_the_page_and_it_finishes(app, toy):
     bad = prof.post("/batches/start", data={"csrf": token, "assignment": str(toy),
                                             "folder": "/no/such/folder"})
     assert bad.status_code == 400 and "no such folder on the server" in bad.get_data(as_text=True)
-    started = prof.post("/batches/start", data={"csrf": token, "assignment": str(toy),
-                                                "folder": str(toy / "examples")})
-    assert started.status_code == 302
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with BatchLog(db) as log:
-            recent = log.recent()
-        if recent and recent[0].state != "running":
-            break
-        time.sleep(0.5)
-    assert recent[0].state == "done" and recent[0].done == 3
+    newest = start_from_the_page(prof, toy)
+    assert newest.state == "done" and newest.done == 3
     ta = sign_in(app, db, "ta1", "ta")
     assert ta.post("/batches/start", data={"csrf": csrf_of(ta, "/batches"), "assignment": str(toy),
                                            "folder": str(toy / "examples")}).status_code == 403
-    assert prof.post(f"/batches/{recent[0].id}/cancel",
+    assert prof.post(f"/batches/{newest.id}/cancel",
                      data={"csrf": token}).status_code == 409  # it is over
 
 
 def test_a_student_is_graded_again_from_the_page(app, toy):
     db = app.config["GRADER_DB"]
     assert run_grader("grade", str(toy), str(toy / "examples"), "--db", str(db), "-q").returncode == 0
-    prof = sign_in(app, db)
-    assert prof.post("/batches/start", data={
-        "csrf": csrf_of(prof, "/batches"), "assignment": str(toy),
-        "folder": str(toy / "examples"), "regrade": "alice"}).status_code == 302
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with BatchLog(db) as log:
-            newest = log.recent()[0]
-        if newest.id > 1 and newest.state != "running":
-            break
-        time.sleep(0.5)
-    assert newest.state == "done"
+    assert start_from_the_page(sign_in(app, db), toy, regrade="alice").state == "done"
     with Gradebook(db) as book:
         assert len(book.history("alice")) == 2 and len(book.history("bob")) == 1
 
@@ -142,17 +140,7 @@ def test_a_student_is_graded_again_from_the_page(app, toy):
 def test_a_rescore_is_started_from_the_page(app, toy):
     db = app.config["GRADER_DB"]
     assert run_grader("grade", str(toy), str(toy / "examples"), "--db", str(db), "-q").returncode == 0
-    prof = sign_in(app, db)
-    assert prof.post("/batches/start", data={
-        "csrf": csrf_of(prof, "/batches"), "assignment": str(toy),
-        "folder": str(toy / "examples"), "rescore": "1"}).status_code == 302
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with BatchLog(db) as log:
-            newest = log.recent()[0]
-        if newest.id > 1 and newest.state != "running":
-            break
-        time.sleep(0.5)
+    newest = start_from_the_page(sign_in(app, db), toy, rescore="1")
     assert newest.state == "done" and newest.done == 3
     logs = list((db.parent / f"{db.stem}-batches").glob("*.log"))
     assert any("re-scored 3 submission(s)" in log.read_text() for log in logs)
