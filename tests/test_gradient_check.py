@@ -310,3 +310,19 @@ def test_a_result_records_what_its_report_draws_the_limit_and_the_threshold(tmp_
     checks = _grade(tmp_path, "", {**RELU, "options": {**RELU["options"], "rel_error": 1e-6}})
     assert checks["relu"].limit_s == 10.0
     assert checks["relu"].details["rel_error_threshold"] == 1e-6
+
+
+def test_a_timeout_after_an_error_says_which_case_timed_out(tmp_path):
+    # the check's status is the worst of its cases (timeout); its message starts with the first
+    # failure (an IndexError) and says where the timeout came from, so the two agree
+    results = _grade(tmp_path, """
+        def relu_backward(dout, cache):
+            if dout.shape[0] == 3:
+                return [][1]
+            while True:
+                pass
+    """, RELU, timeout_s=1)
+    relu = results["relu"]
+    assert relu.status == Status.TIMEOUT and relu.score < relu.max_score
+    first, _, rest = relu.message.partition("; timeout: ")
+    assert "IndexError" in first and "x 2×5" in rest and "did not finish within" in rest

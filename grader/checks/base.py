@@ -215,7 +215,8 @@ class CheckKind:
         failures = [(case, v) for case, v in zip(prepared.cases, verdicts) if not v.passed]
         status = Status.PASSED if not failures else _worst_status([v for _, v in failures], passed)
         notes = list(dict.fromkeys(n for v in verdicts for n in v.details.get("notes", [])))
-        message = "; ".join([_message(check.visibility, failures, len(verdicts))]
+        message = "; ".join([_message(check.visibility, failures, len(verdicts)),
+                             *_status_clause(check.visibility, failures, status)]
                             + [f"note: {n}" for n in notes])
         details: dict[str, Any] = {"cases": len(verdicts), "cases_passed": passed}
         if any(v.credit is not None for v in verdicts):
@@ -267,6 +268,18 @@ def _worst_status(failed: list[Verdict], passed: int) -> Status:
     if passed == 0 and all(s == Status.ERROR for s in statuses):
         return Status.ERROR
     return Status.FAILED
+
+
+def _status_clause(visibility: str, failures: list, status: Status) -> list[str]:
+    """The case that gave the check its status, when it is not the first failure the message
+    names (a timeout after an error is a timeout, and the message says where)."""
+    if not failures or (failures[0][1].status or Status.FAILED) == status:
+        return []
+    case, verdict = next(((c, v) for c, v in failures if v.status == status), (None, None))
+    if verdict is None:
+        return []
+    where = case.description if visibility == "visible" else "a hidden case"
+    return [f"{status.value}: {where}: {verdict.message}"]
 
 
 def _message(visibility: str, failures: list, total: int) -> str:
