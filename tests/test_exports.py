@@ -63,7 +63,7 @@ def test_junit_xml(db, tmp_path):
     assert (bob.get("tests"), bob.get("failures"), bob.get("errors")) == ("2", "1", "0")
     failing = [c for c in bob.iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failing] == ["asymmetric"]
-    assert "filter random 3×5: output 1: max abs error" in failing[0].find("failure").get("message")
+    assert "filter random 3×5: the output: max abs error" in failing[0].find("failure").get("message")
 
 
 def test_gradescope_export_needs_one_student(db, tmp_path):

@@ -238,6 +238,15 @@ class CheckKind:
         )
 
 
+def output_name(index: int, count: int, check: Check) -> str:
+    """How a message names output ``index`` of ``count``: by the rubric's name for it, as
+    "the output" when it is the only one, else by its place ("output 2")."""
+    names = check.compare.outputs or []
+    if index < len(names):
+        return names[index]
+    return "the output" if count == 1 else f"output {index + 1}"
+
+
 def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
     status = _FATAL.get(outcome.status, Status.ERROR)
     texts = {
@@ -275,9 +284,10 @@ def _status_clause(visibility: str, failures: list, status: Status) -> list[str]
     names (a timeout after an error is a timeout, and the message says where)."""
     if not failures or (failures[0][1].status or Status.FAILED) == status:
         return []
-    case, verdict = next(((c, v) for c, v in failures if v.status == status), (None, None))
-    if verdict is None:
+    found = [(c, v) for c, v in failures if v.status == status]
+    if not found:
         return []
+    case, verdict = found[0]
     where = case.description if visibility == "visible" else "a hidden case"
     return [f"{status.value}: {where}: {verdict.message}"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CheckKind, Verdict
+from grader.checks.base import CheckKind, Verdict, output_name
 from grader.checks._thumbnails import image_artifacts
 from grader.checks._validate import as_numeric_array
 from grader.prepare.prepared import PreparedCase, PreparedCheck
@@ -40,7 +40,7 @@ class NumericCheck(CheckKind):
               outcome: CallOutcome) -> Verdict:
         check = prepared.check
         compare = check.compare
-        labels = compare.outputs or [f"output {i + 1}" for i in range(len(case.expected))]
+        labels = [output_name(i, len(case.expected), check) for i in range(len(case.expected))]
         if len(case.expected) == 1 and len(outputs) != 1 and not outcome.returned_tuple:
             outputs = outputs[:1]
         if len(outputs) != len(case.expected):

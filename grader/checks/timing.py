@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import CheckContext, CheckProblem, Verdict
+from grader.checks.base import CheckContext, CheckProblem, Verdict, output_name
 from grader.checks._curve import CurveScored, curve_fraction
 from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
@@ -134,7 +134,7 @@ def _invalid(outputs: list[Any], expected: list[Any], check: Check) -> str | Non
     for index, (value, reference) in enumerate(zip(outputs, expected)):
         if not isinstance(reference, np.ndarray):
             continue
-        name = _output_name(index, len(expected), check)
+        name = output_name(index, len(expected), check)
         if not _same_layout(value, reference):
             shape = getattr(value, "shape", type(value).__name__)
             return f"{name} is {shape}, expected an array of shape {reference.shape}"
@@ -146,15 +146,6 @@ def _invalid(outputs: list[Any], expected: list[Any], check: Check) -> str | Non
                 value, reference, atol=check.compare.atol, rtol=check.compare.rtol):
             return f"{name} does not match the expected values"
     return None
-
-
-def _output_name(index: int, count: int, check: Check) -> str:
-    """How a message names output ``index`` of ``count``: by the rubric's name for it, as
-    "the output" when it is the only one, else by its place ("output 2")."""
-    names = check.compare.outputs or []
-    if index < len(names):
-        return names[index]
-    return "the output" if count == 1 else f"output {index + 1}"
 
 
 def _same_layout(value: Any, reference: np.ndarray) -> bool:
