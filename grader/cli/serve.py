@@ -35,7 +35,7 @@ def serve(db: Path, host: str, port: int, secure_cookies: bool) -> None:
     page, overrides and extensions with an audit trail."""
     from werkzeug.serving import run_simple
 
-    from grader.web.app import create_app, first_link
+    from grader.web.app import create_app, first_link, tune_collector
 
     with Gradebook(db):  # create it, or refuse a file that is not one, before listening
         pass
@@ -47,6 +47,7 @@ def serve(db: Path, host: str, port: int, secure_cookies: bool) -> None:
                   "once, for 15 minutes; grader staff link LOGIN makes another)", soft_wrap=True)
     else:
         out.print("staff sign in with a link from: grader staff link LOGIN --db " + str(db))
+    tune_collector()
     run_simple(host, port, create_app(db, secure_cookies), threaded=True, use_reloader=False)
 
 

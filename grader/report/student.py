@@ -101,21 +101,21 @@ class StudentView:
 
 def student_view(result: SubmissionResult, arrays: dict[str, dict[str, np.ndarray]] | None = None,
                  href: str = "", instructor: bool = False,
-                 figures: bool = True) -> StudentView:
+                 detailed: bool = True) -> StudentView:
     """The view of ``result``; ``arrays`` are its artifacts (check id → name → array).
 
     ``instructor`` keeps what the student's code printed during hidden checks (it can carry
-    their inputs), which the student's own copy leaves out. Without ``figures`` none is drawn
-    (a line of the class summary needs none).
+    their inputs), which the student's own copy leaves out. Without ``detailed`` no figure is
+    drawn nor number listed (a line of the class summary shows neither).
     """
     arrays = arrays or {}
     checks = []
     for check in result.checks:
         checks.append(CheckView(
             result=check,
-            figures=check_figures(check, arrays.get(check.id, {})) if figures else [],
+            figures=check_figures(check, arrays.get(check.id, {})) if detailed else [],
             limit_s=check.limit_s,
-            numbers=_numbers(check) if check.visibility == "visible" else [],
+            numbers=_numbers(check) if detailed and check.visibility == "visible" else [],
             instructor=instructor,
         ))
     return StudentView(result, checks, href)

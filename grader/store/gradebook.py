@@ -204,7 +204,9 @@ class Gradebook:
         items' grades, the active overrides, adjustments and extensions applied (what reports
         and exports show). Manual grades count once the assignment is published, or for
         ``staff`` (the course staff's own pages)."""
-        return [self._applied(result, staff) for result in self.latest(assignment)]
+        results = self.latest(assignment)
+        changes = self._changes(assignment)  # every change of the class in four queries
+        return [changes.applied(result, staff) for result in results]
 
     def latest_of(self, student: str, assignment: str) -> SubmissionResult | None:
         """:meth:`latest` for one student (``None`` if the gradebook has no result)."""
@@ -220,11 +222,25 @@ class Gradebook:
         return self._applied(result, staff) if result is not None else None
 
     def _applied(self, result: SubmissionResult, staff: bool = False) -> SubmissionResult:
-        student, assignment = result.student, result.assignment
-        held = not staff and self.published(assignment) is None
-        graded = manual.apply(result, self.manual_grades(student, assignment), held)
-        return overrides.apply(graded, self.overrides(student, assignment),
-                               self.extension(student, assignment))
+        return self._changes(result.assignment, result.student).applied(result, staff)
+
+    def _changes(self, assignment: str | None, student: str | None = None) -> _Changes:
+        """The staff's changes to ``assignment`` (every one's when ``None``) of ``student``
+        (everyone's when ``None``), read at once."""
+        where, params = _where(assignment=assignment, student=student)
+        overrides_log = self._db.execute(
+            "SELECT student, assignment, check_id, score, out_of, reason, made_by, made_at "
+            f"FROM overrides {where} ORDER BY id", params).fetchall()
+        extensions = self._db.execute(
+            "SELECT student, assignment, days, reason, made_by, made_at FROM extensions "
+            f"{where} ORDER BY id", params).fetchall()
+        grades = self._db.execute(
+            "SELECT student, assignment, item_id, points, level, comment, made_by, made_at "
+            f"FROM manual_grades {where} ORDER BY id", params).fetchall()
+        published = {row[0] for row in self._db.execute("SELECT assignment FROM publications")}
+        return _Changes([Override(*row) for row in overrides_log],
+                        [Extension(*row) for row in extensions],
+                        [ManualGrade(*row) for row in grades], published)
 
     def history(self, student: str, assignment: str | None = None) -> list[tuple[int, SubmissionResult]]:
         """Every grading of ``student`` (of ``assignment``), oldest first, with its row id."""
@@ -255,8 +271,7 @@ class Gradebook:
 
     def overrides(self, student: str, assignment: str) -> list[Override]:
         """The active overrides: the newest of each check (and of the adjustment), uncleared."""
-        newest = {o.check_id: o for o in self.override_log(student, assignment)}
-        return [o for o in newest.values() if o.score is not None]
+        return self._changes(assignment, student).standing(student, assignment)
 
     # --- manual items ----------------------------------------------------------------------
 
@@ -282,8 +297,7 @@ class Gradebook:
 
     def manual_grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
         """The standing grade of each manual item of ``student``'s ``assignment``."""
-        newest = {g.item_id: g for _, g in self._manual_log(student, assignment)}
-        return {item: g for item, g in newest.items() if g.points is not None}
+        return self._changes(assignment, student).grades(student, assignment)
 
     def manual_versions(self, student: str, assignment: str) -> dict[str, int]:
         """The number of each item's newest grade (what a grading page saw, for
@@ -325,17 +339,14 @@ class Gradebook:
 
     def extension(self, student: str, assignment: str) -> Extension | None:
         """The newest extension of ``student``'s ``assignment``, unless it was cleared."""
-        row = self._db.execute(
-            "SELECT student, assignment, days, reason, made_by, made_at FROM extensions "
-            "WHERE student = ? AND assignment = ? ORDER BY id DESC LIMIT 1",
-            (student, assignment)).fetchone()
-        return Extension(*row) if row and row[2] else None
+        return self._changes(assignment, student).extension(student, assignment)
 
     def extensions(self, assignment: str) -> dict[str, Extension]:
         """``student -> active extension`` for ``assignment`` (to apply at grading)."""
-        students = self._db.execute("SELECT DISTINCT student FROM extensions WHERE assignment = ?",
-                                    (assignment,)).fetchall()
-        found = {s: self.extension(s, assignment) for (s,) in students}
+        changes = self._changes(assignment)
+        students = {row[0] for row in self._db.execute(
+            "SELECT DISTINCT student FROM extensions WHERE assignment = ?", (assignment,))}
+        found = {s: changes.extension(s, assignment) for s in students}
         return {s: e for s, e in found.items() if e is not None}
 
     def record_similarity(self, assignment: str, pairs: list[tuple[str, str, float, float, str]],
@@ -367,6 +378,51 @@ class Gradebook:
         rows = self._db.execute("SELECT DISTINCT assignment FROM results WHERE student = ? "
                                 "ORDER BY assignment", (student,))
         return [a for (a,) in rows]
+
+
+def _where(**equal: str | None) -> tuple[str, list[str]]:
+    """``WHERE a = ? AND b = ?`` for the given values that are not ``None``, and the values."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    clause = " AND ".join(f"{column} = ?" for column in given)
+    return (f"WHERE {clause}" if clause else ""), list(given.values())
+
+
+class _Changes:
+    """The staff's changes to a class, read at once, applied to each of its results."""
+
+    def __init__(self, overrides_log: list[Override], extensions: list[Extension],
+                 grades: list[ManualGrade], published: set[str]) -> None:
+        self._overrides: dict[tuple[str, str], dict[str, Override]] = {}
+        for override in overrides_log:  # the newest of each check counts
+            self._overrides.setdefault((override.student, override.assignment),
+                                       {})[override.check_id] = override
+        self._extensions = {(e.student, e.assignment): e for e in extensions}
+        self._grades: dict[tuple[str, str], dict[str, ManualGrade]] = {}
+        for grade in grades:
+            self._grades.setdefault((grade.student, grade.assignment), {})[grade.item_id] = grade
+        self._published = published
+
+    def standing(self, student: str, assignment: str) -> list[Override]:
+        """The active overrides: the newest of each check (and of the adjustment), uncleared."""
+        newest = self._overrides.get((student, assignment), {})
+        return [o for o in newest.values() if o.score is not None]
+
+    def extension(self, student: str, assignment: str) -> Extension | None:
+        """The newest extension, unless it was cleared (0 days)."""
+        found = self._extensions.get((student, assignment))
+        return found if found is not None and found.days else None
+
+    def grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
+        """The standing grade of each manual item (the newest, unless cleared)."""
+        newest = self._grades.get((student, assignment), {})
+        return {item: g for item, g in newest.items() if g.points is not None}
+
+    def applied(self, result: SubmissionResult, staff: bool) -> SubmissionResult:
+        student, assignment = result.student, result.assignment
+        held = not staff and assignment not in self._published
+        graded = manual.apply(result, self.grades(student, assignment), held)
+        return overrides.apply(graded, self.standing(student, assignment),
+                               self.extension(student, assignment))
 
 
 # A cache of parsed results, (row id, hash of its JSON) -> result: a recorded row never changes

@@ -144,9 +144,9 @@ def _listed(result: SubmissionResult):
     if _hidden_from(result.assignment):
         return student_view(replace(result, student=queues().pseudonym(result.assignment,
                                                                         result.student)),
-                            None, "", figures=False)
+                            None, "", detailed=False)
     return student_view(result, None, url_for("pages.student", assignment=result.assignment,
-                                              student=result.student), figures=False)
+                                              student=result.student), detailed=False)
 
 
 def _hidden_from(assignment: str) -> bool:
