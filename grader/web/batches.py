@@ -68,10 +68,10 @@ def start() -> Response:
     logs = db.parent / f"{db.stem}-batches"
     logs.mkdir(exist_ok=True)
     verb = "rescore" if request.form.get("rescore") == "1" else "grade"
-    command = [sys.executable, "-m", "grader.cli", verb, assignment, str(folder), "--db",
-               str(db), "--quiet"]
+    command = [sys.executable, "-m", "grader.cli", verb, f"--db={db}", "--quiet"]
     if regrade and verb == "grade":  # graded again: earlier results kept, a new one added
         command += ["--regrade"] if regrade == "*" else [f"--regrade={regrade}"]
+    command += ["--", assignment, str(folder)]  # what the form named is never read as an option
     with open(logs / f"{time.strftime('%Y%m%d-%H%M%S')}.log", "ab") as output:
         subprocess.Popen(command, stdout=output,
                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
