@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from grader.sandbox import Each, Ref, SandboxSession, Step, isolation, launcher
+from grader.sandbox.installation import WORKER_DIR
 from grader.sandbox.mounts import Limits
 
 SOURCE = '''
@@ -220,6 +221,14 @@ def test_a_function_under_a_near_name_is_suggested(session):
     assert near.status == "missing_function"
     assert near.error == "student_code.py defines no function 'doubel' (did you mean 'double'?)"
     assert "did you mean" not in session.call("student_code", "unrelated_name", [], 10).error
+
+
+def test_a_traceback_shows_the_students_frames_never_the_harness(session):
+    outcome = session.call("student_code", "read", ["/no/such/file"], 10)
+    assert outcome.status == "raised" and "FileNotFoundError" in outcome.traceback
+    assert ", in read" in outcome.traceback  # the student's own frame
+    assert "server.py" not in outcome.traceback and "/harness" not in outcome.traceback
+    assert str(WORKER_DIR) not in outcome.traceback
 
 
 @pytest.mark.skipif(not launcher.bubblewrap_available(), reason="bubblewrap not usable here")

@@ -216,7 +216,28 @@ def _failure(category: str, exc: BaseException, started: float) -> dict:
     if isinstance(exc, MemoryError):
         category = "memory"
     text = (str(exc) if category == "import_failed" else f"{type(exc).__name__}: {exc}")[:MAX_TEXT]
-    trace = "".join(traceback.format_exception(exc))[-4 * MAX_TEXT:]
+    trace = student_traceback(exc)[-4 * MAX_TEXT:]
     return {"ok": False, "category": category, "error": text, "traceback": trace,
             "seconds": time.perf_counter() - started}
 
+
+HARNESS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def student_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` as a student reads it: their frames and the libraries', never
+    the harness's (its frames say nothing about their code, and name where it is installed)."""
+    found = traceback.TracebackException.from_exception(exc)
+    _without_harness(found, set())
+    return "".join(found.format())
+
+
+def _without_harness(found: traceback.TracebackException, seen: set[int]) -> None:
+    if id(found) in seen:
+        return
+    seen.add(id(found))
+    found.stack = traceback.StackSummary.from_list(
+        [frame for frame in found.stack if not frame.filename.startswith(HARNESS)])
+    for chained in (found.__cause__, found.__context__):
+        if chained is not None:
+            _without_harness(chained, seen)
