@@ -7,6 +7,8 @@ is overwritten: a regrade adds a row (``grader history`` lists them), the newest
 (student, assignment) is what counts, and the *effective* grade (:mod:`grader.store.overrides`)
 is that row with the active overrides and extensions applied. Overrides and extensions are
 append-only too: a change or a ``--clear`` is a new row, so their audit trail is the table.
+The class is made of parts by concept: the results here, the staff's changes
+(:mod:`grader.store.change_log`) and the similarity pairs (:mod:`grader.store.similarity_log`).
 
 The schema uses plain SQL types and explicit ids, so a server database could replace the file.
 A version-1 file (one row per submission and rubric, replaced on regrade) is migrated in place
@@ -24,10 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import GraderError
-from grader.store import manual, overrides
-from grader.store.extensions import Extension
-from grader.store.manual import ManualGrade
-from grader.store.overrides import Override
+from grader.store.change_log import ChangeLog
+from grader.store.similarity_log import SimilarityLog
 from grader.results import SubmissionResult, decode_arrays, encode_arrays
 
 SCHEMA_VERSION = 2
@@ -113,7 +113,7 @@ CREATE TABLE IF NOT EXISTS submission_files (  -- files manual items show, conte
 _V1_COLUMNS = "student, content_hash, assignment, rubric_hash, score, max_score, graded_at, result_json"
 
 
-class Gradebook:
+class Gradebook(ChangeLog, SimilarityLog):
     """A SQLite gradebook file; use as a context manager."""
 
     def __init__(self, path: Path):
@@ -224,23 +224,6 @@ class Gradebook:
     def _applied(self, result: SubmissionResult, staff: bool = False) -> SubmissionResult:
         return self._changes(result.assignment, result.student).applied(result, staff)
 
-    def _changes(self, assignment: str | None, student: str | None = None) -> _Changes:
-        """The staff's changes to ``assignment`` (every one's when ``None``) of ``student``
-        (everyone's when ``None``), read at once."""
-        where, params = _where(assignment=assignment, student=student)
-        overrides_log = self._db.execute(
-            "SELECT student, assignment, check_id, score, out_of, reason, made_by, made_at "
-            f"FROM overrides {where} ORDER BY id", params).fetchall()
-        extensions = self._db.execute(
-            "SELECT student, assignment, days, reason, made_by, made_at FROM extensions "
-            f"{where} ORDER BY id", params).fetchall()
-        grades = self._db.execute(
-            "SELECT student, assignment, item_id, points, level, comment, made_by, made_at "
-            f"FROM manual_grades {where} ORDER BY id", params).fetchall()
-        published = {row[0] for row in self._db.execute("SELECT assignment FROM publications")}
-        return _Changes([Override(*row) for row in overrides_log],
-                        [Extension(*row) for row in extensions],
-                        [ManualGrade(*row) for row in grades], published)
 
     def history(self, student: str, assignment: str | None = None) -> list[tuple[int, SubmissionResult]]:
         """Every grading of ``student`` (of ``assignment``), oldest first, with its row id."""
@@ -251,77 +234,6 @@ class Gradebook:
         rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [(row_id, SubmissionResult.from_dict(json.loads(text))) for row_id, text in rows]
 
-    # --- the instructor's changes ---------------------------------------------------------
-
-    def add_override(self, override: Override) -> None:
-        """Append an override, an adjustment (``check_id == ""``) or a clearing (score None)."""
-        with self._db:
-            self._db.execute(
-                "INSERT INTO overrides (student, assignment, check_id, score, out_of, reason, "
-                "made_by, made_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (override.student, override.assignment, override.check_id, override.score,
-                 override.out_of, override.reason, override.by, override.at))
-
-    def override_log(self, student: str, assignment: str) -> list[Override]:
-        """Every override of ``student``'s ``assignment`` ever made, oldest first."""
-        rows = self._db.execute(
-            "SELECT student, assignment, check_id, score, out_of, reason, made_by, made_at "
-            "FROM overrides WHERE student = ? AND assignment = ? ORDER BY id", (student, assignment))
-        return [Override(*row) for row in rows]
-
-    def overrides(self, student: str, assignment: str) -> list[Override]:
-        """The active overrides: the newest of each check (and of the adjustment), uncleared."""
-        return self._changes(assignment, student).standing(student, assignment)
-
-    # --- manual items ----------------------------------------------------------------------
-
-    def add_manual_grade(self, grade: ManualGrade, seen: int | None) -> int:
-        """Record ``grade`` unless someone graded the item since the grader saw it (``seen``:
-        the number :meth:`manual_versions` gave then); return the new grade's number."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")  # read and write as one, against a second grader
-            row = self._db.execute(
-                "SELECT id, made_by, made_at FROM manual_grades WHERE student = ? AND "
-                "assignment = ? AND item_id = ? ORDER BY id DESC LIMIT 1",
-                (grade.student, grade.assignment, grade.item_id)).fetchone()
-            if row is not None and row[0] != seen:
-                raise GraderError(f"{row[1]} graded {grade.item_id} of {grade.student} at "
-                                  f"{row[2][:16]}, after you opened it: reload to see their grade")
-            cursor = self._db.execute(
-                "INSERT INTO manual_grades (student, assignment, item_id, points, level, "
-                "comment, made_by, made_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (grade.student, grade.assignment, grade.item_id, grade.points, grade.level,
-                 grade.comment, grade.by, grade.at))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def manual_grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
-        """The standing grade of each manual item of ``student``'s ``assignment``."""
-        return self._changes(assignment, student).grades(student, assignment)
-
-    def manual_versions(self, student: str, assignment: str) -> dict[str, int]:
-        """The number of each item's newest grade (what a grading page saw, for
-        :meth:`add_manual_grade`)."""
-        return {g.item_id: number for number, g in self._manual_log(student, assignment)}
-
-    def _manual_log(self, student: str, assignment: str) -> list[tuple[int, ManualGrade]]:
-        rows = self._db.execute(
-            "SELECT id, student, assignment, item_id, points, level, comment, made_by, made_at "
-            "FROM manual_grades WHERE student = ? AND assignment = ? ORDER BY id",
-            (student, assignment))
-        return [(row[0], ManualGrade(*row[1:])) for row in rows]
-
-    def publish(self, assignment: str, by: str, at: str) -> None:
-        """Let students and exports see ``assignment``'s manual grades from now on."""
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO publications VALUES (?, ?, ?)",
-                             (assignment, by, at))
-
-    def published(self, assignment: str) -> tuple[str, str] | None:
-        """Who published ``assignment`` and when, or ``None`` while its manual grades are held."""
-        row = self._db.execute("SELECT made_by, made_at FROM publications WHERE assignment = ?",
-                               (assignment,)).fetchone()
-        return (row[0], row[1]) if row else None
 
     def files(self, content_hash: str) -> dict[str, bytes]:
         """The files of a submission that its manual items show (path -> bytes)."""
@@ -329,43 +241,6 @@ class Gradebook:
                                 "ORDER BY name", (content_hash,))
         return {name: bytes(data) for name, data in rows}
 
-    def add_extension(self, extension: Extension) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT INTO extensions (student, assignment, days, reason, made_by, made_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (extension.student, extension.assignment, extension.days, extension.reason,
-                 extension.by, extension.at))
-
-    def extension(self, student: str, assignment: str) -> Extension | None:
-        """The newest extension of ``student``'s ``assignment``, unless it was cleared."""
-        return self._changes(assignment, student).extension(student, assignment)
-
-    def extensions(self, assignment: str) -> dict[str, Extension]:
-        """``student -> active extension`` for ``assignment`` (to apply at grading)."""
-        changes = self._changes(assignment)
-        students = {row[0] for row in self._db.execute(
-            "SELECT DISTINCT student FROM extensions WHERE assignment = ?", (assignment,))}
-        found = {s: changes.extension(s, assignment) for s in students}
-        return {s: e for s, e in found.items() if e is not None}
-
-    def record_similarity(self, assignment: str, pairs: list[tuple[str, str, float, float, str]],
-                          at: str) -> None:
-        """Replace ``assignment``'s flagged pairs ``(a, b, share_a, share_b, page)`` (a derived
-        analysis: the newest run is the one that counts)."""
-        with self._db:
-            self._db.execute("DELETE FROM similarity WHERE assignment = ?", (assignment,))
-            self._db.executemany("INSERT INTO similarity VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 [(assignment, *pair, at) for pair in pairs])
-
-    def similar_pairs(self) -> dict[str, list[tuple[str, str, float, float, str]]]:
-        """``assignment -> flagged pairs``, most similar first."""
-        found: dict[str, list] = {}
-        for assignment, *pair in self._db.execute(
-                "SELECT assignment, student_a, student_b, share_a, share_b, page FROM similarity "
-                "ORDER BY assignment, MAX(share_a, share_b) DESC"):
-            found.setdefault(assignment, []).append(tuple(pair))
-        return found
 
     def students(self, assignment: str | None = None) -> set[str]:
         query = "SELECT DISTINCT student FROM results"
@@ -378,51 +253,6 @@ class Gradebook:
         rows = self._db.execute("SELECT DISTINCT assignment FROM results WHERE student = ? "
                                 "ORDER BY assignment", (student,))
         return [a for (a,) in rows]
-
-
-def _where(**equal: str | None) -> tuple[str, list[str]]:
-    """``WHERE a = ? AND b = ?`` for the given values that are not ``None``, and the values."""
-    given = {column: value for column, value in equal.items() if value is not None}
-    clause = " AND ".join(f"{column} = ?" for column in given)
-    return (f"WHERE {clause}" if clause else ""), list(given.values())
-
-
-class _Changes:
-    """The staff's changes to a class, read at once, applied to each of its results."""
-
-    def __init__(self, overrides_log: list[Override], extensions: list[Extension],
-                 grades: list[ManualGrade], published: set[str]) -> None:
-        self._overrides: dict[tuple[str, str], dict[str, Override]] = {}
-        for override in overrides_log:  # the newest of each check counts
-            self._overrides.setdefault((override.student, override.assignment),
-                                       {})[override.check_id] = override
-        self._extensions = {(e.student, e.assignment): e for e in extensions}
-        self._grades: dict[tuple[str, str], dict[str, ManualGrade]] = {}
-        for grade in grades:
-            self._grades.setdefault((grade.student, grade.assignment), {})[grade.item_id] = grade
-        self._published = published
-
-    def standing(self, student: str, assignment: str) -> list[Override]:
-        """The active overrides: the newest of each check (and of the adjustment), uncleared."""
-        newest = self._overrides.get((student, assignment), {})
-        return [o for o in newest.values() if o.score is not None]
-
-    def extension(self, student: str, assignment: str) -> Extension | None:
-        """The newest extension, unless it was cleared (0 days)."""
-        found = self._extensions.get((student, assignment))
-        return found if found is not None and found.days else None
-
-    def grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
-        """The standing grade of each manual item (the newest, unless cleared)."""
-        newest = self._grades.get((student, assignment), {})
-        return {item: g for item, g in newest.items() if g.points is not None}
-
-    def applied(self, result: SubmissionResult, staff: bool) -> SubmissionResult:
-        student, assignment = result.student, result.assignment
-        held = not staff and assignment not in self._published
-        graded = manual.apply(result, self.grades(student, assignment), held)
-        return overrides.apply(graded, self.standing(student, assignment),
-                               self.extension(student, assignment))
 
 
 # A cache of parsed results, (row id, hash of its JSON) -> result: a recorded row never changes
