@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import REPO
 
@@ -52,3 +53,20 @@ def test_the_readme_gives_the_two_commands_ci_runs():
           if line and not line.startswith(("#", "set ", "cd "))]
     readme = (REPO / "README.md").read_text().replace("sudo ", "")
     assert len(ci) == 2 and all(command in readme for command in ci), ci
+
+
+def test_every_module_the_guide_names_exists():
+    """A path (``grader/store/staff.py``) or module (``grader.web.security``) named in the
+    guide or the README is in the tree: a move that forgets the docs fails here."""
+    missing = []
+    for page in [*(REPO / "docs").glob("*.md"), REPO / "README.md"]:
+        text = page.read_text()
+        for path in re.findall(r"`(grader/[\w/]+(?:\.py)?)`", text):
+            if not (REPO / path).exists():
+                missing.append((page.name, path))
+        for module in re.findall(r"`(grader(?:\.\w+)+)`", text):
+            parts = module.split(".")
+            if not any((REPO / Path(*parts[:i])).with_suffix(".py").exists()
+                       or (REPO / Path(*parts[:i])).is_dir() for i in range(len(parts), 1, -1)):
+                missing.append((page.name, module))
+    assert not missing, missing
