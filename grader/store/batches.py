@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from grader.pids import alive
-from grader.store.database import open_tables
+from grader.store.database import Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -56,17 +55,10 @@ class Batch:
                 "eta_s": None if self.eta_s is None else round(self.eta_s, 1)}
 
 
-class BatchLog:
+class BatchLog(Tables):
     """The batch table of the gradebook at ``path``."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = open_tables(path, _SCHEMA)
-
-    def __enter__(self) -> BatchLog:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._db.close()
+    SCHEMA = _SCHEMA
 
     def start(self, assignment: str, total: int, by: str, pid: int) -> int:
         moment = time.time()

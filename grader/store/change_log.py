@@ -75,11 +75,7 @@ class ChangeLog:
 
     def extensions(self, assignment: str) -> dict[str, Extension]:
         """``student -> active extension`` for ``assignment`` (to apply at grading)."""
-        changes = self._changes(assignment)
-        students = {row[0] for row in self._db.execute(
-            "SELECT DISTINCT student FROM extensions WHERE assignment = ?", (assignment,))}
-        found = {s: changes.extension(s, assignment) for s in students}
-        return {s: e for s, e in found.items() if e is not None}
+        return self._changes(assignment).extensions()
 
     def add_manual_grade(self, grade: ManualGrade, seen: int | None) -> int:
         """Record ``grade`` unless someone graded the item since the grader saw it (``seen``:
@@ -104,6 +100,11 @@ class ChangeLog:
     def manual_grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
         """The standing grade of each manual item of ``student``'s ``assignment``."""
         return self._changes(assignment, student).grades(student, assignment)
+
+    def graded_items(self, assignment: str) -> dict[str, set[str]]:
+        """``student -> the manual items with a standing grade`` for the whole class, read at
+        once (a queue's progress, the next submission to grade)."""
+        return self._changes(assignment).graded_items()
 
     def manual_versions(self, student: str, assignment: str) -> dict[str, int]:
         """The number of each item's newest grade (what a grading page saw, for
@@ -161,6 +162,15 @@ class _Changes:
         """The newest extension, unless it was cleared (0 days)."""
         found = self._extensions.get((student, assignment))
         return found if found is not None and found.days else None
+
+    def extensions(self) -> dict[str, Extension]:
+        """``student -> active extension`` of everyone read (one assignment's snapshot)."""
+        return {student: e for (student, _), e in self._extensions.items() if e.days}
+
+    def graded_items(self) -> dict[str, set[str]]:
+        """``student -> the items with a standing grade`` (one assignment's snapshot)."""
+        return {student: {item for item, g in newest.items() if g.points is not None}
+                for (student, _), newest in self._grades.items()}
 
     def grades(self, student: str, assignment: str) -> dict[str, ManualGrade]:
         """The standing grade of each manual item (the newest, unless cleared)."""

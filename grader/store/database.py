@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import ClassVar, Self
 
 from grader.errors import GraderError
 
@@ -19,3 +20,19 @@ def open_tables(path: Path, schema: str) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise GraderError(f"{path}: not a usable gradebook ({exc})") from None
     return db
+
+
+class Tables:
+    """Tables of one part of the store (``SCHEMA``) in the gradebook at ``path``, as a context
+    manager that closes its connection."""
+
+    SCHEMA: ClassVar[str]
+
+    def __init__(self, path: Path) -> None:
+        self._db = open_tables(path, self.SCHEMA)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._db.close()

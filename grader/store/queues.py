@@ -16,10 +16,9 @@ import hashlib
 import hmac
 import random
 import secrets
-from pathlib import Path
 
 from grader.errors import GraderError
-from grader.store.database import open_tables
+from grader.store.database import Tables
 from grader.stamps import now
 
 _SCHEMA = """
@@ -35,17 +34,10 @@ CREATE TABLE IF NOT EXISTS anonymity (assignment TEXT PRIMARY KEY, secret TEXT N
 """
 
 
-class Queues:
+class Queues(Tables):
     """The queue, roster, conflict and anonymity tables of the gradebook at ``path``."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = open_tables(path, _SCHEMA)
-
-    def __enter__(self) -> Queues:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._db.close()
+    SCHEMA = _SCHEMA
 
     # --- roster and conflicts -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.store.database import open_tables
+from grader.store.database import Tables
 from grader.stamps import now
 
 ROLES = ("instructor", "ta")
@@ -64,21 +64,17 @@ class Session:
         return token is not None and hmac.compare_digest(token, self.csrf)
 
 
-class Staff:
+class Staff(Tables):
     """The staff tables of the gradebook at ``path``; use as a context manager.
 
     ``clock`` gives the time in seconds (tests move it).
     """
 
+    SCHEMA = _SCHEMA
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(path)
         self._clock = clock
-        self._db = open_tables(path, _SCHEMA)
-
-    def __enter__(self) -> Staff:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._db.close()
 
     # --- accounts ---------------------------------------------------------------------
 
