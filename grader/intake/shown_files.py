@@ -25,10 +25,8 @@ def collect(root: Path, modules: dict[str, Path],
     names = {str(path.relative_to(root)) for module in {m for i in items for m in i.modules()}
              if (path := modules.get(module)) is not None}
     if wanted:
-        for path in sorted(root.rglob("*")):
-            relative = str(path.relative_to(root))
-            if any(fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(path.name, g) for g in wanted):
-                names.add(relative)
+        names |= {str(path.relative_to(root)) for path in root.rglob("*")
+                  if matches(str(path.relative_to(root)), wanted)}
     files: dict[str, bytes] = {}
     notes, total = [], 0
     for name in sorted(names):
@@ -44,3 +42,11 @@ def collect(root: Path, modules: dict[str, Path],
         files[name] = path.read_bytes()
         total += size
     return files, notes
+
+
+def matches(name: str, globs: list[str]) -> bool:
+    """Whether the submission's file ``name`` (a path relative to its root) is one ``globs``
+    name: matched against the path, or against the file's own name (``*.pdf`` finds
+    ``report/writeup.pdf``)."""
+    return any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(name.rsplit("/", 1)[-1], g)
+               for g in globs)

@@ -46,15 +46,18 @@ def kit_dir(assignment: str) -> Path:
 def kit_folder(rubric_file: Path, assignment: str) -> Path:
     """The kit of the assignment whose rubric is ``rubric_file``: the ``kit/`` beside it, else
     the course assignment's of that name (a rubric file kept elsewhere, say for a test)."""
-    beside = rubric_file.resolve().parent / KIT_FOLDER
-    return beside if beside.is_dir() else kit_dir(assignment)
+    return _kit(rubric_file.resolve().parent, assignment)
 
 
 def kit_of(rubric) -> Path:
-    """The kit folder of a loaded :class:`~grader.rubric.model.Rubric` (see :func:`kit_folder`)."""
-    if rubric.folder is not None and (rubric.folder / KIT_FOLDER).is_dir():
-        return rubric.folder / KIT_FOLDER
-    return kit_dir(rubric.assignment)
+    """The kit folder of a loaded :class:`~grader.rubric.model.Rubric` (see :func:`kit_folder`;
+    a rubric read from a bundle has no folder: the course's kit of its name)."""
+    return _kit(rubric.folder, rubric.assignment)
+
+
+def _kit(folder: Path | None, assignment: str) -> Path:
+    beside = folder / KIT_FOLDER if folder is not None else None
+    return beside if beside is not None and beside.is_dir() else kit_dir(assignment)
 
 
 def is_assignment(where: str) -> bool:

@@ -34,9 +34,14 @@ TICK_S = 1.0
 @batches.get("/batches")
 @signed_in
 def overview() -> Response:
+    return _overview()
+
+
+def _overview(error: str = "", status: int = 200) -> Response:
+    """The batches page, with ``error`` said at its top."""
     with BatchLog(current_app.config["GRADER_DB"]) as log:
         recent = log.recent()
-    return render("web_batches.html.j2", batches=recent, error="",
+    return render("web_batches.html.j2", status, batches=recent, error=error,
                   course=assignments.course_assignments())
 
 
@@ -60,10 +65,7 @@ def start() -> Response:
         if not folder.is_dir():
             raise GraderError(f"{folder}: no such folder on the server")
     except GraderError as exc:
-        with BatchLog(db) as log:
-            recent = log.recent()
-        return render("web_batches.html.j2", 400, batches=recent, error=str(exc),
-                      course=assignments.course_assignments())
+        return _overview(str(exc), 400)
     regrade = request.form.get("regrade", "").strip().replace(" ", "")
     logs = db.parent / f"{db.stem}-batches"
     logs.mkdir(exist_ok=True)

@@ -13,64 +13,28 @@ names) and opens only the submissions given to them.
 
 from __future__ import annotations
 
-import fnmatch
 import mimetypes
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from grader.errors import GraderError
+from grader.intake.shown_files import matches
 from grader.report.student import check_figures
 from grader.results import SubmissionResult
+from grader.rubric.model import ManualItem
 from grader.stamps import now
 from grader.store.manual import ManualGrade
-from grader.store.staff import Member
 from grader.web import security
 from grader.web.security import signed_in
 from grader.web.state import book, queues, render
+from grader.web.viewer import Viewer
 
 manual = Blueprint("manual", __name__)
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}  # never SVG: it runs script
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """What one member may see of one assignment's manual grading, and under which names."""
-
-    member: Member
-    assignment: str
-    hidden: bool  # a TA on an anonymous assignment: pseudonyms, and their own queue only
-
-    @classmethod
-    def of(cls, assignment: str) -> Viewer:
-        current = security.session()
-        assert current is not None  # signed_in saw to it
-        member = current.member
-        return cls(member, assignment, not member.instructor and queues().anonymous(assignment))
-
-    def name(self, student: str) -> str:
-        return queues().pseudonym(self.assignment, student) if self.hidden else student
-
-    def student(self, shown: str, students: list[str]) -> str:
-        """The student a page's address names (a pseudonym for a hidden viewer)."""
-        for student in students:
-            if self.name(student) == shown:
-                return student
-        abort(404, "no such submission")
-
-    def queue(self, item_id: str, students: list[str]) -> list[str]:
-        """The submissions of ``item_id`` this member grades: their share once the item is
-        split, everyone's before (an instructor always sees everyone's)."""
-        given = queues().graders(self.assignment, item_id)
-        if self.member.instructor or not given:
-            return students
-        return [s for s in students if given.get(s) == self.member.login]
-
-    def may_grade(self, item_id: str, student: str) -> bool:
-        given = queues().graders(self.assignment, item_id)
-        return self.member.instructor or not given or given.get(student) == self.member.login
 
 
 @manual.get("/grade/<assignment>")
@@ -80,11 +44,12 @@ def items(assignment: str) -> Response:
     if not results:
         abort(404, "no results for this assignment")
     viewer = Viewer.of(assignment)
+    graded_items = book().graded_items(assignment)
     rows = []
     for item in _items(results):
         mine = viewer.queue(item["id"], _students(results, item["id"]))
-        graded = sum(item["id"] in book().manual_grades(s, assignment) for s in mine)
-        first = _next_ungraded(viewer, item["id"], mine, None)
+        graded = sum(item["id"] in graded_items.get(s, ()) for s in mine)
+        first = _next_ungraded(item["id"], mine, None, graded_items)
         given = queues().graders(assignment, item["id"])
         split = {g: sum(1 for s in given if given[s] == g) for g in sorted(set(given.values()))}
         rows.append((item, graded, len(mine), first and viewer.name(first), split))
@@ -118,8 +83,8 @@ def save(assignment: str, item_id: str, shown: str) -> Response:
                                             viewer.member.login, now()), seen)
     except GraderError as exc:
         return _page(assignment, item_id, shown, error=str(exc), status=409)
-    following = _next_ungraded(viewer, item_id, viewer.queue(item_id, _students(results, item_id)),
-                               student)
+    following = _next_ungraded(item_id, viewer.queue(item_id, _students(results, item_id)),
+                               student, book().graded_items(assignment))
     if following is None:
         return redirect(url_for("manual.items", assignment=assignment))
     return redirect(url_for("manual.grade_page", assignment=assignment, item_id=item_id,
@@ -136,19 +101,20 @@ def submission_file(assignment: str, shown: str, number: int) -> Response:
                                  if r.student == student for i in r.manual):
         abort(403, "this submission is in another grader's queue")
     result = next(r for r in results if r.student == student)
-    names = sorted(book().files(result.content_hash))
+    files = book().files(result.content_hash)
+    names = sorted(files)
     if not 1 <= number <= len(names):
         abort(404, "no such file in this submission")
     name = names[number - 1]
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = make_response(book().files(result.content_hash)[name])
+    response = make_response(files[name])
     response.headers.update(security.FILE_HEADERS)
     if kind in INLINE_IMAGES:
         response.headers["Content-Type"] = kind
     else:  # anything else is downloaded, never rendered by this site
         response.headers["Content-Type"] = "application/octet-stream"
-        shown_name = f"file{number}{_suffix(name)}" if viewer.hidden else name
-        response.headers["Content-Disposition"] = f'attachment; filename="{_safe(shown_name)}"'
+        label = _label(name, number, viewer.hidden)
+        response.headers["Content-Disposition"] = f'attachment; filename="{_safe(label)}"'
     return response
 
 
@@ -156,7 +122,8 @@ def submission_file(assignment: str, shown: str, number: int) -> Response:
 @signed_in
 def publish(assignment: str) -> Response:
     viewer, results = _as_instructor(assignment)
-    missing = sum(item["id"] not in book().manual_grades(r.student, assignment)
+    graded_items = book().graded_items(assignment)
+    missing = sum(item["id"] not in graded_items.get(r.student, ())
                   for r in results for item in r.manual)
     if missing and request.form.get("partial") != "1":
         return render("web_message.html.j2", 409, title="Not published",
@@ -174,12 +141,9 @@ def split(assignment: str) -> Response:
     graders = request.form.getlist("grader")
     sections = {g: [s.strip() for s in request.form.get(f"sections-{g}", "").split(",") if s.strip()]
                 for g in graders}
-    try:
-        queues().split(assignment, item_id, _students(results, item_id), graders,
-                       viewer.member.login, request.form.get("how", "random"), sections_of=sections)
-    except GraderError as exc:
-        return render("web_message.html.j2", 400, title="Not split", text=str(exc))
-    return redirect(url_for("manual.items", assignment=assignment))
+    return _then_items(assignment, "Not split", lambda: queues().split(
+        assignment, item_id, _students(results, item_id), graders, viewer.member.login,
+        request.form.get("how", "random"), sections_of=sections))
 
 
 @manual.post("/grade/<assignment>/give")
@@ -187,15 +151,14 @@ def split(assignment: str) -> Response:
 def give(assignment: str) -> Response:
     viewer, results = _as_instructor(assignment)
     item_id, student = request.form.get("item", ""), request.form.get("student", "")
-    if student not in _students(results, item_id):
-        return render("web_message.html.j2", 400, title="Not given",
-                      text=f"{student!r} has no submission with the item {item_id!r}")
-    try:
+
+    def give_it() -> None:
+        if student not in _students(results, item_id):
+            raise GraderError(f"{student!r} has no submission with the item {item_id!r}")
         queues().give(assignment, item_id, student, request.form.get("grader", ""),
                       viewer.member.login)
-    except GraderError as exc:
-        return render("web_message.html.j2", 400, title="Not given", text=str(exc))
-    return redirect(url_for("manual.items", assignment=assignment))
+
+    return _then_items(assignment, "Not given", give_it)
 
 
 @manual.post("/grade/<assignment>/anonymity")
@@ -204,6 +167,16 @@ def anonymity(assignment: str) -> Response:
     security.require("instructor")
     queues().set_anonymous(assignment, request.form.get("anonymous") == "1",
                            Viewer.of(assignment).member.login)
+    return redirect(url_for("manual.items", assignment=assignment))
+
+
+def _then_items(assignment: str, failed: str, change: Callable[[], object]) -> Response:
+    """Make an instructor's ``change``, then back to the assignment's grading page; its
+    sentence on a page titled ``failed`` (400) when it is refused."""
+    try:
+        change()
+    except GraderError as exc:
+        return render("web_message.html.j2", 400, title=failed, text=str(exc))
     return redirect(url_for("manual.items", assignment=assignment))
 
 
@@ -225,6 +198,7 @@ def _page(assignment: str, item_id: str, shown: str, error: str = "",
     index = names.index(student) if student in names else -1
     files = book().files(result.content_hash)
     numbered = {name: number for number, name in enumerate(sorted(files), start=1)}
+    shows = ManualItem.model_validate(item)
     return render(
         "web_grade.html.j2", status, assignment=assignment, item=item, shown=viewer.name(student),
         hidden=viewer.hidden, error=error, position=index + 1, total=len(names),
@@ -232,11 +206,13 @@ def _page(assignment: str, item_id: str, shown: str, error: str = "",
         following=viewer.name(names[index + 1]) if 0 <= index < len(names) - 1 else None,
         grade=book().manual_grades(student, assignment).get(item_id),
         seen=book().manual_versions(student, assignment).get(item_id, ""),
-        shown_checks=_shown_checks(result, item),
-        shown_files=[(numbered[name], f"file {numbered[name]}{_suffix(name)}" if viewer.hidden
-                      else name, inline) for name, inline in _shown_files(files, item)],
-        code=[(f"file {numbered[name]}{_suffix(name)}" if viewer.hidden else name,
-               files[name].decode("utf-8", "replace")) for name in _code_files(item, files)])
+        shown_checks=_shown_checks(result, shows),
+        shown_files=[(numbered[name], _label(name, numbered[name], viewer.hidden),
+                      (mimetypes.guess_type(name)[0] or "") in INLINE_IMAGES)
+                     for name in numbered if matches(name, shows.files())],
+        code=[(_label(name, numbered[name], viewer.hidden), files[name].decode("utf-8", "replace"))
+              for name in numbered
+              if name.endswith(".py") and Path(name).stem in shows.modules()])
 
 
 def _students(results: list[SubmissionResult], item_id: str) -> list[str]:
@@ -262,11 +238,13 @@ def _items(results: list[SubmissionResult]) -> list[dict]:
     return list(found.values())
 
 
-def _next_ungraded(viewer: Viewer, item_id: str, names: list[str], after: str | None) -> str | None:
-    """The first of ``names`` after ``after`` (wrapping round) whose ``item_id`` has no grade."""
+def _next_ungraded(item_id: str, names: list[str], after: str | None,
+                   graded_items: dict[str, set[str]]) -> str | None:
+    """The first of ``names`` after ``after`` (wrapping round) whose ``item_id`` has no grade
+    (``graded_items``: student → items graded, :meth:`Gradebook.graded_items`)."""
     start = names.index(after) + 1 if after in names else 0
     for student in names[start:] + names[:start]:
-        if student != after and item_id not in book().manual_grades(student, viewer.assignment):
+        if student != after and item_id not in graded_items.get(student, ()):
             return student
     return None
 
@@ -291,30 +269,19 @@ def _choice(item: dict, form: Any) -> tuple[float | None, str]:
     return points, ""
 
 
-def _shown_checks(result: SubmissionResult, item: dict) -> list[tuple[Any, list[Any]]]:
-    wanted = [s.partition(":")[2] for s in item["show"] if s.startswith("check:")]
+def _shown_checks(result: SubmissionResult, shows: ManualItem) -> list[tuple[Any, list[Any]]]:
     arrays = book().artifacts(result)
     return [(check, check_figures(check, arrays.get(check.id, {})))
-            for check in result.checks if check.id in wanted]
+            for check in result.checks if check.id in shows.checks()]
 
 
-def _shown_files(files: dict[str, bytes], item: dict) -> list[tuple[str, bool]]:
-    """``(name, is an image shown inline)`` of the files the item shows (its ``file:`` globs)."""
-    globs = [s.partition(":")[2] for s in item["show"] if s.startswith("file:")]
-    return [(name, (mimetypes.guess_type(name)[0] or "") in INLINE_IMAGES) for name in sorted(files)
-            if any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(name.rsplit("/", 1)[-1], g)
-                   for g in globs)]
-
-
-def _code_files(item: dict, files: dict[str, bytes]) -> list[str]:
-    modules = [s.partition(":")[2] for s in item["show"] if s.startswith("code:")]
-    return [name for name in sorted(files)
-            if name.rsplit("/", 1)[-1].removesuffix(".py") in modules and name.endswith(".py")]
-
-
-def _suffix(name: str) -> str:
+def _label(name: str, number: int, hidden: bool) -> str:
+    """How a page names the submission's file ``number``: its name, or for a hidden viewer
+    ``file3.pdf`` (a file name can carry the student's)."""
+    if not hidden:
+        return name
     tail = name.rsplit("/", 1)[-1]
-    return "." + tail.rsplit(".", 1)[1][:8] if "." in tail else ""
+    return f"file{number}" + ("." + tail.rsplit(".", 1)[1][:8] if "." in tail else "")
 
 
 def _safe(name: str) -> str:

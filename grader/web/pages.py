@@ -23,6 +23,7 @@ from grader.store import changes
 from grader.web import security
 from grader.web.security import signed_in
 from grader.web.state import book, queues, render
+from grader.web.viewer import Viewer
 
 pages = Blueprint("pages", __name__)
 
@@ -141,19 +142,17 @@ def similar_pair(assignment: str, number: int) -> Response:
 def _listed(result: SubmissionResult):
     """A result's line in the class view: for a TA on an anonymous assignment, under its
     pseudonym and without a link (its page would name the student)."""
-    if _hidden_from(result.assignment):
-        return student_view(replace(result, student=queues().pseudonym(result.assignment,
-                                                                        result.student)),
-                            None, "", detailed=False)
+    viewer = Viewer.of(result.assignment)
+    if viewer.hidden:
+        return student_view(replace(result, student=viewer.name(result.student)), None, "",
+                            detailed=False)
     return student_view(result, None, url_for("pages.student", assignment=result.assignment,
                                               student=result.student), detailed=False)
 
 
 def _hidden_from(assignment: str) -> bool:
     """Whether the signed-in member is a TA and ``assignment`` is graded anonymously."""
-    current = security.session()
-    return current is not None and not current.member.instructor and \
-        queues().anonymous(assignment)
+    return Viewer.of(assignment).hidden
 
 
 @pages.get("/students/<assignment>/<student>")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, url_for
@@ -35,13 +36,23 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 View = TypeVar("View", bound=Callable[..., Any])
+Opened = TypeVar("Opened")
+OPENED_PER_REQUEST = ("staff", "book", "queues")  # what per_request opens and each request closes
+
+
+def per_request(name: str, opening: Callable[[Path], Opened]) -> Opened:
+    """What ``opening(the gradebook's path)`` opens, once per request; closed when the request
+    ends (:func:`close_request`)."""
+    if name not in OPENED_PER_REQUEST:
+        raise ValueError(f"{name!r} would not be closed: list it in OPENED_PER_REQUEST")
+    if name not in g:
+        setattr(g, name, opening(current_app.config["GRADER_DB"]))
+    return getattr(g, name)
 
 
 def staff() -> Staff:
-    """The staff tables for this request (opened once, closed when it ends)."""
-    if "staff" not in g:
-        g.staff = Staff(current_app.config["GRADER_DB"], current_app.config["GRADER_CLOCK"])
-    return g.staff
+    """The staff tables for this request."""
+    return per_request("staff", lambda db: Staff(db, current_app.config["GRADER_CLOCK"]))
 
 
 def session() -> Session | None:
@@ -98,7 +109,7 @@ def add_headers(response: Response) -> Response:
 
 
 def close_request(_: BaseException | None) -> None:
-    for name in ("staff", "book", "queues"):
+    for name in OPENED_PER_REQUEST:
         opened = g.pop(name, None)
         if opened is not None:
             opened.__exit__(None, None, None)

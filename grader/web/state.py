@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, make_response
+from flask import make_response
 from werkzeug.wrappers import Response
 
 from grader.report.environment import make_environment
@@ -26,14 +26,10 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 
 def book() -> Gradebook:
-    """The gradebook for this request (opened once, closed when it ends)."""
-    if "book" not in g:
-        g.book = Gradebook(current_app.config["GRADER_DB"])
-    return g.book
+    """The gradebook for this request."""
+    return security.per_request("book", Gradebook)
 
 
 def queues() -> Queues:
-    """The queue tables for this request (opened once, closed when it ends)."""
-    if "queues" not in g:
-        g.queues = Queues(current_app.config["GRADER_DB"])
-    return g.queues
+    """The queue tables for this request."""
+    return security.per_request("queues", Queues)
