@@ -76,6 +76,17 @@ def write_toy(folder: Path) -> Path:
     return folder / "toy_stretch"
 
 
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, driven through Playwright, closed when the block ends."""
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def signed_in_page(browser, link: str, problems: list[str]):
     """A page of ``browser`` signed in through ``link``; console errors go to ``problems``."""
     page = browser.new_page()
@@ -109,8 +120,7 @@ def _wait_until_listening(port: int) -> None:
 def test_an_instructor_signs_in_and_overrides_from_the_page(server):
     base, link, db = server
     problems: list[str] = []
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+    with chromium() as browser:
         page = browser.new_page()
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
@@ -138,7 +148,6 @@ def test_an_instructor_signs_in_and_overrides_from_the_page(server):
         page.wait_for_url(f"{base}/login")
         page.goto(f"{base}/")
         assert page.url == f"{base}/login"  # the session is gone
-        browser.close()
     assert problems == [], problems
     with Gradebook(db) as book:
         assert book.effective_of("ann", "proj1_filtering").score == 4.5
@@ -157,8 +166,7 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
             book.record(with_item(student, 2.0))  # 5 of 5 autograded points each
     problems: list[str] = []
     with serving(db) as (base, link):
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        with chromium() as browser:
 
             def person(first_link: str):
                 page = browser.new_context().new_page()
@@ -197,7 +205,6 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
             prof.goto(f"{base}/grade/proj1_filtering")
             prof.click("#publish")
             assert "Published by" in prof.inner_text("body")
-            browser.close()
     assert problems == [], problems
     out = tmp_path / "canvas.csv"
     exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
@@ -219,8 +226,7 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
     Gradebook(db).close()
     problems: list[str] = []
     with serving(db) as (base, link):
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        with chromium() as browser:
             page = signed_in_page(browser, link, problems)
             page.goto(f"{base}/batches")
             page.fill("input[name=assignment]", str(tmp_path / "toy_stretch"))
@@ -239,7 +245,6 @@ def test_a_batch_started_from_the_page_shows_its_progress_live(tmp_path):
                 page.wait_for_timeout(250)
             assert page.inner_text("#batches .done") == "3 of 3"
             assert len(loads) <= 1, loads
-            browser.close()
     assert problems == [], problems
 
 
@@ -250,8 +255,7 @@ def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
         book.record(graded("zoe", 2.0))  # the class view has something to show at first
     problems: list[str] = []
     with serving(db) as (base, link):
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        with chromium() as browser:
             page = signed_in_page(browser, link, problems)
             page.wait_for_url(f"{base}/")
             loads: list[str] = []
@@ -268,7 +272,6 @@ def test_the_class_view_fills_in_while_a_batch_runs(tmp_path):
                 page.wait_for_timeout(250)
             assert toy_students <= set(page.inner_text("#class-view").split())
             assert loads == []  # filled in place, never reloaded
-            browser.close()
     assert problems == [], problems
 
 
@@ -282,8 +285,7 @@ def test_a_submitted_svg_or_html_file_never_runs_in_the_browser(tmp_path):
                                            b"<script>window.__pwned = 1</script>"}))
     problems: list[str] = []
     with serving(db) as (base, link):
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        with chromium() as browser:
             page = signed_in_page(browser, link, problems)
             page.goto(f"{base}/grade/proj1_filtering/hybrid_quality/ann")
             assert page.locator("img.shown-file").evaluate("img => img.naturalWidth") == 1
@@ -295,5 +297,4 @@ def test_a_submitted_svg_or_html_file_never_runs_in_the_browser(tmp_path):
                                   f"{base}/files/proj1_filtering/ann/{number}")
                 assert download.value.suggested_filename == name
             assert page.evaluate("window.__pwned") is None
-            browser.close()
     assert problems == [], problems
