@@ -208,3 +208,22 @@ def test_only_an_instructor_publishes_and_not_by_accident(app, book_path):
     assert prof.post(url, data={"csrf": csrf_of(prof), "partial": "1"}).status_code == 302
     with Gradebook(book_path) as book:
         assert book.published("proj1_filtering")[0] == "prof"
+
+
+def test_the_files_an_item_shows_are_read_safely(tmp_path, monkeypatch):
+    # a link out of the submission is never followed, and an oversize file is named, not kept
+    from grader.intake import shown_files
+    from grader.rubric.model import ManualItem
+
+    root = tmp_path / "submission"
+    (root / "report").mkdir(parents=True)
+    (root / "report" / "writeup.pdf").write_bytes(b"%PDF-1.4")
+    (root / "secret.png").symlink_to("/etc/passwd")
+    (root / "huge.png").write_bytes(b"\0" * 2048)
+    (root / "student_code.py").write_text("def f(): pass\n")
+    monkeypatch.setattr(shown_files, "MAX_FILE_BYTES", 1024)
+    item = ManualItem.model_validate({**ITEM, "show": ["file:*.pdf", "file:*.png",
+                                                       "code:student_code"]})
+    files, notes = shown_files.collect(root, {"student_code": root / "student_code.py"}, [item])
+    assert sorted(files) == ["report/writeup.pdf", "student_code.py"]
+    assert len(notes) == 1 and notes[0].startswith("huge.png (2 KiB) is not kept")
