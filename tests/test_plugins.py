@@ -1,5 +1,5 @@
-"""One way to extend: a new check kind, export format or command is one new module in its
-package, and nothing else changes (grader/plugins.py).
+"""One way to extend: a new check kind, export format, isolation layer or command is one new
+module in its package, and nothing else changes (grader/plugins.py).
 
 Each test puts its new module in a temporary folder that it adds to the package's search path
 (``__path__``), as if the file had been dropped into ``grader/checks/`` or ``grader/export/``,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from grader.checks import KINDS
 from grader.errors import GraderError
 from grader.export import FORMATS
 from grader.plugins import Registry, UnknownName
+from grader.sandbox import SandboxSession, doctor, isolation, zygote
+from grader.sandbox.layers import LAYERS
 from grader.rubric.load import load_rubric
 from grader.store.gradebook import Gradebook
 
@@ -49,6 +52,24 @@ def write(results, out):
         writer = csv.writer(handle, delimiter="\\t")
         writer.writerow(["student", "score"])
         writer.writerows([r.student, r.score] for r in results)
+'''
+
+TOY_LAYER = '''
+"""toy_nice: every worker starts under ``nice -n 7`` (a wrapper layer, trusted side)."""
+import os
+import shutil
+
+from grader.sandbox.layers import LAYERS, Layer
+
+
+def _problem(probing):
+    if os.environ.get("TOY_NICE_BROKEN"):
+        return "the toy probe says no"
+    return None if shutil.which("nice") else "nice is not installed"
+
+
+LAYERS.register(Layer(name="toy_nice", order=90, probe=_problem, stops="greedy scheduling",
+                      needs="nice(1)", wrap=lambda limits: ["nice", "-n", "7"]))
 '''
 
 TOY_COMMAND = '''
@@ -121,6 +142,47 @@ def test_a_new_command_is_one_module(monkeypatch, tmp_path):
     assert result.exit_code == 0 and result.output == "hello world\n"
 
 
+@pytest.fixture
+def fresh_probe():
+    """The machine probed again with whatever layers are plugged in, and after the test."""
+    zygote.close_all()
+    isolation.available.cache_clear()
+    yield
+    zygote.close_all()
+    isolation.available.cache_clear()
+
+
+def _niceness(tmp_path: Path) -> tuple[int, tuple[str, ...]]:
+    """The niceness a sandboxed student function sees, and the session's layers."""
+    submission = tmp_path / "nice_student"
+    submission.mkdir(exist_ok=True)
+    (submission / "student.py").write_text("import os\n\ndef niceness():\n    return os.nice(0)\n")
+    with SandboxSession(submission) as session:
+        outcome = session.call("student", "niceness", [], timeout_s=60)
+        assert outcome.status == "returned", outcome.error
+        return int(outcome.outputs[0]), session.layers
+
+
+def test_a_new_isolation_layer_is_one_module(monkeypatch, tmp_path, fresh_probe):
+    before = plug_in(monkeypatch, tmp_path, "grader.sandbox.layers", LAYERS, "toy_nice",
+                     TOY_LAYER)
+    assert set(LAYERS.names()) - before == {"toy_nice"}
+    assert isolation.available().has("toy_nice")
+    assert doctor.report()["layers"]["toy_nice"] == {
+        "available": True, "blocks": "greedy scheduling", "missing": None}
+    # the layer really wraps the worker: student code runs niced, and the session says so
+    niceness, layers = _niceness(tmp_path)
+    assert niceness >= 7 and "toy_nice" in layers
+    # turned off like any other layer, and a failing probe is named by doctor
+    monkeypatch.setenv(isolation.DISABLE_ENV, "toy_nice")
+    isolation.available.cache_clear()
+    assert _niceness(tmp_path)[0] == os.nice(0) and "toy_nice" not in _niceness(tmp_path)[1]
+    monkeypatch.delenv(isolation.DISABLE_ENV)
+    monkeypatch.setenv("TOY_NICE_BROKEN", "1")
+    isolation.available.cache_clear()
+    assert doctor.report()["layers"]["toy_nice"]["missing"] == "the toy probe says no"
+
+
 def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(GraderError, match="unknown export format 'xlsx'; known: canvas, csv"):
         FORMATS["xlsx"]
@@ -142,3 +204,5 @@ def test_the_course_registries_are_complete():
                              "property", "timing", "training"]
     assert FORMATS.names() == ["canvas", "csv", "gradescope", "json", "junit"]
     assert {"check", "grade", "report", "export", "kit", "audit", "doctor", "env"} <= set(COMMANDS)
+    assert isolation.layer_names() == ("bubblewrap", "landlock", "seccomp", "uid", "subreaper",
+                                       "cgroup", "ipc")

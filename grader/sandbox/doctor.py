@@ -6,38 +6,21 @@ import os
 import platform
 import sys
 
-from grader.sandbox import installation, isolation, uids
-
-BLOCKS = {
-    "bubblewrap": "namespaces: no network, its own PID space, only the bound folders visible",
-    "landlock": "reads outside the system, Python and the submission; writes outside scratch",
-    "seccomp": "every system call its allowlist does not name (sockets, ptrace, mounts, "
-               "namespaces, bpf, io_uring, System V IPC, memfd_create, ...)",
-    "uid": "a root grader's sandboxes run as unprivileged uids of their own",
-    "subreaper": "double-forked daemons stay in the sandbox's tree and die with it",
-    "cgroup": "one kill for every process of a sandbox (and memory/pids caps where enabled)",
-    "ipc": "an IPC namespace per sandbox: no System V object or message queue is shared",
-}
-
+from grader.sandbox import installation, isolation
+from grader.sandbox.layers import ordered
 
 def report() -> dict:
     """The probe as data: layers (with why missing), guarantees, and the machine."""
     found = isolation.available()
     fine = isolation.fine_layers(found)
-    layers = {}
-    for layer in isolation.LAYERS:
-        detail = BLOCKS[layer]
-        if layer == "landlock" and found.has(layer):
-            detail += f"; ABI {found.landlock_abi}: " + ", ".join(
-                name.split("-", 1)[1] for name in fine if name.startswith("landlock-"))
-        if layer == "uid" and found.has(layer):
-            first, last = uids.uid_range()
-            detail += f" ({first}-{last}, {uids.RANGE_ENV})"
-        layers[layer] = {"available": found.has(layer), "blocks": detail,
-                         "missing": found.missing.get(layer)}
+    layers = {layer.name: {"available": found.has(layer.name),
+                           "blocks": layer.stops + (layer.detail(found) if found.has(layer.name)
+                                                    else ""),
+                           "missing": found.missing.get(layer.name)}
+              for layer in ordered()}
     guarantees = {name: {"holds": name in isolation.enforced_guarantees(fine),
                          "cannot": isolation.EXPLAINED[name] + _proof(name, fine)}
-                  for name in isolation.GUARANTEES}
+                  for name in isolation.EXPLAINED}
     return {"machine": f"{platform.system()} {platform.release()}, "
                        f"{'root' if os.geteuid() == 0 else 'uid ' + str(os.geteuid())}, "
                        f"Python {platform.python_version()} ({sys.executable})",

@@ -22,6 +22,7 @@ from pathlib import Path
 from grader import context
 from grader.sandbox import isolation
 from grader.sandbox.installation import WORKER_DIR
+from grader.sandbox.layers import ordered
 from grader.sandbox.mounts import (Interpreter, Limits, bwrap_prefix, confinement,
                                    python_roots, system_paths)
 
@@ -41,6 +42,9 @@ class LaunchPlan:
     isolation: str  # "bubblewrap" or "subprocess"
     layers: tuple[str, ...]  # the layers asked for, confirmed by the worker's ready message
     spec: dict = field(default_factory=dict)  # what worker/main.py reads (a warm fork: all)
+    # layers whose command wraps the start (of this worker, or of the zygote it is forked
+    # from): in force once the worker started, as bubblewrap is
+    wrapped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,25 @@ def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_alias
     argv = [] if slot else [interpreter.executable, "-I", f"{where.worker}/main.py",
                             json.dumps(spec)]
     env = worker_environment(where, marker)
+    wrappers, wrapped = wrapping(limits)
     if use_bwrap:
         if argv:  # a cold start: its own namespaces, the submission at /submission
-            argv = _joining(cgroup_entries) + bwrap_prefix(
+            argv = _joining(cgroup_entries) + wrappers + bwrap_prefix(
                 (submission, "/submission"), limits, lease is not None,
                 python_roots(interpreter)) + argv
-        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers), spec)
-    return LaunchPlan(argv, env, "subprocess", layers, spec)
+        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *layers, *wrapped), spec,
+                          wrapped)
+    return LaunchPlan(wrappers + argv if argv else argv, env, "subprocess", (*layers, *wrapped),
+                      spec, wrapped)
+
+
+def wrapping(limits: Limits) -> tuple[list[str], tuple[str, ...]]:
+    """The commands of the available layers that wrap every worker start (their ``wrap``), in
+    the layers' order, and those layers' names."""
+    have = isolation.available()
+    layers = [layer for layer in ordered() if layer.wrap and have.has(layer.name)]
+    return [word for layer in layers if layer.wrap for word in layer.wrap(limits)], \
+        tuple(layer.name for layer in layers)
 
 
 def _joining(entries: tuple[str, ...]) -> list[str]:
@@ -127,8 +143,9 @@ def worker_spec(where: Places, module_dir: str, fds: Fds, numpy_aliases: bool, l
     """The launch spec ``worker/main.py`` reads (JSON), and the layers it asks for."""
     have = isolation.available()
     use_bwrap = have.has("bubblewrap")
-    wanted = {layer for layer in ("landlock", "seccomp") if have.has(layer)}
-    wanted |= {"uid"} if lease is not None else set()
+    wanted = {layer.name for layer in ordered() if layer.in_worker and have.has(layer.name)}
+    if lease is None:
+        wanted.discard("uid")  # this sandbox has no uid of its own (the session says why)
     roots = python_roots(interpreter)
     # A warm sandbox's file rules come in two Landlock layers. The first is its slot's, the
     # same for every sandbox of the slot, so its zygote builds it once (680 rules, 6 ms): it
@@ -182,11 +199,12 @@ def zygote_plan(slot: Path, control_fd: int, preload: tuple[str, ...], limits: L
             "wipe": ["/scratch", "/tmp", "/dev/shm"] if use_bwrap else []}
     argv = [interpreter.executable, "-I", f"{worker}/zygote.py", json.dumps(spec)]
     env = _environment("/scratch" if use_bwrap else str(slot))
+    wrappers, wrapped = wrapping(limits)
     if use_bwrap:
-        argv = bwrap_prefix((slot, SLOT), limits, keep_root, python_roots(interpreter),
-                            unshare_ipc=True) + argv
-        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap",))
-    return LaunchPlan(argv, env, "subprocess", ())
+        argv = wrappers + bwrap_prefix((slot, SLOT), limits, keep_root,
+                                       python_roots(interpreter), unshare_ipc=True) + argv
+        return LaunchPlan(argv, env, "bubblewrap", ("bubblewrap", *wrapped), wrapped=wrapped)
+    return LaunchPlan(wrappers + argv, env, "subprocess", wrapped, wrapped=wrapped)
 
 
 def unwritable(where: Places, python: list[str]) -> list[str]:

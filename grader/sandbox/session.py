@@ -475,6 +475,7 @@ class SandboxSession:
         kept.discard("no-new-privileges")
         if plan.isolation == "bubblewrap":
             kept.add("bubblewrap")
+        kept |= set(plan.wrapped)
         if self._cgroup is not None and self._proc is not None and \
                 self._proc.pid in self._cgroup.members():  # its first process was born there
             kept |= {"cgroup", *(f"cgroup-{control}" for control in self._cgroup.controls)}

@@ -11,7 +11,7 @@ writable folders before it reports the sandbox ended.
 The zygote runs under the same bubblewrap namespaces a cold worker gets, with its slot
 folder (which holds the workspace of the one sandbox it serves) bound at
 :data:`~grader.sandbox.launcher.SLOT`. Warm workers are used only where the machine
-enforces every guarantee of :data:`~grader.sandbox.isolation.GUARANTEES`: there no sandbox
+enforces every guarantee of :func:`~grader.sandbox.isolation.guarantees`: there no sandbox
 can reach the zygote (another uid, Landlock's ptrace and signal scopes, seccomp, a zygote
 that is not dumpable) or leave a process behind for the next one. With resource limits
 only, or where a zygote cannot start, sandboxes start cold. ``GRADER_WARM=0`` turns warm
