@@ -5,10 +5,15 @@
   nothing of the harness, the reference or the rubrics.
 - :mod:`grader.sandbox.launcher` builds the command (bubblewrap when it works,
   else a plain subprocess) and the resource limits.
-- :mod:`grader.sandbox.session` owns one worker process: it sends calls, reads
-  replies under a wall-clock deadline, captures output, kills and restarts.
+- :mod:`grader.sandbox.layers` are the isolation layers, one module each, probed by
+  :mod:`grader.sandbox.isolation`.
+- :mod:`grader.sandbox.session` owns one worker process: it sends calls
+  (:mod:`~grader.sandbox.calls`) over its pipes (:mod:`~grader.sandbox.channel`), reads
+  replies under a wall-clock deadline while it measures the sandbox's processes
+  (:mod:`~grader.sandbox.tree`), kills and restarts.
 """
 
-from grader.sandbox.session import CallOutcome, Each, Ref, SandboxSession, Step
+from grader.sandbox.calls import CallOutcome, Each, Ref, Step
+from grader.sandbox.session import SandboxSession
 
 __all__ = ["CallOutcome", "Each", "Ref", "SandboxSession", "Step"]

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from grader.results import decode_arrays, encode_arrays
-from grader.sandbox.session import CallOutcome, Each, Ref, SandboxSession, Step
+from grader.sandbox.calls import CallOutcome, Each, Ref, Step
+from grader.sandbox.session import SandboxSession
 
 KEPT = ("returned", "raised")
 

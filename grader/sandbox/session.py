@@ -1,21 +1,19 @@
 """One sandboxed worker per submission: start, call, time out, kill, restart.
 
-The parent (trusted) side of the boundary. It sends the inputs of one call,
-waits for the reply under a wall-clock deadline while draining the student's
-output, and turns whatever happened into a :class:`CallOutcome`. It never
-decides a score: that is the checks' job.
+The parent (trusted) side of the boundary. It starts the worker (:mod:`launcher`, warm from
+a :mod:`zygote` where it can), sends the inputs of one call over its pipes (:mod:`channel`),
+waits for the reply under a wall-clock deadline while it measures the sandbox's processes
+(:mod:`tree`), and turns whatever happened into a :class:`~grader.sandbox.calls.CallOutcome`.
+It never decides a score: that is the checks' job.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
-import select
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,97 +22,16 @@ import numpy as np
 from grader.errors import GraderError
 from grader.sandbox import (cgroup, cpu, installation, isolation, launcher, mounts, uids,
                             workspace, zygote)
+from grader.sandbox.calls import CallOutcome, Each, Ref, Step, encode_arg, outcome_of
 from grader.sandbox.capture import Capture
-from grader.sandbox.processes import (busy, cpu_seconds, descendants, folder_usage, kill_tree,
-                                      tree_cpu_seconds, tree_memory_mib)
+from grader.sandbox.channel import Channel, Deadline, Waiting, WorkerGone
+from grader.sandbox.processes import kill_tree
+from grader.sandbox.tree import OverMemory, SandboxTree, kernel_memory_mb, leaf_holds_all
 from grader.worker import protocol
-
-WATCH_S = 0.25  # how often the parent measures the tree's memory and scratch while it waits
-MAX_SCRATCH_FILES = 10_000
-SETTLE_S = 0.05  # how often a reply's leftover children are looked at
-SUPERVISOR_MB = 64  # the supervisor's interpreter, in the cgroup beside the student's tree
-PIPE_BYTES = 1 << 20  # the request and reply pipes' buffers (Linux's pipe-max-size default)
-
-
-@dataclass
-class CallOutcome:
-    """What happened to one call, as observed by the parent.
-
-    ``status`` is one of ``returned``, ``raised``, ``timeout``, ``memory``,
-    ``crashed``, ``missing_module``, ``missing_function``, ``import_failed``
-    or ``protocol`` (the worker sent something malformed or too large).
-    ``outputs`` holds the returned values (arrays, scalars, ``None``, or an
-    ``{"unsupported": type}`` marker); ``seconds`` is the wall time of the call
-    measured by the parent.
-    """
-
-    status: str
-    outputs: list[Any] = field(default_factory=list)
-    returned_tuple: bool = False
-    error: str = ""
-    traceback: str = ""
-    seconds: float = 0.0
-    stdout: str = ""
-    step: int | None = None
-    during_import: bool = False
-    cpu_s: float | None = None  # CPU-seconds of the worker's tree during the call (parent-measured)
-    crowded_out: bool = False  # timed out while it got less than a fair share of a core
-
-
-@dataclass(frozen=True)
-class Ref:
-    """An earlier step's result (``index`` into its tuple, or ``None`` for all of it)."""
-
-    step: int
-    index: int | None = None
-
-
-@dataclass(frozen=True)
-class Each:
-    """An array whose slices along axis 0 are passed one per call (the step runs once per slice)."""
-
-    array: np.ndarray
-
-
-@dataclass(frozen=True)
-class Step:
-    """One function call inside a :meth:`SandboxSession.run` request.
-
-    ``module`` defaults to the request's module (a pipeline may span several,
-    e.g. ``student_harris`` then ``student_sift``).
-    """
-
-    function: str
-    args: list[Any]
-    module: str | None = None
-
-
-def _encode_arg(arg: Any, arrays: list[np.ndarray]) -> dict:
-    if isinstance(arg, Ref):
-        return {"ref": [arg.step, arg.index]}
-    if isinstance(arg, Each):
-        arrays.append(np.asarray(arg.array))
-        return {"array": len(arrays) - 1, "each": True}
-    if isinstance(arg, np.ndarray):
-        arrays.append(arg)
-        return {"array": len(arrays) - 1}
-    return {"value": arg.item() if isinstance(arg, np.generic) else arg}
 
 
 class SandboxError(GraderError):
     """The sandbox itself could not run here: a failure of the harness, not of the student."""
-
-
-class _Deadline(Exception):
-    pass
-
-
-class _WorkerGone(Exception):
-    pass
-
-
-class _OverMemory(Exception):
-    pass
 
 
 class SandboxSession:
@@ -158,9 +75,7 @@ class SandboxSession:
         self.isolation = ""
         self.layers: tuple[str, ...] = ()
         self.missing: dict[str, str] = {}  # layers this sandbox went without, and why
-        self._running: set[int] = set()  # the sandbox's processes after its last reply
-        self._started_with = 0  # how many it had when its worker said ready
-        self._ooms_seen = 0  # the kernel's OOM kills in its cgroup, as of its last reply
+        self._tree: SandboxTree | None = None  # the running worker's processes, measured
         self.warm = False
 
     def __enter__(self) -> SandboxSession:
@@ -208,7 +123,7 @@ class SandboxSession:
                 return prelude
         arrays: list[np.ndarray] = []
         encoded = [{"function": step.function, "module": step.module or module,
-                    "args": [_encode_arg(a, arrays) for a in step.args]} for step in steps]
+                    "args": [encode_arg(a, arrays) for a in step.args]} for step in steps]
         request = {"op": "run", "module": module, "steps": encoded, "max_bytes": self._max_payload,
                    "return": None if returns is None else [[r.step, r.index] for r in returns]}
         outcome = self._exchange(request, arrays, timeout_s, cpu_limit_s)
@@ -297,72 +212,6 @@ class SandboxSession:
                                "enter)")
         return None
 
-    def _kernel_memory_mb(self) -> int:
-        """The cgroup's hard memory cap: the rubric's limit (which the watchdog enforces as a
-        ``memory`` result) plus the sandbox's RAM-backed folders and the supervisor; what no
-        poll sees (shared memory, tmpfs, page cache, forks between two polls) stops here."""
-        return (self._limits.memory_mb + self._limits.scratch_mb + 2 * self._limits.tmp_mb
-                + SUPERVISOR_MB)
-
-    def _leaf_holds_all(self) -> bool:
-        """Whether every process of the sandbox is in its cgroup leaf: its first process was
-        born there, and none can write a cgroup file to leave (bubblewrap mounts them
-        read-only, Landlock grants none, a uid of its own does not own them)."""
-        return "cgroup" in self.layers and bool(
-            {"bubblewrap", "landlock-filesystem", "uid"} & set(self.layers))
-
-    def _processes(self) -> list[int]:
-        """Every process of the sandbox: its cgroup's members, else its supervisor's tree."""
-        if self._cgroup is not None and "cgroup" in self.layers:
-            return self._cgroup.members()
-        return [self._proc.pid, *descendants(self._proc.pid)] if self._proc is not None else []
-
-    def _check_leftovers(self) -> None:
-        """Before a request: what processes left by earlier calls did meanwhile counts against
-        this one (the kernel killed one for memory, or they hold more than the limit now)."""
-        if self._ooms() > self._ooms_seen:
-            raise _OverMemory(self._kernel_memory_error() + ", in processes an earlier call "
-                              "left running")
-        if len(self._running) > self._started_with:
-            self._watch()
-
-    def _settle(self, cap: float) -> None:
-        """After a reply, while processes the request started are still at work (children
-        that outlive the call, on a machine too busy for them to finish in time), go on
-        watching them until they rest or end: what they take counts against the call, and one
-        still at work at ``cap`` makes it a timeout. Honest calls leave nothing new running
-        and pass straight through (one look); a sleeping daemon costs one more measurement."""
-        now = set(self._processes())
-        while any(busy(pid) for pid in now - self._running):
-            if time.perf_counter() > cap:
-                raise cpu.OverCpu("processes it started were still running long after it returned")
-            self._watch()
-            time.sleep(SETTLE_S)
-            now = set(self._processes())
-        if now - self._running:
-            self._watch()  # what the ones left behind hold now, once
-        self._running, self._ooms_seen = now, self._ooms()
-
-    def _ooms(self) -> int:
-        """Processes of this worker's tree the kernel killed for memory (0 without a cgroup)."""
-        return self._cgroup.oom_kills() if self._cgroup is not None else 0
-
-    def _kernel_memory_error(self) -> str:
-        return (f"the kernel stopped it: its processes used more than the "
-                f"{self._kernel_memory_mb()} MiB its cgroup allows (the {self._limits.memory_mb} "
-                "MiB limit, its folders in RAM and the supervisor; shared memory and files in "
-                "RAM count too)")
-
-    def _cpu_meter(self, timeout_s: float, cpu_limit_s: float | None) -> cpu.CpuMeter:
-        """The CPU-seconds of the sandbox for a request: its cgroup's exact count (exited
-        processes included), else the sum over its live process tree from /proc, starting
-        from the processes its last reply left (no sweep of /proc before every request)."""
-        leaf, pid = self._cgroup, self._proc.pid if self._proc is not None else 0
-        if leaf is not None and "cgroup-cpu-time" in self.layers:
-            return cpu.CpuMeter(lambda: leaf.cpu_seconds() or 0.0, timeout_s, cpu_limit_s)
-        return cpu.CpuMeter(lambda: tree_cpu_seconds(pid), timeout_s, cpu_limit_s,
-                            start=cpu_seconds(self._running))
-
     def _cgroup_entries(self) -> tuple[str, ...]:
         return tuple(self._cgroup.entry_files()) if self._cgroup is not None else ()
 
@@ -379,14 +228,15 @@ class SandboxSession:
         nothing)."""
         space = self._ensure_workspace()
         self._marker = secrets.token_hex(8)
-        self._cgroup = cgroup.create(self._kernel_memory_mb(), launcher.tasks_allowed()) \
+        self._cgroup = cgroup.create(kernel_memory_mb(self._limits), launcher.tasks_allowed()) \
             if isolation.available().has("cgroup") else None
         plan, deadline = self._launch(space, deadline)
-        for fd in (self._request_w, self._reply_r, self._out_r):
-            os.set_blocking(fd, False)
-        self._out_open = True
+        assert self._proc is not None
+        self._tree = SandboxTree(self._proc.pid, self._cgroup, self._limits,
+                                 space.scratch if self.isolation != "bubblewrap" else None)
+        self._channel.open()
         self._imported = set()
-        header, _ = self._receive(deadline, capture)
+        header, _ = self._channel.receive(deadline, capture, self._waiting(), self._max_payload)
         if not header.get("ready"):
             raise protocol.ProtocolError("the worker's first message was not 'ready'")
         if header.get("unreachable"):
@@ -396,8 +246,7 @@ class SandboxSession:
                                "it is closed to the sandbox's uid; set TMPDIR to a folder under "
                                "/tmp")
         self._confirm_layers(plan, header)
-        self._running, self._ooms_seen = set(self._processes()), 0
-        self._started_with = len(self._running)
+        self._tree.ready(self.layers)
         return deadline
 
     def _launch(self, space: workspace.Workspace,
@@ -418,22 +267,16 @@ class SandboxSession:
     def _with_pipes(self, start) -> launcher.LaunchPlan:
         """Make the session's pipes and run ``start`` with the worker's ends (request, reply,
         control, output), which are closed here once the worker holds them."""
-        request_r, self._request_w = os.pipe()
-        self._reply_r, reply_w = os.pipe()
-        for pipe in (self._request_w, self._reply_r):
-            _widen(pipe)
-        self._out_r, out_w = os.pipe()
-        control_r, self._control_w = os.pipe()
-        ends = [request_r, reply_w, control_r, out_w]
+        pipes = Channel()
         try:
-            return start(ends)
+            plan = start(pipes.worker_ends)
         except BaseException:
-            for fd in (self._request_w, self._reply_r, self._out_r, self._control_w):
-                os.close(fd)
+            pipes.close_all()
             raise
         finally:
-            for fd in ends:
-                os.close(fd)
+            pipes.release_worker_ends()
+        self._channel = pipes
+        return plan
 
     def _plan(self, space: workspace.Workspace, fds: list[int], slot: Path | None = None):
         return launcher.plan(space.submission, space.scratch, self._module_dir,
@@ -485,10 +328,9 @@ class SandboxSession:
 
     def _stop(self) -> None:
         if self._proc is not None:
-            os.close(self._control_w)  # the supervisor kills its tree and exits
+            self._channel.hang_up()  # the supervisor kills its tree and exits
             self._end_processes(self._proc)
-            for fd in (self._request_w, self._reply_r, self._out_r):
-                os.close(fd)
+            self._channel.close()
             self._proc = None
             if self._workspace is not None:
                 self._workspace.clear_scratch()
@@ -501,7 +343,7 @@ class SandboxSession:
         """Kill every process of the sandbox and return once they are gone. Where its cgroup
         leaf holds them all, the leaf's emptying is the proof: a warm sandbox's zygote then
         reports the exit later, while it wipes its folders (before it forks again)."""
-        if self._leaf_holds_all() and self._cgroup is not None and self._cgroup.remove():
+        if leaf_holds_all(self.layers) and self._cgroup is not None and self._cgroup.remove():
             self._cgroup = None
             if not self.warm:
                 process.wait()  # exited already: reaped
@@ -529,15 +371,18 @@ class SandboxSession:
         try:
             if self._proc is None:
                 deadline = self._start(deadline, capture)
-            assert self._proc is not None
-            self._check_leftovers()
-            ooms_before = self._ooms_seen  # as _check_leftovers just found it
-            self._cpu = self._cpu_meter(timeout_s, cpu_limit_s)
+            assert self._proc is not None and self._tree is not None
+            tree = self._tree
+            tree.check_leftovers()
+            ooms_before = tree.ooms_seen  # as check_leftovers just found it
+            self._cpu = tree.cpu_meter(timeout_s, cpu_limit_s)
             request_id = secrets.token_hex(8)  # unguessable: no answer before the question
-            self._send(protocol.frames({**request, "id": request_id}, arrays), deadline, capture)
-            header, out_arrays = self._receive(deadline, capture, request_id)
-            self._settle(started + cpu.CpuMeter.WALL_CAP * timeout_s)
-        except _Deadline:
+            self._channel.send(protocol.frames({**request, "id": request_id}, arrays), deadline,
+                               capture, self._waiting())
+            header, out_arrays = self._channel.receive(deadline, capture, self._waiting(),
+                                                       self._max_payload, request_id)
+            tree.settle(started + cpu.CpuMeter.WALL_CAP * timeout_s, self._cpu)
+        except Deadline:
             crowded = self._cpu is not None and self._cpu.crowded_out()
             self._stop()
             extra = self._cpu.extra_s if self._cpu else 0.0
@@ -550,9 +395,9 @@ class SandboxSession:
             self._stop()
             return CallOutcome("timeout", seconds=time.perf_counter() - started,
                                stdout=capture.text(), error=str(exc))
-        except _WorkerGone:
+        except WorkerGone:
             return self._crashed(time.perf_counter() - started, capture)
-        except _OverMemory as exc:
+        except OverMemory as exc:
             self._stop()
             return CallOutcome("memory", seconds=time.perf_counter() - started,
                                stdout=capture.text(), error=str(exc))
@@ -561,116 +406,38 @@ class SandboxSession:
             return CallOutcome("protocol", error=f"broke the sandbox protocol: {exc}",
                                stdout=capture.text(), seconds=time.perf_counter() - started)
         seconds = time.perf_counter() - started
-        self._drain(capture)
-        if self._ooms_seen > ooms_before:  # the kernel killed a process of it (as _settle read)
+        self._channel.drain(capture)
+        if tree.ooms_seen > ooms_before:  # the kernel killed a process of it (as settle read)
             self._stop()
             return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
-                               error=self._kernel_memory_error())
-        outcome = _outcome(header, out_arrays, seconds, capture.text())
+                               error=tree.memory_error())
+        outcome = outcome_of(header, out_arrays, seconds, capture.text())
         outcome.cpu_s = self._cpu.used() if self._cpu and cpu_limit_s else None
         return outcome
 
-    def _send(self, parts: list, deadline: float, capture: Capture) -> None:
-        """Write a message's buffers (``protocol.frames``) without ever blocking: a worker
-        that stops reading (or shrinks the pipe) runs into the deadline; one that writes
-        before it has read is a violation."""
-        for part in parts:
-            view = memoryview(part).cast("B")
-            while view:
-                if not self._wait([self._request_w], deadline, capture):
-                    early = _read_some(self._reply_r)
-                    if early == b"":
-                        raise _WorkerGone
-                    if early:
-                        raise protocol.ProtocolError("the worker replied before reading its request")
-                    continue
-                try:
-                    view = view[os.write(self._request_w, view):]
-                except BlockingIOError:
-                    continue
-                except BrokenPipeError:
-                    raise _WorkerGone from None
+    def _waiting(self) -> Waiting:
+        """How the request in flight waits: its deadline extended by the CPU meter (a machine
+        that gave it less than its CPU time), and the sandbox measured between two looks."""
+        return Waiting(lambda: self._cpu.extra_s if self._cpu else 0.0,
+                       lambda: self._cpu is not None and self._cpu.extend(self._timeout_s),
+                       self._meanwhile)
 
-    def _receive(self, deadline: float, capture: Capture,
-                 request_id: str | None = None) -> tuple[dict, list[np.ndarray]]:
-        """Read exactly one reply, within the caps; it must answer ``request_id`` and be alone.
-        Its arrays are read straight into one buffer and decoded as views of it."""
-        prefix = self._read_into(bytearray(protocol.PREFIX_BYTES), deadline, capture)
-        head_len, payload_len = protocol.split_prefix(bytes(prefix), self._max_payload)
-        body = self._read_into(bytearray(head_len + payload_len), deadline, capture)
-        if _read_some(self._reply_r, 1):
-            raise protocol.ProtocolError("the worker sent more than one reply")
-        header, arrays = protocol.decode(bytes(body[:head_len]), memoryview(body)[head_len:])
-        if request_id is not None and header.get("id") != request_id:
-            raise protocol.ProtocolError("the worker answered a request it was not sent")
-        return header, arrays
-
-    def _read_into(self, buffer: bytearray, deadline: float, capture: Capture) -> bytearray:
-        """Fill ``buffer`` from the reply pipe, waiting as :meth:`_wait` does."""
-        view, got = memoryview(buffer), 0
-        while got < len(buffer):
-            self._wait([], deadline, capture)
-            try:
-                read = os.readv(self._reply_r, [view[got:]])
-            except BlockingIOError:
-                continue
-            if read == 0:
-                raise _WorkerGone
-            got += read
-        return buffer
-
-    def _wait(self, writers: list[int], deadline: float, capture: Capture) -> list[int]:
-        """Block until the reply pipe is readable or ``writers`` writable; drain output meanwhile."""
-        while True:
-            remaining = deadline + (self._cpu.extra_s if self._cpu else 0.0) - time.perf_counter()
-            if remaining <= 0:
-                if self._cpu is not None and self._cpu.extend(self._timeout_s):
-                    continue
-                raise _Deadline
-            readers = [self._reply_r] + ([self._out_r] if self._out_open else [])
-            readable, writable, _ = select.select(readers, writers, [], min(remaining, WATCH_S))
-            if self._out_r in readable:
-                chunk = _read_some(self._out_r)
-                if chunk:
-                    capture.write(chunk)
-                    continue
-                self._out_open = chunk is None
-            if self._reply_r in readable or writable:
-                return writable
-            if self._proc is not None and self._proc.poll() is not None:
-                raise _WorkerGone
-            self._watch()
-
-    def _watch(self) -> None:
-        """The parent's own measurements: memory of the whole tree, the scratch folder's size,
-        and the CPU time of a request with a CPU limit."""
-        if self._cpu is not None:
-            self._cpu.check()
-        assert self._proc is not None
-        used = tree_memory_mib(self._proc.pid)
-        if used > self._limits.memory_mb:
-            raise _OverMemory(f"the process tree used {used:.0f} MiB of memory, more than the "
-                              f"{self._limits.memory_mb} MiB allowed")
-        if self._ooms():
-            raise _OverMemory(self._kernel_memory_error())
-        if self.isolation != "bubblewrap" and self._workspace is not None:
-            size, files = folder_usage(self._workspace.scratch, MAX_SCRATCH_FILES)
-            if size > self._limits.scratch_mb << 20 or files >= MAX_SCRATCH_FILES:
-                raise _OverMemory(f"wrote more than {self._limits.scratch_mb} MiB or "
-                                  f"{MAX_SCRATCH_FILES} files to its scratch folder")
-
-    def _drain(self, capture: Capture) -> None:
-        while self._proc is not None and (chunk := _read_some(self._out_r)):
-            capture.write(chunk)
+    def _meanwhile(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise WorkerGone
+        if self._tree is not None:
+            self._tree.measure(self._cpu)
 
     def _crashed(self, seconds: float, capture: Capture) -> CallOutcome:
-        self._drain(capture)
+        if self._proc is not None:
+            self._channel.drain(capture)
         code = self._proc.wait() if self._proc else None
-        killed_for_memory = self._ooms() > 0
+        tree = self._tree
+        killed_for_memory = tree is not None and tree.ooms() > 0
         self._stop()
-        if killed_for_memory:
+        if killed_for_memory and tree is not None:
             return CallOutcome("memory", seconds=seconds, stdout=capture.text(),
-                               error=self._kernel_memory_error())
+                               error=tree.memory_error())
         if code is not None and code > 128:
             code = 128 - code  # the supervisor (and bwrap) exit with 128 + the worker's signal
         text = capture.text()
@@ -688,48 +455,3 @@ class SandboxSession:
         return CallOutcome("crashed", seconds=seconds, stdout=capture.text(), error=error)
 
 
-def _widen(pipe: int) -> None:
-    """Give a pipe :data:`PIPE_BYTES` of buffer: an image of 6 MB crosses in 1.9 ms instead
-    of 7.4 with Linux's default 64 KiB (a wake-up of each side every 64 KiB). Where the
-    system allows less (``/proc/sys/fs/pipe-max-size``), the pipe keeps what it has. (An
-    ordinary user's pipes share 64 MiB, ``pipe-user-pages-soft``, before new ones get small
-    buffers: 32 sandboxes at once; root's are not counted.)"""
-    try:
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:
-        pass
-
-
-def _read_some(fd: int, most: int = 1 << 20) -> bytes | None:
-    """Up to ``most`` bytes (1 MiB at most) from a non-blocking pipe: bytes, ``b""`` at end of
-    stream, ``None`` if nothing is there yet."""
-    try:
-        return os.read(fd, min(most, 1 << 20))
-    except BlockingIOError:
-        return None
-
-
-def _outcome(header: dict, arrays: list[np.ndarray], seconds: float, stdout: str) -> CallOutcome:
-    if not header.get("ok"):
-        category = header.get("category", "raised")
-        status = {"exception": "raised", "import": "raised"}.get(category, category)
-        step = header.get("step")
-        return CallOutcome(status, error=str(header.get("error", ""))[:2000],
-                           traceback=str(header.get("traceback", ""))[-8000:],
-                           seconds=seconds, stdout=stdout,
-                           step=step if isinstance(step, int) else None)
-    outputs = [_output(item, arrays) for item in header.get("outputs", [])]
-    return CallOutcome("returned", outputs, bool(header.get("tuple")), seconds=seconds, stdout=stdout)
-
-
-def _output(item: Any, arrays: list[np.ndarray]) -> Any:
-    if not isinstance(item, dict):
-        return {"unsupported": "malformed"}
-    kind = item.get("kind")
-    if kind == "array" and isinstance(item.get("array"), int) and 0 <= item["array"] < len(arrays):
-        return arrays[item["array"]]
-    if kind == "none":
-        return None
-    if kind in ("scalar", "text"):
-        return item.get("value")
-    return {"unsupported": str(item.get("type", "unknown"))[:200]}
