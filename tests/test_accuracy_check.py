@@ -151,9 +151,10 @@ def test_hidden_checks_report_numbers_without_hints():
 
 def test_options_are_validated():
     assert AccuracyCheck.options_problem({"curve": CURVE}) is None
-    assert "needs options.curve" in AccuracyCheck.options_problem({})
-    assert "increase" in AccuracyCheck.options_problem({"curve": [[0.5, 0], [0.2, 1]]})
-    assert "unknown option" in AccuracyCheck.options_problem({"curve": CURVE, "nope": 1})
+    assert "needs options.curve" in AccuracyCheck.options_problem({}).message
+    assert "increase" in AccuracyCheck.options_problem({"curve": [[0.5, 0], [0.2, 1]]}).message
+    unknown = AccuracyCheck.options_problem({"curve": CURVE, "nope": 1})
+    assert "unknown option 'nope'" in unknown.message and unknown.where == ("options", "nope")
 
 
 def test_curve_is_piecewise_linear_and_clamped():

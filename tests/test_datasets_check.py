@@ -82,4 +82,4 @@ def test_a_missing_function_is_one_sentence(tmp_path):
     ({"require": {"sizes": True}, "colour": True}, "unknown option"),
 ])
 def test_options_are_validated(options, text):
-    assert text in DatasetsCheck.options_problem(options)
+    assert text in DatasetsCheck.options_problem(options).message

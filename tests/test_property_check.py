@@ -238,4 +238,4 @@ def test_a_matcher_that_does_not_rank_at_all_is_not_ranked_by_accident():
     ({"output": "descriptors", "properties": {"unit_norm": {}}, "extra": 1}, "unknown option"),
 ])
 def test_options_are_validated(options, text):
-    assert text in PropertyCheck.options_problem(options)
+    assert text in PropertyCheck.options_problem(options).message

@@ -98,9 +98,10 @@ BUDGET = "time_budget_s: {cpu: 10, cuda: 5}"
     ("accuracy", f"{{{CURVE}}}", [PIPELINE, "image_a image_b feature_width"],
      r"line 12, checks\[0\]\.cases\[1\]\.args: kind 'accuracy' needs argument\(s\) \['ground_truth'\]"),
     ("accuracy", f"{{{CURVE}, num_matches: 0}}", [PIPELINE],
-     r"line 9, checks\[0\]\.options: num_matches must be a whole number, 1 or more \(got 0\)"),
+     r"line 9, checks\[0\]\.options\.num_matches: num_matches must be a whole number, 1 or more "
+     r"\(got 0\)"),
     ("accuracy", f"{{{CURVE}, scale_factor: -0.5}}", [PIPELINE],
-     r"line 9, checks\[0\]\.options: scale_factor must be a positive number"),
+     r"line 9, checks\[0\]\.options\.scale_factor: scale_factor must be a positive number"),
     ("timing", f"{{{CURVE}}}", ["x"],
      r"line 10, checks\[0\]\.cases: a timing check needs two cases or more"),
     ("training", f"{{{CURVE}, {BUDGET}}}", ["train_images train_labels test_images"],
@@ -109,6 +110,28 @@ BUDGET = "time_budget_s: {cpu: 10, cuda: 5}"
 def test_what_a_kind_needs_of_its_check_fails_at_load_time(tmp_path, kind, options, cases, expected):
     with pytest.raises(RubricError, match=expected):
         load_rubric(_write(tmp_path, _one_check(kind, options, cases)))
+
+
+@pytest.mark.parametrize("kind, options, expected", [
+    ("accuracy", "\n      curve: [[0, 0], [1, 1]]\n      num_matchs: 50",
+     r"line 11, checks\[0\]\.options\.num_matchs: unknown option 'num_matchs' for kind "
+     r"'accuracy'; known: curve, detector, descriptor, num_matches, scale_factor$"),
+    ("numeric", "\n      atol: 0.1", r"line 10, checks\[0\]\.options\.atol: kind 'numeric' takes no "
+     r"options$"),
+    ("gradient", "\n      wrt: [x]\n      partial:\n        forward: 0.5\n        consistant: 0.5",
+     r"line 13, checks\[0\]\.options\.partial\.consistant: unknown option 'partial.consistant' "
+     r"for kind 'gradient'; known: partial.forward, partial.consistent$"),
+    ("property", "\n      output: descriptors\n      properties:\n        unit_norm: {tol: 0.1}\n"
+     "        shiny: {}", r"line 13, checks\[0\]\.options\.properties\.shiny: unknown property "
+     r"'shiny'"),
+])
+def test_an_option_its_kind_does_not_know_fails_with_the_line_of_its_key(tmp_path, kind, options,
+                                                                         expected):
+    """Each kind's options are a model that refuses keys it does not list: a misspelt option
+    fails to load, at its own line, instead of being ignored."""
+    with pytest.raises(RubricError, match=expected) as info:
+        load_rubric(_write(tmp_path, _one_check(kind, options, [PIPELINE])))
+    assert str(info.value).startswith(str(tmp_path / "rubric.yaml"))
 
 
 @pytest.mark.parametrize("kind, options, cases", [

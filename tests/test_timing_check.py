@@ -133,4 +133,4 @@ def test_scoring_never_calls_the_reference():
     ({"curve": CURVE, "repeat": 2}, "unknown option"),
 ])
 def test_options_are_validated(options, text):
-    assert text in TimingCheck.options_problem(options)
+    assert text in TimingCheck.options_problem(options).message

@@ -153,7 +153,7 @@ def test_test_labels_never_enter_the_sandbox_and_budgets_fit_the_timeout():
     ({"curve": [[0, 0]], "time_budget_s": {"cpu": 1, "cuda": 1}, "epochs": 3}, "unknown option"),
 ])
 def test_bad_options_are_one_sentence(options, problem):
-    assert problem in TrainingCheck.options_problem(options)
+    assert problem in TrainingCheck.options_problem(options).message
 
 
 def test_device_choice_falls_back_to_cpu_without_a_gpu(monkeypatch):

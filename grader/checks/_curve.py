@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field, field_validator
 
+from grader.checks._options import KindOptions
 from grader.checks.base import CheckKind, Verdict
 from grader.prepare.prepared import PreparedCheck
 from grader.results import CheckResult
@@ -46,15 +48,26 @@ def curve_fraction(curve: Sequence[Sequence[float]], x: float) -> float:
     return float(np.interp(x, points[:, 0], points[:, 1]))
 
 
+class CurveOptions(KindOptions):
+    """The options of every curve-scored kind; each kind adds its own."""
+
+    curve: list[tuple[float, float]] = Field(examples=[[[0, 0], [0.8, 1]]])
+    """``[x, fraction]`` points, ``x`` increasing (the kind's measure: accuracy, time ratio), each
+    fraction of the points in [0, 1]; linear between them, constant beyond the ends"""
+
+    @field_validator("curve", mode="before")
+    @classmethod
+    def _a_curve(cls, curve: Any) -> Any:
+        problem = curve_problem(curve)
+        if problem:
+            raise ValueError(problem)
+        return curve
+
+
 class CurveScored(CheckKind):
     """A kind whose cases each earn ``details["fraction"]`` of the points (see module docstring)."""
 
-    @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        if "curve" not in options:
-            return f"kind {cls.name!r} needs options.curve, e.g. [[0, 0], [0.8, 1]]"
-        problem = curve_problem(options["curve"])
-        return f"curve: {problem}" if problem else None
+    options_model: ClassVar[type[CurveOptions]] = CurveOptions
 
     @staticmethod
     def scored(fraction: float, summary: str, details: dict[str, Any],

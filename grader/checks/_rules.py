@@ -7,7 +7,7 @@ code built; this trusted side checks the rules the rubric lists::
 
     options:
       require: {rule: parameter, ...}
-      ...                          # the kind's own options (its ``defaults``)
+      ...                          # the kind's own options (its model's other fields)
 
 A case earns the fraction of the listed rules it meets; the message names
 those it breaks.
@@ -16,58 +16,58 @@ those it breaks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Collection
+from typing import Any, ClassVar
 
+from pydantic import field_validator
+
+from grader.checks._options import KindOptions
 from grader.checks.base import CheckKind, Verdict
 from grader.prepare.prepared import PreparedCase, PreparedCheck
-from grader.rubric.model import Check
+from grader.rubric.model import Check, LocatedError
 from grader.sandbox import CallOutcome
 from grader.sandbox.session import Step
 
 
-def require_problem(options: dict[str, Any], rules: Iterable[str]) -> str | None:
-    """Why ``options["require"]`` is not a non-empty mapping of known rule names, or ``None``."""
-    require = options.get("require")
-    if not isinstance(require, dict) or not require:
-        return "require must be a non-empty mapping of rule name to its parameter"
-    unknown = set(require) - set(rules)
-    if unknown:
-        return f"unknown rule(s) {sorted(unknown)}; choose from {sorted(rules)}"
-    return None
+class RuleOptions(KindOptions):
+    """The options of a rule-based kind: ``require``, and the kind's own, which go to the driver."""
+
+    rules: ClassVar[Collection[str]] = ()  # the names ``require`` may list (each kind's own)
+
+    require: dict[str, Any]
+    """rule name → its parameter (``true`` for a rule without one): the rules each case is
+    judged by, a fraction of its credit each"""
+
+    @field_validator("require")
+    @classmethod
+    def _known_rules(cls, require: dict[str, Any]) -> dict[str, Any]:
+        if not require:
+            raise ValueError("require must be a non-empty mapping of rule name to its parameter")
+        unknown = sorted(set(require) - set(cls.rules))
+        if unknown:
+            raise LocatedError((unknown[0],), f"unknown rule(s) {unknown}; choose from "
+                               f"{sorted(cls.rules)}", relative=True)
+        return require
+
+    def driver_config(self) -> str:
+        """The JSON the driver reads: every option but ``require``, in the model's order."""
+        return json.dumps(self.model_dump(exclude={"require"}))
 
 
 class DriverRulesCheck(CheckKind):
-    """Base of the rule-based kinds: options, the driver request, the fraction-of-rules verdict."""
+    """Base of the rule-based kinds: the driver request and the fraction-of-rules verdict."""
 
     driver: str = ""  # module of the sandbox's drivers package, e.g. "drivers.cnn_inspection"
     driver_function: str = ""
-    defaults: dict[str, Any] = {}  # the kind's options besides ``require``, sent to the driver
-    rules: Mapping[str, Callable[..., str | None]] = {}
-
-    @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        return (cls.unknown_options(options, set(cls.defaults) | {"require"})
-                or require_problem(options, cls.rules)
-                or cls.own_options_problem({**cls.defaults, **options}))
-
-    @classmethod
-    def own_options_problem(cls, options: dict[str, Any]) -> str | None:
-        """The kind's checks of its own options (defaults filled in)."""
-        return None
+    options_model: ClassVar[type[RuleOptions]] = RuleOptions
 
     @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """Nothing to compute ahead: the rules are checked on what the driver observed."""
         return []
 
-    @classmethod
-    def options_of(cls, prepared: PreparedCheck) -> dict[str, Any]:
-        return {**cls.defaults, **prepared.check.options}
-
     def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
-        options = self.options_of(prepared)
-        config = json.dumps({k: options[k] for k in self.defaults})
+        config = self.options_model.of(prepared.check).driver_config()
         step = Step(self.driver_function, [prepared.check.module, config, *case.args], module=self.driver)
         return context.session.run(self.driver, [step], None, context.timeout_s)
 

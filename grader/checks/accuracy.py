@@ -21,8 +21,6 @@ confidences, descending or ascending (distance-like), when that is better.
 Cases name ``image_a``, ``image_b``, ``feature_width`` (sent) and
 ``ground_truth`` — a ``(G, 4)`` array of ``x1, y1, x2, y2`` in full-resolution
 pixels, computed on the trusted side and **never sent** to the sandbox.
-Options: ``curve`` (required), ``detector`` and ``descriptor`` (``module:function``,
-the course's by default), ``num_matches`` (100), ``scale_factor`` (0.5).
 """
 
 from __future__ import annotations
@@ -30,10 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationInfo, field_validator
 
 from grader.checks import _feature_outputs as read
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
-from grader.checks._curve import CurveScored, curve_fraction
+from grader.checks._curve import CurveOptions, CurveScored, curve_fraction
 from grader.checks._thumbnails import MAX_SIDE, thumbnail
 from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
@@ -44,16 +43,52 @@ from grader.checks import KINDS
 
 SENT = ("image_a", "image_b", "feature_width")
 GROUND_TRUTH = "ground_truth"
-DEFAULTS = {"detector": "student_harris:get_interest_points",
-            "descriptor": "student_sift:get_features", "num_matches": 100, "scale_factor": 0.5}
 # the pipeline's steps, in order, for messages that name the failing one
 STEP_NAMES = ("get_interest_points on image A", "get_interest_points on image B",
               "get_features on image A", "get_features on image B", "match_features")
 
 
+class AccuracyOptions(CurveOptions):
+    """The options of an ``accuracy`` check: its ``curve`` maps the accuracy (0 to 1) to credit."""
+
+    detector: str = "student_harris:get_interest_points"
+    """the student's ``module:function`` finding interest points, called ``(image, feature_width)``"""
+    descriptor: str = "student_sift:get_features"
+    """the student's ``module:function`` describing them, called ``(image, x, y, feature_width)``"""
+    num_matches: int = 100
+    """how many matches are evaluated, the first returned first; fewer returned scale the
+    accuracy down proportionally"""
+    scale_factor: float = 0.5
+    """the working scale of the images the pipeline gets (0.5: half the full resolution); the
+    points are scaled back by it to meet the full-resolution ground truth"""
+
+    @field_validator("detector", "descriptor", mode="before")
+    @classmethod
+    def _module_function(cls, target: Any, info: ValidationInfo) -> Any:
+        if not (isinstance(target, str) and ":" in target):
+            raise ValueError(f"{info.field_name} must be module:function")
+        return target
+
+    @field_validator("num_matches", mode="before")
+    @classmethod
+    def _whole_count(cls, count: Any) -> Any:
+        if not (_number(count) and float(count).is_integer() and count >= 1):
+            raise ValueError(f"num_matches must be a whole number, 1 or more (got {count!r})")
+        return count
+
+    @field_validator("scale_factor", mode="before")
+    @classmethod
+    def _positive_scale(cls, scale: Any) -> Any:
+        if not (_number(scale) and scale > 0):
+            raise ValueError(f"scale_factor must be a positive number, the working scale "
+                             f"(got {scale!r})")
+        return scale
+
+
 @KINDS.register
 class AccuracyCheck(CurveScored):
     name = "accuracy"
+    options_model = AccuracyOptions
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
@@ -63,21 +98,6 @@ class AccuracyCheck(CurveScored):
         return [match_picture(arrays, result.visibility == "visible")] \
             if "image_a" in arrays and "points_a" in arrays else []
     step_names = STEP_NAMES
-
-    @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        problem = cls.unknown_options(options, set(DEFAULTS) | {"curve"})
-        if problem:
-            return problem
-        for key in ("detector", "descriptor"):
-            if ":" not in str(options.get(key, DEFAULTS[key])):
-                return f"{key} must be module:function"
-        num_matches, scale = (options.get(k, DEFAULTS[k]) for k in ("num_matches", "scale_factor"))
-        if not (_number(num_matches) and float(num_matches).is_integer() and num_matches >= 1):
-            return f"num_matches must be a whole number, 1 or more (got {num_matches!r})"
-        if not (_number(scale) and scale > 0):
-            return f"scale_factor must be a positive number, the working scale (got {scale!r})"
-        return super().options_problem(options)
 
     @classmethod
     def check_problem(cls, check: Check) -> CheckProblem | None:
@@ -90,12 +110,12 @@ class AccuracyCheck(CurveScored):
         return []
 
     def invoke(self, case: PreparedCase, prepared: PreparedCheck, context) -> CallOutcome:
-        check, options = prepared.check, {**DEFAULTS, **prepared.check.options}
+        check, options = prepared.check, AccuracyOptions.of(prepared.check)
         missing = [n for n in SENT + (GROUND_TRUTH,) if n not in case.arg_names]
         if missing:
             return CallOutcome("protocol", error=f"rubric case lacks argument(s) {missing}")
         image_a, image_b, width = (case.args[case.arg_names.index(n)] for n in SENT)
-        detector, descriptor = (options[k].split(":") for k in ("detector", "descriptor"))
+        detector, descriptor = options.detector.split(":"), options.descriptor.split(":")
         steps = [
             Step(detector[1], [image_a, width], module=detector[0]),
             Step(detector[1], [image_b, width], module=detector[0]),
@@ -110,7 +130,7 @@ class AccuracyCheck(CurveScored):
               outcome: CallOutcome) -> Verdict:
         from grader.datasets.course_evaluation import evaluate_matches
 
-        options = {**DEFAULTS, **prepared.check.options}
+        options = AccuracyOptions.of(prepared.check)
         if not outcome.returned_tuple:
             return Verdict(False, "match_features must return (matches, confidences)")
         try:
@@ -122,7 +142,7 @@ class AccuracyCheck(CurveScored):
 
         def score(order: np.ndarray):
             return evaluate_matches(pairs.pairs[order], x1, y1, x2, y2, ground_truth,
-                                    options["scale_factor"], options["num_matches"])
+                                    options.scale_factor, options.num_matches)
 
         returned = score(np.arange(len(pairs.pairs)))
         details = {"accuracy": round(returned.accuracy, 4), "num_matches": len(pairs.pairs),
@@ -132,10 +152,10 @@ class AccuracyCheck(CurveScored):
             for direction, sign in (("descending", -1), ("ascending", 1)):
                 order = np.argsort(sign * pairs.confidences, kind="stable")
                 details[f"accuracy_sorted_{direction}"] = round(score(order).accuracy, 4)
-        fraction = curve_fraction(options["curve"], returned.accuracy)
+        fraction = curve_fraction(options.curve, returned.accuracy)
         summary = (f"{returned.num_correct} of the first {returned.num_evaluated} matches correct, "
                    f"accuracy {returned.accuracy:.0%}")
-        message = "; ".join([summary] + _hints(details, options["num_matches"]) + notes)
+        message = "; ".join([summary] + _hints(details, options.num_matches) + notes)
         verdict = self.scored(fraction, summary, details | {"notes": notes},
                               metric=round(returned.accuracy, 4))
         verdict.message = message

@@ -30,16 +30,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from pydantic import field_validator
 
 from grader.checks import _driver_json as driver_json
 from grader.checks.base import Verdict
-from grader.checks._rules import DriverRulesCheck
+from grader.checks._rules import DriverRulesCheck, RuleOptions
 from grader.prepare.prepared import PreparedCase, PreparedCheck
+from grader.rubric.model import LocatedError
 from grader.sandbox import CallOutcome
 from grader.checks import KINDS
 
 DRIVER = "drivers.cnn_inspection"
-DEFAULTS = {"model": "SimpleNet", "num_classes": 15, "model_kwargs": {}, "seed": 0}
 WEIGHTED = ("Conv1d", "Conv2d", "Conv3d", "Linear")
 
 
@@ -220,31 +221,50 @@ RULES: dict[str, Callable[[Observed, Any, int], str | None]] = {
 }
 
 
+class ArchitectureOptions(RuleOptions):
+    """The options of an ``architecture`` check; all but ``require`` go to the driver."""
+
+    rules = RULES
+
+    model: str = "SimpleNet"
+    """the class (or function) of the student's module that builds the network, called
+    ``model(num_classes, **model_kwargs)``"""
+    num_classes: int = 15
+    """how many classes the network scores (``output_shape`` expects ``(N, num_classes)``)"""
+    model_kwargs: dict[str, Any] = {}
+    """keyword arguments of ``model`` besides the number of classes"""
+    seed: int = 0
+    """seed of torch's random numbers, set before the model is built (its initial weights, its
+    dropout in ``train()`` mode)"""
+
+    @field_validator("require")
+    @classmethod
+    def _rule_parameters(cls, require: dict[str, Any]) -> dict[str, Any]:
+        bounds = require.get("parameters", [0, 1])
+        if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
+            raise LocatedError(("parameters",), "parameters must be [low, high]", relative=True)
+        std = require.get("weight_init", 1.0)
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or std <= 0:
+            raise LocatedError(("weight_init",), "weight_init must be the standard deviation of "
+                               "the initial weights, e.g. 0.01", relative=True)
+        return require
+
+
 @KINDS.register
 class ArchitectureCheck(DriverRulesCheck):
     name = "architecture"
     driver, driver_function = DRIVER, "describe_model"
-    defaults, rules = DEFAULTS, RULES
-
-    @classmethod
-    def own_options_problem(cls, options: dict[str, Any]) -> str | None:
-        bounds = options["require"].get("parameters", [0, 1])
-        if not (isinstance(bounds, list) and len(bounds) == 2 and bounds[0] <= bounds[1]):
-            return "parameters must be [low, high]"
-        std = options["require"].get("weight_init", 1.0)
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or std <= 0:
-            return "weight_init must be the standard deviation of the initial weights, e.g. 0.01"
-        return None
+    options_model = ArchitectureOptions
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
-        options = self.options_of(prepared)
+        options = ArchitectureOptions.of(prepared.check)
         try:
             seen = Observed(outputs, len(case.args[0]))
         except (ValueError, KeyError, TypeError) as exc:
             return Verdict(False, str(exc))
-        broken = [problem for name, value in options["require"].items()
-                  if (problem := RULES[name](seen, value, options["num_classes"]))]
-        return self.verdict(broken, len(options["require"]), {
+        broken = [problem for name, value in options.require.items()
+                  if (problem := RULES[name](seen, value, options.num_classes))]
+        return self.verdict(broken, len(options.require), {
             "parameters": seen.description["parameters"],
             "layers": [layer["type"] for layer in seen.order]})

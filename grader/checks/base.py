@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from grader.checks import _old_apis as old_apis
+from grader.checks._options import KindOptions, first_problem
 from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
 from grader.rubric.model import Check
@@ -103,8 +104,8 @@ KIND_FIELDS = ("compare", "diagnoses")  # check fields that mean something to so
 class CheckKind:
     """Base class of check kinds; subclasses set :attr:`name` and implement :meth:`judge`.
 
-    A kind may also accept ``options`` in the rubric (:meth:`options_problem`
-    validates them at load time), demand more of the check, such as the arguments
+    A kind may also accept ``options`` in the rubric (typed by :attr:`options_model`, validated
+    at load time by :meth:`options_problem`), demand more of the check, such as the arguments
     its cases name (:meth:`check_problem`, also at load time), and compute its
     expected outputs its own way from the reference module (:meth:`expected_outputs`,
     trusted side only).
@@ -119,11 +120,14 @@ class CheckKind:
     # the fields of a check that only some kinds read (KIND_FIELDS) which this kind reads: a
     # rubric that sets another on a check of this kind is refused when it is loaded
     reads: ClassVar[frozenset[str]] = frozenset()
+    # the rubric's ``options:`` of a check of this kind, typed; the base model takes none
+    options_model: ClassVar[type[KindOptions]] = KindOptions
 
     @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        """Why ``options`` are invalid for this kind (one sentence), or ``None``."""
-        return f"kind {cls.name!r} takes no options" if options else None
+    def options_problem(cls, options: dict[str, Any]) -> CheckProblem | None:
+        """What is wrong with ``options`` for this kind (one sentence, at the option), or ``None``."""
+        found = first_problem(cls.options_model, cls.name, options)
+        return CheckProblem(found[1], ("options", *found[0])) if found else None
 
     @classmethod
     def check_problem(cls, check: Check) -> CheckProblem | None:
@@ -133,12 +137,6 @@ class CheckKind:
         rubric error never waits for grading to surface.
         """
         return None
-
-    @classmethod
-    def unknown_options(cls, options: dict[str, Any], allowed: set[str]) -> str | None:
-        """The sentence naming options this kind does not take, or ``None``."""
-        unknown = set(options) - set(allowed)
-        return f"unknown option(s) {sorted(unknown)} for kind {cls.name!r}" if unknown else None
 
     @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:

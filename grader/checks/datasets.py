@@ -35,16 +35,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import Field, field_validator
 
 from grader.checks import _driver_json as driver_json
 from grader.checks.base import Verdict
-from grader.checks._rules import DriverRulesCheck
+from grader.checks._rules import DriverRulesCheck, RuleOptions
 from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.sandbox import CallOutcome
 from grader.checks import KINDS
 
 DRIVER = "drivers.cnn_datasets"
-DEFAULTS = {"input_size": [64, 64], "rgb": False, "seed": 0}
 TOLERANCE = 0.05  # on means and standard deviations of normalised pixels
 
 
@@ -130,36 +130,52 @@ RULES: dict[str, Callable[[dict, Sent], str | None]] = {
 }
 
 
+class DatasetsOptions(RuleOptions):
+    """The options of a ``datasets`` check; all but ``require`` go to the driver."""
+
+    rules = RULES
+
+    input_size: tuple[int, int] = (64, 64)
+    """``[height, width]`` in pixels that ``create_datasets`` is given; the case's images must
+    have that size already, so resizing and cropping keep them whole"""
+    rgb: bool = Field(False, strict=True)
+    """``create_datasets``'s ``rgb``: the images read in colour (3 channels) or grey (1)"""
+    seed: int = 0
+    """seed of torch's random numbers, set before ``create_datasets`` (its random
+    augmentations)"""
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _pixels(cls, size: Any) -> Any:
+        if not (isinstance(size, list) and len(size) == 2
+                and all(isinstance(v, int) and v > 0 for v in size)):
+            raise ValueError("input_size must be [height, width] in pixels")
+        return size
+
+
 @KINDS.register
 class DatasetsCheck(DriverRulesCheck):
     name = "datasets"
     driver, driver_function = DRIVER, "describe_datasets"
-    defaults, rules = DEFAULTS, RULES
-
-    @classmethod
-    def own_options_problem(cls, options: dict[str, Any]) -> str | None:
-        size = options["input_size"]
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-            return "input_size must be [height, width] in pixels"
-        return None
+    options_model = DatasetsOptions
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
-        options = self.options_of(prepared)
+        options = DatasetsOptions.of(prepared.check)
         try:
             seen = driver_json.description(outputs[0] if len(outputs) == 1 else None,
                                            "description of the datasets")
             sent = _sent(case, options)
-            broken = [problem for name in options["require"] if (problem := RULES[name](seen, sent))]
+            broken = [problem for name in options.require if (problem := RULES[name](seen, sent))]
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             return Verdict(False, f"the datasets could not be read: {exc}")
-        return self.verdict(broken, len(options["require"]),
+        return self.verdict(broken, len(options.require),
                             {"train_mean": seen["train"]["mean"], "test_mean": seen["test"]["mean"]})
 
 
-def _sent(case: PreparedCase, options: dict[str, Any]) -> Sent:
+def _sent(case: PreparedCase, options: DatasetsOptions) -> Sent:
     train, train_labels, test, test_labels = (np.asarray(a) for a in case.args)
-    if train.shape[1:3] != tuple(options["input_size"]) or test.shape[1:3] != tuple(options["input_size"]):
+    if train.shape[1:3] != options.input_size or test.shape[1:3] != options.input_size:
         raise ValueError("the rubric's images must already have the input_size")
     return Sent(train.astype(np.float64) / 255.0, train_labels, test.astype(np.float64) / 255.0,
-                test_labels, 3 if options["rgb"] else 1)
+                test_labels, 3 if options.rgb else 1)

@@ -41,9 +41,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from grader.checks.base import CheckContext, CheckKind, Verdict
+from grader.checks._options import KindOptions
 from grader.checks._validate import as_numeric_array
 from grader.errors import RubricError
 from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
@@ -56,38 +57,42 @@ from grader.checks import KINDS
 MAX_WRT_SIZE = 2000  # elements of one ``wrt`` argument: 2K forward passes, a (2K, K) stack
 
 
-class _Partial(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class CreditShares(KindOptions):
+    """How a case's credit is split (the rest goes to the gradients, in equal shares)."""
 
-    forward: float = Field(1 / 3, ge=0, le=1, description="share of a case for the forward value")
-    consistent: float = Field(0.5, ge=0, le=1,
-                              description="share of a gradient's points when it only matches "
-                                          "the numerical gradient of the student's own forward")
+    forward: float = Field(1 / 3, ge=0, le=1)
+    """share of a case's credit for the forward value equal to the reference's"""
+    consistent: float = Field(0.5, ge=0, le=1)
+    """share of a gradient's credit when it is not the reference's but the numerical gradient
+    of the student's own forward"""
 
 
-class GradientOptions(BaseModel):
-    """The ``options`` of a ``gradient`` check (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class GradientOptions(KindOptions):
+    """The options of a ``gradient`` check (see the module docstring)."""
 
     backward: str | None = Field(None, pattern=r"^[A-Za-z_]\w*$")
-    wrt: list[str] = Field(min_length=1)
+    """the student's backward function, called ``(dout, cache)``; none: the target returns
+    ``(value, *gradients)`` itself, as a loss does"""
+    wrt: list[str] = Field(min_length=1, examples=[["x", "w", "b"]])
+    """the forward's arguments whose gradients come back, in the order they are returned"""
     h: float = Field(1e-5, gt=0)
+    """the central differences' step, in the arguments' units"""
     rel_error: float = Field(1e-7, gt=0)
+    """largest relative error of the forward value and of each gradient against the reference's"""
     numerical_rel_error: float = Field(1e-5, gt=0)
+    """largest relative error of a gradient against the numerical gradient of the student's own
+    forward, for partial credit"""
     dout_seed: int = 0
-    partial: _Partial = _Partial()
+    """seed of the standard-normal upstream gradient ``dout``"""
+    partial: CreditShares = CreditShares()
+    """how a case's credit is split"""
 
     @field_validator("wrt")
     @classmethod
     def _unique(cls, names: list[str]) -> list[str]:
         if len(set(names)) != len(names):
-            raise ValueError("names must be unique")
+            raise ValueError(f"wrt names an argument twice: {names}")
         return names
-
-
-def _options(check: Check) -> GradientOptions:
-    return GradientOptions.model_validate(check.options)
 
 
 @dataclass
@@ -113,6 +118,7 @@ class _Part:
 class GradientCheck(CheckKind):
     name = "gradient"
     reads = frozenset({"diagnoses"})
+    options_model = GradientOptions
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
@@ -125,19 +131,9 @@ class GradientCheck(CheckKind):
             if isinstance(errors, dict) and errors else []
 
     @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        try:
-            GradientOptions.model_validate(options)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            return f"{where}: {error['msg'].removeprefix('Value error, ')}"
-        return None
-
-    @classmethod
     def expected_outputs(cls, module: Any, function: str, check: Check, args: list[Any]) -> list[Any]:
         """The reference's ``[value, dout, *gradients]`` (trusted side); ``dout`` = 1 for a loss."""
-        opts = _options(check)
+        opts = GradientOptions.of(check)
         _require_float_wrt(check, opts, args)
         forward = getattr(module, function)
         if opts.backward is None:
@@ -154,7 +150,7 @@ class GradientCheck(CheckKind):
 
     def invoke(self, case: PreparedCase, prepared: PreparedCheck,
                context: CheckContext) -> CallOutcome:
-        check, opts = prepared.check, _options(prepared.check)
+        check, opts = prepared.check, GradientOptions.of(prepared.check)
         positions = [case.arg_names.index(name) for name in opts.wrt]
         perturbed = context.session.run(
             check.module, _perturbed_steps(check.function, case.args, positions, opts.h),
@@ -170,7 +166,7 @@ class GradientCheck(CheckKind):
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
         outcome = cast(GradientOutcome, outcome)  # what invoke returns for a call that returned
-        check, opts = prepared.check, _options(prepared.check)
+        check, opts = prepared.check, GradientOptions.of(prepared.check)
         visible = check.visibility == "visible"
         value_label = "out" if opts.backward else "loss"
         value, forward_clause, forward_error = _judge_forward(

@@ -24,9 +24,10 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckProblem, Verdict, output_name
-from grader.checks._curve import CurveScored, curve_fraction
+from grader.checks._curve import CurveOptions, CurveScored, curve_fraction
 from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult
 from grader.rubric.model import Check
@@ -37,20 +38,21 @@ _BEST_OF = 3
 _TWO_CASES = "a timing check needs two cases or more (the first one warms up)"
 
 
+class TimingOptions(CurveOptions):
+    """The options of a ``timing`` check: its ``curve`` maps the ratio of the student's time to
+    the reference's (10: ten times slower) to credit."""
+
+    agree: bool = Field(False, strict=True)
+    """the outputs must also equal the reference's within the check's ``compare`` tolerances
+    before their time counts (without it: the reference's shapes, finite, not constant)"""
+
+
 @KINDS.register
 class TimingCheck(CurveScored):
     name = "timing"
     reads = frozenset({"compare"})  # the outputs must be right before a time counts
     fresh_calls = True  # every timed call must really run
-
-    @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        problem = cls.unknown_options(options, {"curve", "agree"})
-        if problem:
-            return problem
-        if not isinstance(options.get("agree", False), bool):
-            return "agree must be true or false"
-        return super().options_problem(options)
+    options_model = TimingOptions
 
     @classmethod
     def check_problem(cls, check: Check) -> CheckProblem | None:
@@ -103,7 +105,7 @@ class TimingCheck(CurveScored):
         here = getattr(self, "_calibration_here", calibration_then)
         reference = reference_s * here / max(calibration_then, 1e-9)
         ratio = outcome.seconds / max(reference, 1e-9)
-        fraction = curve_fraction(prepared.check.options["curve"], ratio)
+        fraction = curve_fraction(TimingOptions.of(prepared.check).curve, ratio)
         summary = (f"{ratio:.1f}x the reference's time ({outcome.seconds:.3g} s vs "
                    f"{reference:.3g} s on this machine)")
         details = {"seconds": round(outcome.seconds, 4), "reference_seconds": round(reference, 4),
@@ -129,6 +131,7 @@ def calibration_seconds() -> float:
 
 def _invalid(outputs: list[Any], expected: list[Any], check: Check) -> str | None:
     """Why ``outputs`` are not a real answer (shape, dtype, finiteness, tolerance), or ``None``."""
+    agree = TimingOptions.of(check).agree
     if len(outputs) < len(expected):
         return f"returned {len(outputs)} value(s), expected {len(expected)}"
     for index, (value, reference) in enumerate(zip(outputs, expected)):
@@ -142,7 +145,7 @@ def _invalid(outputs: list[Any], expected: list[Any], check: Check) -> str | Non
             return f"{name} holds values that are not finite real numbers"
         if value.size > 1 and np.ptp(value) == 0 and np.ptp(reference) > 0:
             return f"{name} is the same number everywhere"
-        if check.options.get("agree") and not np.allclose(
+        if agree and not np.allclose(
                 value, reference, atol=check.compare.atol, rtol=check.compare.rtol):
             return f"{name} does not match the expected values"
     return None

@@ -34,9 +34,11 @@ import json
 from typing import Any
 
 import numpy as np
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
 
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
-from grader.checks._curve import CurveScored, curve_fraction
+from grader.checks._curve import CurveOptions, CurveScored, curve_fraction
+from grader.checks._options import KindOptions
 from grader.prepare.prepared import PreparedCase, PreparedCheck
 from grader.results import CheckResult
 from grader.rubric.model import Check
@@ -48,17 +50,61 @@ from grader.checks import KINDS
 SENT = ("train_images", "train_labels", "test_images")
 LABELS = "test_labels"
 DRIVER = "drivers.cnn_training"
-DEFAULTS = {"model": "SimpleNet", "trainer": "custom_part1_trainer", "model_kwargs": {},
-            "seed": 0, "flip": False, "max_threads": 16}
 DEVICES = ("cpu", "cuda")
 _FREE_FRACTION = 0.25  # of timeout_s, kept for import, conversion and prediction
 _CPU_SLACK_S, _CPU_SLACK_FRACTION = 15.0, 0.25  # CPU beyond the budget before the grader stops it
 _MAX_LOSSES = 200
 
 
+class TimeBudget(KindOptions):
+    """How long the student's training may run, per device it may run on."""
+
+    cpu: float = Field(gt=0)
+    """CPU-seconds of training on the CPU, all threads together"""
+    cuda: float = Field(gt=0)
+    """seconds of training on a GPU (wall clock)"""
+
+    def on(self, device: str) -> float:
+        """The budget of ``device`` (``cpu`` or ``cuda``) in seconds; 0 for any other name."""
+        return {"cpu": self.cpu, "cuda": self.cuda}.get(device, 0.0)
+
+
+class TrainingOptions(CurveOptions):
+    """The options of a ``training`` check: its ``curve`` maps the test accuracy (0 to 1) to
+    credit."""
+
+    time_budget_s: TimeBudget = Field(examples=[{"cpu": 150, "cuda": 60}])
+    """the training's time budget per device; lowered to fit three quarters of the check's
+    ``timeout_s`` (the rest is kept for the import, conversion and prediction)"""
+    model: str = "SimpleNet"
+    """the class (or function) of the student's module that builds the network, called
+    ``model(num_classes, **model_kwargs)``"""
+    trainer: str | None = "custom_part1_trainer"
+    """the student's function returning the training settings for the model; ``null``: the
+    course's defaults"""
+    model_kwargs: dict[str, Any] = {}
+    """keyword arguments of ``model`` besides the number of classes"""
+    seed: int = 0
+    """seed of the training's random numbers (initial weights, batches, flips)"""
+    flip: bool = Field(False, strict=True)
+    """flip training images left-right at random"""
+    max_threads: int = 16
+    """CPU threads the training may use at most"""
+
+    @field_validator("time_budget_s", mode="wrap")
+    @classmethod
+    def _both_devices(cls, budget: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(budget)
+        except ValidationError:
+            raise ValueError("time_budget_s must give positive seconds for both devices, e.g. "
+                             "{cpu: 150, cuda: 60}") from None
+
+
 @KINDS.register
 class TrainingCheck(CurveScored):
     name = "training"
+    options_model = TrainingOptions
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
@@ -73,19 +119,6 @@ class TrainingCheck(CurveScored):
     def reproducible_outputs(cls, outputs: list[Any]) -> list[Any]:
         """The predictions only: the losses and the run's log carry timings."""
         return outputs[:1]
-
-    @classmethod
-    def options_problem(cls, options: dict[str, Any]) -> str | None:
-        problem = cls.unknown_options(options, set(DEFAULTS) | {"curve", "time_budget_s"})
-        if problem:
-            return problem
-        budget = options.get("time_budget_s")
-        if not isinstance(budget, dict) or set(budget) != set(DEVICES) or not all(
-                isinstance(v, (int, float)) and v > 0 for v in budget.values()):
-            return "time_budget_s must give positive seconds for both devices, e.g. {cpu: 150, cuda: 60}"
-        if not isinstance(options.get("model_kwargs", {}), dict):
-            return "model_kwargs must be a mapping of keyword arguments"
-        return super().options_problem(options)
 
     @classmethod
     def check_problem(cls, check: Check) -> CheckProblem | None:
@@ -109,19 +142,19 @@ class TrainingCheck(CurveScored):
                                    cpu_limit_s=cpu_limit(prepared.check, config))
 
     @staticmethod
-    def driver_config(check, train_labels: np.ndarray, timeout_s: float) -> dict[str, Any]:
+    def driver_config(check: Check, train_labels: np.ndarray, timeout_s: float) -> dict[str, Any]:
         """The JSON the driver reads: options with defaults, device policy, usable budgets."""
-        options = {**DEFAULTS, **check.options}
+        options = TrainingOptions.of(check)
         usable = timeout_s * (1 - _FREE_FRACTION)
-        budgets = {d: min(float(options["time_budget_s"][d]), usable) for d in DEVICES}
-        return {"model": options["model"], "trainer": options["trainer"],
-                "num_classes": int(np.max(train_labels)) + 1, "model_kwargs": options["model_kwargs"],
-                "device": check.device, "time_budget_s": budgets, "seed": int(options["seed"]),
-                "flip": bool(options["flip"]), "max_threads": int(options["max_threads"])}
+        budgets = {d: min(options.time_budget_s.on(d), usable) for d in DEVICES}
+        return {"model": options.model, "trainer": options.trainer,
+                "num_classes": int(np.max(train_labels)) + 1, "model_kwargs": options.model_kwargs,
+                "device": check.device, "time_budget_s": budgets, "seed": options.seed,
+                "flip": options.flip, "max_threads": options.max_threads}
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
-        options = {**DEFAULTS, **prepared.check.options}
+        options = TrainingOptions.of(prepared.check)
         labels = np.asarray(case.args[case.arg_names.index(LABELS)])
         try:
             predictions, losses, info = _read(outputs, len(labels))
@@ -139,7 +172,7 @@ class TrainingCheck(CurveScored):
         notes = _notes(prepared.check, info, losses)
         summary = (f"test accuracy {accuracy:.1%} after {info.get('epochs_completed')} epochs "
                    f"({info.get('train_seconds')} s of training on {details['device']})")
-        verdict = self.scored(curve_fraction(options["curve"], accuracy), summary,
+        verdict = self.scored(curve_fraction(options.curve, accuracy), summary,
                               details | ({"notes": notes} if notes else {}),
                               metric=round(accuracy, 4), device=str(details["device"]))
         verdict.message = "; ".join([summary] + notes)
@@ -186,10 +219,10 @@ def _read(outputs: list[Any], count: int) -> tuple[np.ndarray, np.ndarray, dict]
     return predictions, losses, info if isinstance(info, dict) else {}
 
 
-def _notes(check, info: dict, losses: np.ndarray) -> list[str]:
+def _notes(check: Check, info: dict, losses: np.ndarray) -> list[str]:
     """Hints for the message: a lowered budget, a diverged loss."""
     notes = []
-    requested = float(check.options["time_budget_s"].get(info.get("device_type", "cpu"), 0))
+    requested = TrainingOptions.of(check).time_budget_s.on(info.get("device_type", "cpu"))
     if isinstance(info.get("time_budget_s"), (int, float)) and info["time_budget_s"] < requested:
         notes.append(f"time budget lowered to {info['time_budget_s']:g} s to fit the check's timeout")
     if not np.all(np.isfinite(losses)):

@@ -43,10 +43,7 @@ def _valid_for_kind(index: int, check: Check) -> None:
         raise LocatedError(("checks", index, name),
                             f"{check.kind} checks do not use {name!r} (only "
                             f"{' and '.join(readers)} checks do): remove it")
-    problem = kind.options_problem(check.options)
-    if problem:
-        raise LocatedError(("checks", index, "options"), problem)
-    found = kind.check_problem(check)
+    found = kind.options_problem(check.options) or kind.check_problem(check)
     if found:
         raise LocatedError(("checks", index, *found.where), found.message)
 

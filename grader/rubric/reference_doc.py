@@ -1,4 +1,5 @@
-"""The rubric reference page, generated from the models and the registered kinds.
+"""The rubric reference page, generated from the models and the registered kinds (their
+modules' docstrings and their options' models).
 
 ``python -m grader.rubric.reference_doc > docs/rubric-reference.md`` writes it; a test fails
 when the page in ``docs/`` and the models disagree, so the reference cannot go stale.
@@ -15,6 +16,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from grader.checks import KINDS
+from grader.checks.base import KindOptions
 from grader.rubric import model
 
 # the models a rubric file is made of, outermost first
@@ -44,8 +46,9 @@ def markdown() -> str:
     for cls, intro in SECTIONS:
         parts += _model_section(cls, intro)
     parts += ["## Check kinds", "",
-              "A check's `kind:` is one of these. Each reads `options:` of its own; `compare:` "
-              "and `diagnoses:` only where the kind says it reads them.", ""]
+              "A check's `kind:` is one of these. Each reads `options:` of its own, listed "
+              "under it (an option it does not list fails to load); `compare:` and "
+              "`diagnoses:` only where the kind says it reads them.", ""]
     for name in KINDS.names():
         parts += _kind_section(name)
     return "\n".join(parts).rstrip() + "\n"
@@ -66,7 +69,33 @@ def _kind_section(name: str) -> list[str]:
     kind = KINDS[name]
     doc = inspect.getdoc(inspect.getmodule(kind)) or ""
     reads = ", ".join(f"`{field}`" for field in sorted(kind.reads)) or "neither"
-    return [f"### `{name}`", "", doc, "", f"Reads `compare:`/`diagnoses:`: {reads}.", ""]
+    return [f"### `{name}`", "", doc, "", f"Reads `compare:`/`diagnoses:`: {reads}.", "",
+            *_options_table(kind.options_model, name), ""]
+
+
+def _options_table(options: type[KindOptions], kind: str) -> list[str]:
+    """The kind's ``options:``, a row each (a nested mapping's keys dotted), or one sentence."""
+    rows = _option_rows(options, "")
+    if not rows:
+        return [f"`{kind}` takes no `options:`."]
+    return [f"`options:` of `{kind}`:", "", "| option | type | default | meaning |",
+            "| --- | --- | --- | --- |", *rows]
+
+
+def _option_rows(options: type[KindOptions], prefix: str) -> list[str]:
+    """A row per option of ``options``; a nested mapping's row is followed by its keys'."""
+    rows = []
+    for name, info in options.model_fields.items():
+        annotation = info.annotation
+        nested = annotation if isinstance(annotation, type) and issubclass(annotation, KindOptions) \
+            else None
+        example = options.example(name)
+        meaning = (info.description or "") + (f" (e.g. `{example}`)" if example else "")
+        rows.append(f"| `{prefix}{name}` | {'mapping' if nested else _type(annotation)} "
+                    f"| {_default(info)} | {_cell(meaning)} |")
+        if nested:
+            rows += _option_rows(nested, f"{prefix}{name}.")
+    return rows
 
 
 def _type(annotation: Any) -> str:
