@@ -167,6 +167,12 @@ class SubmissionResult:
     def max_score(self) -> float:
         return round(sum(c.max_score for c in self.checks), 6)
 
+    def without_hidden(self) -> SubmissionResult:
+        """This result with only its visible checks: what a student sees before the
+        instructor publishes the assignment (its score is theirs, the late penalty applied)."""
+        return dataclasses.replace(self, checks=[c for c in self.checks
+                                                 if c.visibility == "visible"])
+
     def to_dict(self, include_artifacts: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["checks"] = [c.to_dict(include_artifacts) for c in self.checks]

@@ -204,7 +204,7 @@ def test_only_an_instructor_publishes_and_not_by_accident(app, book_path):
     assert ta.post(url, data={"csrf": csrf_of(ta)}).status_code == 403
     prof = sign_in(app, book_path)
     refused = prof.post(url, data={"csrf": csrf_of(prof)})
-    assert refused.status_code == 409 and "3 manual grade(s) are missing" in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "3 manual grade(s) of proj1_filtering are missing" in refused.get_data(as_text=True)
     assert prof.post(url, data={"csrf": csrf_of(prof), "partial": "1"}).status_code == 302
     with Gradebook(book_path) as book:
         assert book.published("proj1_filtering")[0] == "prof"

@@ -85,14 +85,61 @@ def _self_check(where: tuple[str, ...], only: list[str]):
               help="Folder to write the kit into (new or empty).")
 @click.option("--zip", "zip_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the kit as a deterministic .zip.")
-def kit(assignment: str, out: Path, zip_file: Path | None) -> None:
+@click.option("--server", metavar="URL",
+              help="The course's server (grader serve) that `grader submit` hands in to.")
+def kit(assignment: str, out: Path, zip_file: Path | None, server: str | None) -> None:
     """Export ASSIGNMENT's student kit: stubs, visible checks as data, the harness without answers."""
     from grader.kit import export
 
-    files = export(assignment, out, zip_file)
+    files = export(assignment, out, zip_file, server)
     size = sum(f.stat().st_size for f in files)
     console().print(f"wrote {len(files)} files ({size / 1024:.0f} KiB) to {out}"
                     + (f" and {zip_file}" if zip_file else ""))
+
+
+@COMMANDS.register
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                default=".")
+@click.option("--assignment", help="The assignment (default: the kit's).")
+@click.option("--server", metavar="URL", help="The course's server (default: $GRADER_SERVER, "
+              "else the kit's).")
+@click.option("--token", help="Your submit token (default: $GRADER_SUBMIT_TOKEN); make one on "
+              "your page of the course's server.")
+@click.option("--wait", is_flag=True, help="Follow the upload until it is graded.")
+def submit(folder: Path, assignment: str | None, server: str | None, token: str | None,
+           wait: bool) -> None:
+    """Hand in FOLDER (default: this one) to the course's server; print the receipt."""
+    from grader.kit import KIT_DIR, find_kit
+    from grader.kit import submit as client
+
+    root = find_kit(folder)
+    manifest = json.loads((root / KIT_DIR / "kit.json").read_text()) if root else {}
+    assignment = assignment or manifest.get("assignment")
+    if not assignment:
+        raise GraderError("name the --assignment (FOLDER is not inside a kit)")
+    token, server = client.token_and_server(token, server, manifest.get("server"))
+    receipt = client.submit(server, token, assignment, client.pack(folder))
+    out = console()
+    out.print(f"received {receipt['name']} for {assignment} at {receipt['received_at']} "
+              f"(upload #{receipt['upload']}, SHA-256 {receipt['sha256'][:16]}…)"
+              + _standing(receipt), soft_wrap=True)
+    if wait:
+        final = client.follow(server, token, receipt["upload"],
+                              lambda now: out.print(f"upload #{now['upload']}: {now['state']}"
+                                                    + _standing(now), soft_wrap=True))
+        if final.get("state") != "graded":
+            sys.exit(1)
+
+
+def _standing(receipt: dict) -> str:
+    if receipt.get("score") is not None:
+        return f": {receipt['score']:g}/{receipt['max_score']:g} (visible checks and any " \
+               "published ones: see your page for the feedback)"
+    if receipt.get("ahead") is None:
+        return f" ({receipt['message']})" if receipt.get("message") else ""
+    eta = receipt.get("eta_s")
+    return f"; {receipt['ahead']} ahead" + (f", about {max(1, round(eta / 60))} min" if eta else "")
 
 
 def _ci_summary(result) -> None:

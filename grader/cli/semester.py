@@ -1,5 +1,5 @@
-"""The instructor's commands after the deadline: ``history``, ``override``, ``extend`` and
-``canvas push``.
+"""The instructor's commands after the deadline: ``history``, ``override``, ``extend``,
+``publish`` and ``canvas push``.
 
 Each validates everything before it writes (a wrong student, assignment, check or score
 gets one sentence, exit 2, and leaves the gradebook as it was), records who made the change
@@ -90,6 +90,20 @@ def extend(student: str, db: Path, days: float, reason: str, assignment: str | N
     console().print(f"{student} {name}: extension of {days:g} day(s) recorded; "
                     f"{grade.late_days} day(s) late; effective grade "
                     f"{grade.score:g}/{grade.max_score:g}")
+
+
+@COMMANDS.register
+@click.command()
+@click.argument("assignment")
+@_DB
+@click.option("--partial", is_flag=True, help="Publish although some manual grades are missing.")
+@_BY
+def publish(assignment: str, db: Path, partial: bool, by: str | None) -> None:
+    """Show students ASSIGNMENT's hidden checks and manual grades (on the course's server, in
+    reports and exports)."""
+    with Gradebook(db) as book:
+        changes.publish(book, assignment, who(by), partial)
+    console().print(f"{assignment} published: students see its hidden checks and manual grades")
 
 
 def _print_history(book: Gradebook, student: str, assignment: str, out) -> None:

@@ -30,15 +30,25 @@ _URL = click.option("--url", default="http://127.0.0.1:8000", show_default=True,
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--secure-cookies", is_flag=True,
               help="Send the session cookie over HTTPS only (behind a TLS proxy).")
-def serve(db: Path, host: str, port: int, secure_cookies: bool) -> None:
-    """Serve the staff web application over the gradebook DB: the class view, each student's
-    page, overrides and extensions with an audit trail."""
+@click.option("--accept", "accept", multiple=True, metavar="ASSIGNMENT",
+              help="Take students' uploads of ASSIGNMENT (repeatable); students on the roster "
+                   "sign in with links from `grader staff link STUDENT`.")
+@click.option("--graders", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Uploads graded at once.")
+@click.option("--per-hour", type=click.IntRange(1, 1000), default=None,
+              help="At most this many uploads per student and assignment per hour.")
+def serve(db: Path, host: str, port: int, secure_cookies: bool, accept: tuple[str, ...],
+          graders: int, per_hour: int | None) -> None:
+    """Serve the course's web application over the gradebook DB: for staff, the class view,
+    each student's page, overrides and extensions with an audit trail, grading by hand; for
+    students (with --accept), handing in and their feedback."""
     from werkzeug.serving import run_simple
 
     from grader.web.app import create_app, first_link, tune_collector
 
     with Gradebook(db):  # create it, or refuse a file that is not one, before listening
         pass
+    settings = _upload_settings(db, accept, graders, per_hour) if accept else None
     base = f"http://{host}:{port}"
     link = first_link(db, base)
     out = console()
@@ -47,8 +57,33 @@ def serve(db: Path, host: str, port: int, secure_cookies: bool) -> None:
                   "once, for 15 minutes; grader staff link LOGIN makes another)", soft_wrap=True)
     else:
         out.print("staff sign in with a link from: grader staff link LOGIN --db " + str(db))
+    if settings:
+        out.print(f"taking uploads of {', '.join(accept)}; {graders} grading at once")
     tune_collector()
-    run_simple(host, port, create_app(db, secure_cookies), threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, create_app(db, secure_cookies, uploads=settings), threaded=True,
+                   use_reloader=False)
+    finally:
+        if settings and settings.graders:
+            settings.graders.stop()
+
+
+def _upload_settings(db: Path, accept: tuple[str, ...], graders: int, per_hour: int | None):
+    """The assignments students hand in (their rubrics loaded and prepared now: a wrong one
+    stops the server before it listens) and the threads that grade the uploads."""
+    from grader.batch.uploads import Accepted, UploadGraders
+    from grader.prepare.expected import prepare
+    from grader.rubric import assignments
+    from grader.rubric.load import load_rubric
+    from grader.web.app import UploadSettings
+
+    accepted = {}
+    for name in accept:
+        path = assignments.rubric_path(name)
+        rubric, rubric_hash = load_rubric(path)
+        prepare(rubric, rubric_hash)
+        accepted[rubric.assignment] = Accepted(rubric, rubric_hash, path)
+    return UploadSettings(accepted, per_hour, UploadGraders(db, accepted, graders), graders)
 
 
 @COMMANDS.register
@@ -121,6 +156,40 @@ def roster(csv_file: Path, db: Path) -> None:
     with Queues(db) as queues:
         queues.set_sections(sections)
     console().print(f"{len(sections)} student(s) in {len(set(sections.values()))} section(s)")
+
+
+@staff.command("student-links")
+@click.argument("students", nargs=-1)
+@_DB
+@_URL
+@click.option("--valid-hours", type=click.FloatRange(0.25, 24 * 14), default=72,
+              show_default=True, help="How long each link works (once).")
+def student_links(students: tuple[str, ...], db: Path, url: str, valid_hours: float) -> None:
+    """Print CSV (student,link) of one-time sign-in links for STUDENTS (default: everyone on
+    the roster), for a mail merge; each link works once."""
+    with Queues(db) as queues, Staff(db) as members:
+        chosen = list(students) or sorted(queues.sections())
+        if not chosen:
+            raise GraderError("the roster is empty: load it first (grader staff roster)")
+        rows = [(student, f"{url.rstrip('/')}/login/"
+                          f"{members.link_token(student, valid_hours * 3600)}")
+                for student in chosen]
+    click.echo("student,link")
+    for student, link in rows:
+        click.echo(f"{student},{link}")
+
+
+@staff.command("revoke-token")
+@click.argument("student")
+@_DB
+def revoke_token(student: str, db: Path) -> None:
+    """Revoke STUDENT's submit tokens (grader submit stops working for them until they make
+    a new one on their page)."""
+    from grader.store.submit_tokens import SubmitTokens
+
+    with SubmitTokens(db) as tokens:
+        count = tokens.revoke(student)
+    console().print(f"revoked {count} live token(s) of {student}")
 
 
 @staff.command("conflict")

@@ -77,8 +77,10 @@ def check_kit(kit: Kit, path: Path, only: list[str] | None = None) -> Submission
         return grading.grade(loaded, kit.rubric, kit.rubric_hash, prepared)
 
 
-def export(assignment: str, out: Path, zip_file: Path | None = None) -> list[Path]:
-    """Write the kit of ``assignment`` to ``out`` (and ``zip_file``); return the files written."""
+def export(assignment: str, out: Path, zip_file: Path | None = None,
+           server: str | None = None) -> list[Path]:
+    """Write the kit of ``assignment`` to ``out`` (and ``zip_file``); return the files written.
+    ``server``: the course's server that ``grader submit`` hands in to."""
     if out.exists() and any(out.iterdir()):
         raise GraderError(f"{out} exists and is not empty; choose a new folder for the kit")
     rubric, rubric_hash = load_rubric(assignments.rubric_path(assignment))
@@ -88,7 +90,8 @@ def export(assignment: str, out: Path, zip_file: Path | None = None) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     _copy_stubs(source, out)
     prepared = [_shippable(p) for p in prepare(rubric, rubric_hash, visible_only=True)]
-    bundle.save(out / KIT_DIR, manifest(rubric, rubric_hash), prepared)
+    bundle.save(out / KIT_DIR, {**manifest(rubric, rubric_hash),
+                                **({"server": server} if server else {})}, prepared)
     built = wheel.build(out / "wheels")
     requirements = [f"./wheels/{built.name}", *rubric.requirements]
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")

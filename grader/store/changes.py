@@ -1,7 +1,8 @@
 """Staff changes to a grade, with one set of rules for every way of making them.
 
 An override (a check's points set by hand), an adjustment (points added to the whole
-submission, without a check), clearing either, and an extension: each is validated before
+submission, without a check), clearing either, an extension, and publishing an assignment
+(its hidden checks and manual grades shown to students): each is validated before
 anything is written (a wrong student, assignment, check or score is one sentence and leaves
 the gradebook as it was), recorded with who made it, when and why, and answered with the
 effective grade it leads to. ``grader override`` / ``grader extend`` and the web application
@@ -49,6 +50,21 @@ def extend(book: Gradebook, student: str, assignment: str | None, days: float, r
     name = assignment_of(book, student, assignment)
     book.add_extension(Extension(student, name, days, reason, by, now()))
     return name, effective(book, student, name)
+
+
+def publish(book: Gradebook, assignment: str, by: str, partial: bool = False) -> None:
+    """Let students see ``assignment``'s hidden checks and manual grades; refused (one sentence)
+    while manual grades are missing, unless ``partial``."""
+    results = book.latest(assignment)
+    if not results:
+        raise GraderError(f"{book.path} has no results for {assignment}")
+    graded_items = book.graded_items(assignment)
+    missing = sum(item["id"] not in graded_items.get(r.student, ())
+                  for r in results for item in r.manual)
+    if missing and not partial:
+        raise GraderError(f"{missing} manual grade(s) of {assignment} are missing: grade them, "
+                          "or publish explicitly as partial")
+    book.publish(assignment, by, now())
 
 
 def effective(book: Gradebook, student: str, assignment: str) -> SubmissionResult:

@@ -21,8 +21,11 @@ from grader.errors import GraderError
 from grader.store.database import Tables
 from grader.stamps import now
 
-_SCHEMA = """
+# the course's students and their sections; a student on it may also sign in (store/staff.py)
+ROSTER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS roster (student TEXT PRIMARY KEY, section TEXT NOT NULL);
+"""
+_SCHEMA = ROSTER_SCHEMA + """
 CREATE TABLE IF NOT EXISTS conflicts (grader TEXT NOT NULL, student TEXT NOT NULL,
                                       PRIMARY KEY (grader, student));
 CREATE TABLE IF NOT EXISTS queues (assignment TEXT NOT NULL, item_id TEXT NOT NULL,

@@ -1,8 +1,9 @@
-"""Course staff in the gradebook: accounts with a role, one-time login links, web sessions.
+"""Who may sign in to the course's server: staff with a role, students on the roster; one-time
+login links and web sessions.
 
 Nobody has a password. An instructor (or ``grader serve`` on its first start) mints a login
-link for a member of staff; the link works once, for 15 minutes, and opens a session whose
-cookie carries a random id. Only hashes of links and session ids are stored, so a copy of the
+link for a member of staff or a student on the roster (``grader staff roster``); the link
+works once, for 15 minutes, and opens a session whose cookie carries a random id. Only hashes of links and session ids are stored, so a copy of the
 gradebook opens no session. Every session has its own CSRF token.
 
 The tables live in the gradebook's SQLite file, beside the grades they guard; the command line
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from grader.errors import GraderError
 from grader.store.database import Tables
+from grader.store.queues import ROSTER_SCHEMA
 from grader.stamps import now
 
 ROLES = ("instructor", "ta")
@@ -41,9 +43,13 @@ CREATE INDEX IF NOT EXISTS login_failures_by_address ON login_failures (address,
 """
 
 
+STUDENT = "student"  # the role of a signed-in student (their login is their id on the roster)
+
+
 @dataclass(frozen=True)
 class Member:
-    """A member of staff: ``login`` (their id), ``role`` (``instructor`` or ``ta``)."""
+    """Someone who may sign in: ``login`` (their id), ``role`` (``instructor``, ``ta``, or
+    :data:`STUDENT`)."""
 
     login: str
     role: str
@@ -51,6 +57,10 @@ class Member:
     @property
     def instructor(self) -> bool:
         return self.role == "instructor"
+
+    @property
+    def staff(self) -> bool:
+        return self.role in ROLES
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class Staff(Tables):
     ``clock`` gives the time in seconds (tests move it).
     """
 
-    SCHEMA = _SCHEMA
+    SCHEMA = _SCHEMA + ROSTER_SCHEMA
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         super().__init__(path)
@@ -98,16 +108,26 @@ class Staff(Tables):
         return [Member(*row) for row in
                 self._db.execute("SELECT login, role FROM staff ORDER BY role, login")]
 
+    def person(self, login: str) -> Member | None:
+        """``login`` as they sign in: a member of staff, else a student on the roster."""
+        member = self.member(login)
+        if member is not None:
+            return member
+        row = self._db.execute("SELECT 1 FROM roster WHERE student = ?", (login,)).fetchone()
+        return Member(login, STUDENT) if row else None
+
     # --- login links ------------------------------------------------------------------
 
-    def link_token(self, login: str) -> str:
-        """A new one-time login token for ``login`` (valid :data:`LINK_TTL_S` seconds)."""
-        if self.member(login) is None:
-            raise GraderError(f"{login} is not on the staff: add them first (grader staff add)")
+    def link_token(self, login: str, ttl_s: float = LINK_TTL_S) -> str:
+        """A new one-time login token for ``login`` (valid ``ttl_s`` seconds): a member of
+        staff or a student on the roster."""
+        if self.person(login) is None:
+            raise GraderError(f"{login} is neither on the staff nor on the roster: add them first "
+                              "(grader staff add, grader staff roster)")
         token = secrets.token_urlsafe(32)
         with self._db:
             self._db.execute("INSERT INTO login_links VALUES (?, ?, ?, NULL)",
-                             (_digest(token), login, self._clock() + LINK_TTL_S))
+                             (_digest(token), login, self._clock() + ttl_s))
         return token
 
     def redeem(self, token: str, address: str) -> tuple[str, Session] | None:
@@ -118,7 +138,7 @@ class Staff(Tables):
             row = self._db.execute(
                 "UPDATE login_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
                 "AND expires_at > ? RETURNING login", (moment, _digest(token), moment)).fetchone()
-            member = self.member(row[0]) if row else None
+            member = self.person(row[0]) if row else None
             if member is None:
                 self._db.execute("INSERT INTO login_failures VALUES (?, ?)", (address, moment))
                 return None
@@ -142,13 +162,16 @@ class Staff(Tables):
     # --- sessions ---------------------------------------------------------------------
 
     def session(self, cookie: str | None) -> Session | None:
-        """The live session of a cookie value (``None``: none, expired, or its member left)."""
+        """The live session of a cookie value (``None``: none, expired, or its person left the
+        staff or the roster)."""
         if not cookie:
             return None
         row = self._db.execute(
-            "SELECT s.login, m.role, s.csrf FROM web_sessions s JOIN staff m USING (login) "
-            "WHERE s.id_hash = ? AND s.expires_at > ?", (_digest(cookie), self._clock())).fetchone()
-        return Session(Member(row[0], row[1]), row[2]) if row else None
+            "SELECT s.login, coalesce(m.role, CASE WHEN r.student IS NULL THEN NULL ELSE ? END), "
+            "s.csrf FROM web_sessions s LEFT JOIN staff m USING (login) LEFT JOIN roster r "
+            "ON r.student = s.login WHERE s.id_hash = ? AND s.expires_at > ?",
+            (STUDENT, _digest(cookie), self._clock())).fetchone()
+        return Session(Member(row[0], row[1]), row[2]) if row and row[1] else None
 
     def end(self, cookie: str) -> None:
         """Sign out: the session of ``cookie`` is gone."""

@@ -6,32 +6,56 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from grader.batch.uploads import Accepted, UploadGraders
 from grader.stamps import who
 from grader.store.staff import SESSION_TTL_S, Staff
 from grader.web import security
 from grader.web.batches import batches
 from grader.web.manual import manual
 from grader.web.pages import pages
+from grader.web.regrades import regrades
 from grader.web.state import render
+from grader.web.students import students
 
-MAX_FORM_BYTES = 1 << 20  # a form is a few fields; uploads are not staff pages' business
+MAX_FORM_BYTES = 1 << 20  # a form is a few fields; students' uploads have their own cap
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """What students may hand in on this server: ``accepted`` assignments (name ->
+    :class:`~grader.batch.uploads.Accepted`), at most ``per_hour`` uploads per student and
+    assignment (``None``: no limit), graded by ``graders`` (``grader_count`` threads)."""
+
+    accepted: dict[str, Accepted]
+    per_hour: int | None = None
+    graders: UploadGraders | None = None
+    grader_count: int = 1
 
 
 def create_app(db: Path, secure_cookies: bool = False,
-               clock: Callable[[], float] = time.time) -> Flask:
+               clock: Callable[[], float] = time.time,
+               uploads: UploadSettings | None = None) -> Flask:
     """The application over the gradebook ``db``. ``secure_cookies``: the session cookie only
-    travels over HTTPS (set it behind a TLS proxy). ``clock``: seconds, for tests."""
+    travels over HTTPS (set it behind a TLS proxy). ``clock``: seconds, for tests.
+    ``uploads``: the assignments students hand in here, and who grades what they upload."""
     app = Flask("grader.web")
     app.config.update(GRADER_DB=Path(db), GRADER_SECURE_COOKIES=secure_cookies,
                       GRADER_CLOCK=clock, GRADER_SESSION_S=SESSION_TTL_S,
                       MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
+    if uploads is not None:
+        app.config.update(GRADER_ACCEPTED=uploads.accepted, GRADER_PER_HOUR=uploads.per_hour,
+                          GRADER_UPLOAD_GRADERS=uploads.graders,
+                          GRADER_GRADER_COUNT=uploads.grader_count)
     app.register_blueprint(pages)
+    app.register_blueprint(students)
+    app.register_blueprint(regrades)
     app.register_blueprint(manual)
     app.register_blueprint(batches)
     app.after_request(security.add_headers)

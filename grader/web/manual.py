@@ -27,6 +27,7 @@ from grader.report.student import check_figures
 from grader.results import SubmissionResult
 from grader.rubric.model import ManualItem
 from grader.stamps import now
+from grader.store import changes
 from grader.store.manual import ManualGrade
 from grader.web import security
 from grader.web.security import signed_in
@@ -121,15 +122,13 @@ def submission_file(assignment: str, shown: str, number: int) -> Response:
 @manual.post("/grade/<assignment>/publish")
 @signed_in
 def publish(assignment: str) -> Response:
-    viewer, results = _as_instructor(assignment)
-    graded_items = book().graded_items(assignment)
-    missing = sum(item["id"] not in graded_items.get(r.student, ())
-                  for r in results for item in r.manual)
-    if missing and request.form.get("partial") != "1":
-        return render("web_message.html.j2", 409, title="Not published",
-                      text=f"{missing} manual grade(s) are missing: grade them, or publish "
-                           "explicitly as partial.")
-    book().publish(assignment, viewer.member.login, now())
+    viewer, _ = _as_instructor(assignment)
+    try:
+        changes.publish(book(), assignment, viewer.member.login, request.form.get("partial") == "1")
+    except GraderError as exc:
+        return render("web_message.html.j2", 409, title="Not published", text=f"{exc}.")
+    if request.form.get("back") == "class":
+        return redirect(url_for("pages.classes"))
     return redirect(url_for("manual.items", assignment=assignment))
 
 

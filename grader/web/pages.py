@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, make_response, redirect, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from grader.errors import GraderError
@@ -20,6 +20,7 @@ from grader.report.student import student_view
 from grader.report.summary import summarize
 from grader.results import SubmissionResult
 from grader.store import changes
+from grader.store.regrades import Regrades
 from grader.web import security
 from grader.web.security import signed_in
 from grader.web.state import book, queues, render
@@ -56,12 +57,13 @@ def redeem() -> Response:
     if redeemed is None:
         return render("web_message.html.j2", 403, title="Sign-in failed",
                       text="This link is unknown, already used or expired: ask for a new one.")
-    cookie, _ = redeemed
-    return security.set_session_cookie(redirect(url_for("pages.classes")), cookie)
+    cookie, opened = redeemed
+    home = "pages.classes" if opened.member.staff else "students.home"
+    return security.set_session_cookie(redirect(url_for(home)), cookie)
 
 
 @pages.post("/logout")
-@signed_in
+@security.anyone_signed_in
 def sign_out() -> Response:
     security.staff().end(request.cookies[security.COOKIE])
     response = redirect(url_for("pages.sign_in"))
@@ -110,6 +112,7 @@ def classes() -> Response:
     return render("web_summary.html.j2", summaries=summarize([_listed(r) for r in shown]),
                   similar=_similar_pairs(), to_grade=sorted({r.assignment for r in results if r.manual}),
                   chosen=chosen, checks=sorted({c.id for r in results for c in r.checks}),
+                  published={a: book().published(a) for a in sorted({r.assignment for r in results})},
                   sections=sorted(set(sections.values())), total=len(results))
 
 
@@ -173,8 +176,8 @@ def override(assignment: str, student: str) -> Response:
     assert current is not None  # signed_in saw to it
     try:
         changes.override(book(), student, assignment, form.get("check", ""),
-                         _number(form, "score"), form.get("reason"), current.member.login,
-                         _number(form, "out_of") or 0.0, clear=form.get("clear") == "1")
+                         number_field(form, "score"), form.get("reason"), current.member.login,
+                         number_field(form, "out_of") or 0.0, clear=form.get("clear") == "1")
     except GraderError as exc:
         return _student_page(assignment, student, error=str(exc), status=400)
     return redirect(url_for("pages.student", assignment=assignment, student=student,
@@ -188,7 +191,7 @@ def extend(assignment: str, student: str) -> Response:
     current = security.session()
     assert current is not None
     try:
-        days = _number(request.form, "days")
+        days = number_field(request.form, "days")
         if days is None:
             raise GraderError("give the extra days (0 removes the extension)")
         changes.extend(book(), student, assignment, days, request.form.get("reason", ""),
@@ -210,10 +213,16 @@ def _student_page(assignment: str, student: str, error: str = "", saved: str = "
                   action=url_for("pages.student", assignment=assignment, student=student),
                   gradings=book().history(student, assignment),
                   changes=book().override_log(student, assignment),
-                  extension=book().extension(student, assignment))
+                  extension=book().extension(student, assignment),
+                  requests=_regrade_requests(student, assignment))
 
 
-def _number(form: Any, name: str) -> float | None:
+def _regrade_requests(student: str, assignment: str) -> list:
+    with Regrades(current_app.config["GRADER_DB"]) as requests:
+        return requests.of(student, assignment)
+
+
+def number_field(form: Any, name: str) -> float | None:
     """A form field as a finite number (``None`` when left empty)."""
     text = (form.get(name) or "").strip()
     if not text:

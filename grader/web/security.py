@@ -9,7 +9,10 @@
   keyboard script is a file of this site) and no resource from elsewhere, no framing, a referrer for this site only (a login link never leaks to another;
   with none at all, browsers send ``Origin: null`` and no form could be told from a forgery),
   no caching of pages.
-- **Roles**: :func:`require` refuses a member whose role may not do a thing (403).
+- **Roles**: staff pages (:func:`signed_in`) refuse students and students' pages
+  (:func:`student_signed_in`) refuse staff; :func:`require` refuses a member of staff whose
+  role may not do a thing (403). A student's pages take no student id: the student is always
+  the session's.
 """
 
 from __future__ import annotations
@@ -63,13 +66,33 @@ def session() -> Session | None:
 
 
 def signed_in(view: View) -> View:
-    """The page needs a live session (else: to the sign-in page); a POST needs its CSRF token."""
+    """A page of the course staff: it needs a live staff session (no session: to the sign-in
+    page; a student: their own page, or 403); a POST needs its CSRF token."""
+    return _guarded(view, staff_page=True)
 
+
+def student_signed_in(view: View) -> View:
+    """A student's own page: it needs a live student session (staff: 403); a POST needs its
+    CSRF token. The student is always the session's: no route takes a student's id."""
+    return _guarded(view, staff_page=False)
+
+
+def anyone_signed_in(view: View) -> View:
+    """A page for whoever is signed in (signing out); a POST needs its CSRF token."""
+    return _guarded(view, staff_page=None)
+
+
+def _guarded(view: View, staff_page: bool | None) -> View:
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         current = session()
         if current is None:
             return redirect(url_for("pages.sign_in"))
+        if staff_page is not None and current.member.staff != staff_page:
+            if not staff_page or request.endpoint != "pages.classes":
+                abort(403, "this page is for the course staff" if staff_page
+                      else "this page is for students: staff see students' pages from the class view")
+            return redirect(url_for("students.home"))
         if request.method == "POST" and not (
                 _same_origin() and current.csrf_matches(request.form.get("csrf"))):
             abort(403, "this form is stale or was not sent by this site: reload the page")
