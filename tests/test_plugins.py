@@ -206,3 +206,34 @@ def test_the_course_registries_are_complete():
     assert {"check", "grade", "report", "export", "kit", "audit", "doctor", "env"} <= set(COMMANDS)
     assert isolation.layer_names() == ("bubblewrap", "landlock", "seccomp", "uid", "subreaper",
                                        "cgroup", "ipc")
+
+
+SLOW_PLUGIN = '''
+"""A plugin whose import takes a while (a heavy dependency)."""
+import time
+
+from grader.export import FORMATS
+
+time.sleep(0.5)
+
+
+@FORMATS.register(name="toy_slow")
+def write(results, out):
+    pass
+'''
+
+
+def test_threads_that_look_up_at_once_all_see_every_plugin(monkeypatch, tmp_path):
+    """The course server's graders make their first lookups at the same moment: one imports
+    the plugins, the others wait for all of them (a half-filled registry once graded a whole
+    restart's uploads without their isolation layers)."""
+    import threading
+
+    plug_in(monkeypatch, tmp_path, "grader.export", FORMATS, "toy_slow", SLOW_PLUGIN)
+    seen: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: seen.append(FORMATS.names())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 4 and all("toy_slow" in names and "csv" in names for names in seen)

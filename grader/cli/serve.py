@@ -75,12 +75,15 @@ def _upload_settings(db: Path, accept: tuple[str, ...], graders: int, per_hour: 
     from grader.prepare.expected import prepare
     from grader.rubric import assignments
     from grader.rubric.load import load_rubric
+    from grader.sandbox import isolation
     from grader.web.app import UploadSettings
 
     accepted = {}
     for name in accept:
         path = assignments.rubric_path(name)
         rubric, rubric_hash = load_rubric(path)
+        if rubric.isolation == "strict":  # refused now, not at every upload
+            isolation.require_all_guarantees(rubric.assignment)
         prepare(rubric, rubric_hash)
         accepted[rubric.assignment] = Accepted(rubric, rubric_hash, path)
     return UploadSettings(accepted, per_hour, UploadGraders(db, accepted, graders), graders)

@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import sys
+import threading
 import warnings
 
 from grader.sandbox import mounts, uids
@@ -63,9 +64,18 @@ def disabled() -> set[str]:
     return names
 
 
-@functools.cache
+_PROBING = threading.Lock()
+
+
 def available() -> Available:
-    """Probe every layer once (a bubblewrap start and one confined interpreter)."""
+    """Probe every layer once per process (a bubblewrap start and one confined interpreter);
+    threads that ask at once (the course server's graders) wait for the one probe."""
+    with _PROBING:
+        return _probed()
+
+
+@functools.cache
+def _probed() -> Available:
     if sys.platform != "linux":
         reason = f"{sys.platform} has none of the Linux isolation layers"
         return Available((), {name: reason for name in layer_names()})
@@ -95,6 +105,9 @@ def _problem(layer: Layer, probing: Probing, enforced: set[str]) -> str | None:
         return None if layer.name in enforced else "the probe could not apply it"
     return (layer.impossible() or layer.probe(probing)) if layer.probe else \
         f"layer {layer.name!r} has no probe"
+
+
+available.cache_clear = _probed.cache_clear  # type: ignore[attr-defined]  # probe again (tests)
 
 
 def fallback_sentence(found: Available) -> str:
