@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader import context
 from grader.context import RunContext
@@ -201,8 +201,22 @@ def die_with(grader_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-grader", daemon=True).start()
 
 
+class OwnCluster(Protocol):
+    """A Dask cluster this process starts and closes (SLURM jobs: :mod:`grader.batch.slurm`)."""
+
+    workers: int  # how many workers it will have
+
+    def start(self, settings: dict[str, Any]) -> Any:
+        """Start it, its workers to run with the Dask ``settings``; return it (its
+        ``scheduler_address``, ``close()``) without waiting for them."""
+
+    def wait(self, cluster: Any) -> None:
+        """Return once a worker has connected (in the grader's thread: Ctrl-C ends the wait)."""
+
+
 class DaskExecutor:
-    """Tasks on a Dask ``distributed`` cluster: an existing scheduler, or ``local``.
+    """Tasks on a Dask ``distributed`` cluster: an existing scheduler, ``local``, or one of
+    its ``own`` (SLURM jobs).
 
     Submissions are materialised into a folder the workers must be able to
     read (a shared filesystem on a real cluster). Tasks with GPU checks ask
@@ -213,10 +227,11 @@ class DaskExecutor:
     unreachable scheduler is said there. Each result comes back as one pickled bytes object.
     """
 
-    def __init__(self, address: str, workers: int):
+    def __init__(self, address: str, workers: int, own: OwnCluster | None = None):
         if importlib.util.find_spec("distributed") is None:  # said now, not in the background
             raise GraderError("--cluster needs Dask: pip install -e '.[cluster]'")
-        self._cluster: Any = None  # distributed.LocalCluster, once started
+        self._cluster: Any = None  # a cluster of this process (LocalCluster...), once started
+        self._own = own
         self._client: Any = None  # distributed.Client
         self.workers = workers  # a running cluster's own count, once connected
         if address == "local":  # its workers' imports begin now, beside distributed's import
@@ -224,8 +239,9 @@ class DaskExecutor:
         # importing distributed (about 0.8 s) and connecting or starting a cluster happen in
         # the background while the batch is prepared; the first task waits for them
         starter = cf.ThreadPoolExecutor(1, thread_name_prefix="dask-start")
-        self._starting: cf.Future | None = starter.submit(
-            self._start_local if address == "local" else self._start_remote, address, workers)
+        start = self._start_own if own else (
+            self._start_local if address == "local" else self._start_remote)
+        self._starting: cf.Future | None = starter.submit(start, address, workers)
         starter.shutdown(wait=False)  # its one thread ends with the start
 
     def _start_remote(self, address: str, workers: int) -> None:
@@ -246,6 +262,15 @@ class DaskExecutor:
             self._client = self._connect(self._cluster.scheduler_address)
         self._client.run(_warm_up)  # each worker imports the harness now, not at its first task
 
+    def _start_own(self, address: str, workers: int) -> None:
+        """The ``own`` cluster, its workers told to run with QUIET's settings."""
+        import dask
+
+        assert self._own is not None
+        with dask.config.set(QUIET):  # its scheduler's and the client's
+            self._cluster = self._own.start(QUIET)
+            self._client = self._connect(self._cluster.scheduler_address)
+
     @staticmethod
     def _connect(address: str):
         from distributed import Client
@@ -259,6 +284,8 @@ class DaskExecutor:
         if self._starting is not None:
             self._starting.result()  # the cluster's start-up error, if any, is raised here
             self._starting = None
+            if self._own is not None:  # once only: close() does not wait again
+                self._own.wait(self._cluster)
         return self._client
 
     def stream(self, tasks: Iterable[Task], function: Callable = run_task) -> Iterator[Outcome]:
@@ -336,8 +363,14 @@ def _warm_up() -> None:
     from grader import grading  # noqa: F401
 
 
-def make_executor(workers: int, cluster: str | None):
-    """The executor the CLI flags ask for."""
+def make_executor(workers: int, cluster: str | None, slurm: OwnCluster | None = None):
+    """The executor the CLI flags ask for (``slurm``: the jobs of ``--cluster slurm``, else
+    those Dask's configuration describes)."""
+    if cluster == "slurm":
+        from grader.batch.slurm import SlurmJobs, SlurmOptions
+
+        jobs = slurm or SlurmJobs(SlurmOptions())
+        return DaskExecutor(cluster, jobs.workers, own=jobs)
     if cluster:
         return DaskExecutor(cluster, workers)
     if workers <= 1:

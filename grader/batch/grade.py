@@ -27,6 +27,7 @@ from grader.intake.timed import Intake
 from grader.datapath import course_data_dir
 from grader.errors import SubmissionError
 from grader.batch.executors import Task, make_executor
+from grader.batch.slurm import SlurmJobs
 from grader.store.gradebook import Gradebook
 from grader.store.extensions import Extension
 from grader.stamps import now
@@ -47,6 +48,7 @@ class BatchOptions:
     regrade: set[str] | None = None  # None: nothing; empty set: everyone; else these students
     submitted_at: dict[str, dt.datetime] = field(default_factory=dict)
     rescore: bool = False  # grade everyone again, answering stored requests from the gradebook
+    slurm: SlurmJobs | None = None  # --cluster slurm: the jobs whose workers grade
 
     def regrades(self, student: str) -> bool:
         return self.rescore or (self.regrade is not None
@@ -63,7 +65,7 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
     if rubric.isolation == "strict":  # refuse before anything is recorded
         isolation.require_all_guarantees(rubric.assignment)
     # a local Dask cluster starts in the background while the batch is prepared
-    executor = make_executor(options.workers, options.cluster)
+    executor = make_executor(options.workers, options.cluster, options.slurm)
     intake = Intake(rubric.defaults.load_timeout_s)  # its helper starts at the first submission
     results: dict[Path, SubmissionResult] = {}
     opened: dict[str, tuple[Path, submission.Submission]] = {}
@@ -73,10 +75,12 @@ def grade_batch(paths: list[Path], rubric: Rubric, rubric_hash: str, rubric_file
         if rubric.environment_spec is not None:  # built here once, before any worker needs it
             environments.ensure(rubric.environment_spec)
         extensions = book.extensions(rubric.assignment)
-        # each of the parallel workers gets its share of the cores for multi-threaded checks
+        # each of the parallel workers gets its share of the cores (of its SLURM job's) for
+        # multi-threaded checks
         common = dict(rubric_file=str(rubric_file.resolve()), rubric_hash=rubric_hash,
                       data_dir=str(course_data_dir()) if course_data_dir() else None,
-                      threads=threads_per_worker(options.workers),
+                      threads=options.slurm.threads if options.slurm
+                      else threads_per_worker(options.workers),
                       needs_gpu=any(c.device == "cuda" for c in rubric.checks),
                       stored_calls_db=str(book.path.resolve()) if options.rescore else None)
         tasks = _tasks(paths, rubric, rubric_hash, common, book, options, results, opened,

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from grader.batch.slurm import SlurmOptions
 from grader.cli import COMMANDS
+from grader.cli._slurm import jobs_for, slurm_flags
 from grader.console import console
 from grader.errors import GraderError
 from grader.export import FORMATS
@@ -63,7 +65,8 @@ def prepare_command(assignment: str) -> None:
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               show_default=True, help="Submissions graded in parallel.")
 @click.option("--cluster", metavar="ADDRESS",
-              help="Run on a Dask scheduler at ADDRESS, or 'local' for a local Dask cluster.")
+              help="Run on a Dask scheduler at ADDRESS, 'local' for a local Dask cluster, or "
+              "'slurm' for Dask workers in SLURM jobs (the --slurm-* flags).")
 @click.option("--regrade", "regrade", is_flag=False, flag_value="*", default=None,
               metavar="[STUDENTS]", help="Grade again even if the gradebook has a result: "
               "everyone, or the comma-separated students named.")
@@ -73,15 +76,17 @@ def prepare_command(assignment: str) -> None:
               path_type=Path), help="CSV of student,days[,reason]: extensions recorded in the "
               "gradebook (as grader extend does) before grading.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@slurm_flags
 def grade(assignment: str, submissions: tuple[Path, ...], db: Path, json_out: Path | None,
           workers: int, cluster: str | None, regrade: str | None, times_csv: Path | None,
-          extensions_csv: Path | None, quiet: bool) -> None:
+          extensions_csv: Path | None, quiet: bool, slurm: SlurmOptions) -> None:
     """Grade every submission in SUBMISSIONS (folders, .py files, archives) into the gradebook."""
     from grader.store.extensions import read_extensions_csv
     from grader.store.late import read_times_csv
 
+    jobs = jobs_for(cluster, slurm)
     _batch(assignment, submissions, db, json_out, quiet, dict(
-        workers=workers, cluster=cluster,
+        workers=jobs.workers if jobs else workers, cluster=cluster, slurm=jobs,
         regrade=None if regrade is None else (set() if regrade == "*" else set(regrade.split(","))),
         submitted_at=read_times_csv(times_csv) if times_csv else {}),
         lambda name: read_extensions_csv(extensions_csv, name) if extensions_csv else [])
