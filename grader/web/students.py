@@ -61,7 +61,8 @@ def upload(assignment: str) -> Response:
         kept = receive(_me(), assignment, request.files.get("file"))
     except GraderError as exc:
         return _home(error=str(exc), status=400)
-    return render("web_receipt.html.j2", upload=kept, place=_place(kept))
+    now, place = _standing(kept.id)
+    return render("web_receipt.html.j2", upload=now, place=place)
 
 
 @students.get("/me/<assignment>")
@@ -128,7 +129,7 @@ def api_submit(assignment: str) -> Response:
         kept = receive(student, assignment, request.files.get("file"))
     except GraderError as exc:
         return _json_error(str(exc), 400)
-    return jsonify(_receipt(kept))
+    return jsonify(_receipt(kept.id))
 
 
 @students.get("/api/uploads/<int:number>")
@@ -142,7 +143,7 @@ def api_upload(number: int) -> Response:
             kept = None
     if kept is None or kept.student != student:
         return _json_error(f"you have no upload number {number}", 404)
-    return jsonify(_receipt(kept))
+    return jsonify(_receipt(number))
 
 
 # --- handing in ------------------------------------------------------------------------------
@@ -214,17 +215,22 @@ def _home(error: str = "", token: str = "", status: int = 200) -> Response:
                   max_mib=config.get("GRADER_MAX_UPLOAD", MAX_UPLOAD_BYTES) >> 20)
 
 
-def _place(upload: Upload, uploads: Uploads | None = None):
+def _place(upload: Upload, uploads: Uploads):
+    """Where ``upload`` stands in the queue (``None`` once it is no longer waiting)."""
     if upload.state != "queued":
         return None
-    if uploads is None:
-        with Uploads(current_app.config["GRADER_DB"]) as opened:
-            return _place(upload, opened)
     return uploads.place(upload.id, current_app.config.get("GRADER_GRADER_COUNT", 1))
 
 
-def _receipt(upload: Upload) -> dict[str, Any]:
-    place = _place(upload)
+def _standing(number: int) -> tuple[Upload, Any]:
+    """Upload ``number`` as it is now (a grader may have taken it meanwhile) and its place."""
+    with Uploads(current_app.config["GRADER_DB"]) as uploads:
+        upload = uploads.get(number)
+        return upload, _place(upload, uploads)
+
+
+def _receipt(number: int) -> dict[str, Any]:
+    upload, place = _standing(number)
     return {"upload": upload.id, "assignment": upload.assignment, "name": upload.name,
             "sha256": upload.sha256, "size": upload.size, "received_at": upload.received_at,
             "state": upload.state, "score": upload.shown_score, "max_score": upload.shown_max,
