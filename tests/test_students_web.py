@@ -233,7 +233,7 @@ def test_a_submit_token_hands_in_for_its_student_only_until_revoked(server):
 
 
 @pytest.mark.slow  # exports a kit (a wheel) and grades proj1 in full
-def test_grader_submit_from_an_exported_kit_reaches_a_real_server(tmp_path, monkeypatch):
+def test_grader_submit_from_an_exported_kit_reaches_a_real_server(tmp_path, monkeypatch, caplog):
     from click.testing import CliRunner
     from werkzeug.serving import make_server
 
@@ -259,9 +259,12 @@ def test_grader_submit_from_an_exported_kit_reaches_a_real_server(tmp_path, monk
         (kit / "student_code.py").write_bytes((example / "student_code.py").read_bytes())
         from grader.store.submit_tokens import SubmitTokens
         with SubmitTokens(db) as tokens:
-            monkeypatch.setenv("GRADER_SUBMIT_TOKEN", tokens.issue("ada"))
+            token = tokens.issue("ada")
+        monkeypatch.setenv("GRADER_SUBMIT_TOKEN", token)
         monkeypatch.chdir(kit)
+        caplog.set_level("DEBUG")  # the server's request log: every request line it writes
         result = CliRunner().invoke(cli, ["submit", "--wait"])
+        assert "POST /api/submit/proj1_filtering" in caplog.text and token not in caplog.text
         assert result.exit_code == 0, result.output
         assert "received submission.zip for proj1_filtering at" in result.output
         visible = rubric.model_copy(update={"checks": [c for c in rubric.checks
