@@ -326,3 +326,56 @@ def test_a_timeout_after_an_error_says_which_case_timed_out(tmp_path):
     assert relu.status == Status.TIMEOUT and relu.score < relu.max_score
     first, _, rest = relu.message.partition("; timeout: ")
     assert "IndexError" in first and "x 2×5" in rest and "did not finish within" in rest
+
+
+# -- free choices: ties in max pooling -----------------------------------------------------
+
+TIES = {"id": "pool_ties", "name": "pool ties", "kind": "gradient",
+        "target": "layers:max_pool_forward_naive", "points": 4, "visibility": "hidden",
+        "options": {"backward": "max_pool_backward_naive", "wrt": ["x"],
+                    "free_choice": "max_pool_ties"},
+        "cases": [{"args": {"x": {"value": [[[[1.0, 1.0, 0.0, 2.0], [0.0, 1.0, 2.0, 2.0],
+                                              [3.0, 3.0, 1.0, 0.0], [3.0, 0.0, 1.0, 1.0]]]]},
+                            "pool_param": {"value": {"pool_height": 2, "pool_width": 2,
+                                                     "stride": 2}}}},
+                  {"args": {"x": {"value": [[[[2.0, 2.0, 1.0, 2.0], [0.0, 2.0, 2.0, 0.0],
+                                              [1.0, 0.0, 2.0, 1.0]]]]},  # overlapping windows
+                            "pool_param": {"value": {"pool_height": 2, "pool_width": 2,
+                                                     "stride": 1}}}}]}
+# a backward whose routing at ties is ``route(window, dout)``: the gradient of one window
+POOL_BACKWARD = """
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dout.shape):
+        window = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+        dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += route(window, dout[n, c, i, j])
+    return dx
+"""
+ROUTES = {
+    "last maximum": "def route(w, g):\n    m = np.zeros(w.size); m[np.flatnonzero(w == w.max())[-1]] = g\n    return m.reshape(w.shape)\n",
+    "split evenly": "def route(w, g):\n    m = (w == w.max()).astype(float)\n    return g * m / m.sum()\n",
+    "the mask (argmax)": "def route(w, g):\n    m = np.zeros(w.size); m[np.argmax(w)] = g\n    return m.reshape(w.shape)\n",
+}
+WRONG_ROUTES = {
+    "every tied maximum gets all of it": "def route(w, g):\n    return g * (w == w.max())\n",
+    "the minimum": "def route(w, g):\n    m = np.zeros(w.size); m[np.argmin(w)] = g\n    return m.reshape(w.shape)\n",
+}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_any_maximum_may_take_a_tied_windows_gradient(tmp_path, route):
+    """CS231n leaves ties free: three real ways of routing them all earn the points."""
+    graded = _grade(tmp_path, ROUTES[route] + POOL_BACKWARD, TIES)["pool_ties"]
+    assert graded.score == 4, graded.message
+    if route != "the mask (argmax)":  # argmax takes the first maximum, as the reference does
+        strict = {**TIES, "options": {**TIES["options"], "free_choice": None}}
+        judged_as_one_answer = _grade(tmp_path, ROUTES[route] + POOL_BACKWARD, strict)
+        assert judged_as_one_answer["pool_ties"].score < 4  # what the option is for
+
+
+@pytest.mark.parametrize("route", sorted(WRONG_ROUTES))
+def test_a_gradient_that_no_tie_breaking_gives_still_loses(tmp_path, route):
+    graded = _grade(tmp_path, WRONG_ROUTES[route] + POOL_BACKWARD, TIES)["pool_ties"]
+    assert graded.score < 4 and "relative error" in graded.message, graded.message

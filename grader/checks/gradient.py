@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from grader.checks.base import CheckContext, CheckKind, Verdict
+from grader.checks._free_choices import CHOOSERS
 from grader.checks._options import KindOptions
 from grader.checks._validate import as_numeric_array
 from grader.errors import RubricError
@@ -86,6 +87,9 @@ class GradientOptions(KindOptions):
     """seed of the standard-normal upstream gradient ``dout``"""
     partial: CreditShares = CreditShares()
     """how a case's credit is split"""
+    free_choice: Literal["max_pool_ties"] | None = None
+    """a choice the course leaves free, where every valid answer earns a gradient's credit:
+    ``max_pool_ties``, which of a window's tied maxima gets its gradient (or how it is split)"""
 
     @field_validator("wrt")
     @classmethod
@@ -280,9 +284,31 @@ def _judge_gradients(outcome: GradientOutcome, case: PreparedCase, opts: Gradien
             zip(labels, [case.arg_names.index(n) for n in opts.wrt])):
         numerical = _numerical(outcome.stacks[index], value, dout, opts.h,
                                np.shape(case.args[position]))
-        parts.append(_judge_gradient(gradients[index], case.expected[2 + index], numerical,
-                                     label, index, opts, clue if visible else None, forward_ok))
+        part = _judge_gradient(gradients[index], case.expected[2 + index], numerical, label,
+                               index, opts, clue if visible else None, forward_ok)
+        parts.append(_freely_chosen(part, gradients[index], case, opts, label))
     return parts
+
+
+def _freely_chosen(part: _Part, gradient: Any, case: PreparedCase, opts: GradientOptions,
+                   label: str) -> _Part:
+    """Full credit for a gradient that is not the reference's but one of the valid answers of
+    the check's ``free_choice`` (ties the course leaves free)."""
+    if part.credit == 1 or opts.free_choice is None or not _compared(part):
+        return part
+    array = np.asarray(gradient) if not isinstance(gradient, dict) else None
+    if array is None or array.dtype.kind not in "biuf":
+        return part
+    args = dict(zip(case.arg_names, case.args))
+    if not CHOOSERS[opts.free_choice](args, np.asarray(case.expected[1]), array):
+        return part
+    return _Part(1.0, f"{label} chooses differently where the course leaves it free "
+                      f"({opts.free_choice.replace('_', ' ')}): accepted", rel_error=part.rel_error)
+
+
+def _compared(part: _Part) -> bool:
+    """Whether ``part`` judged a numeric array of the right shape (another answer may be)."""
+    return part.rel_error is not None
 
 
 def _numerical(stack: Any, value: np.ndarray | None, dout: Any, h: float,
