@@ -13,6 +13,7 @@ from grader import grading
 from grader.intake import submission
 from grader.audit import mutate, targets
 from grader.audit.run import AuditOptions, cheapest_first, generate, run_audit
+from grader.errors import GraderError
 from grader.prepare.expected import prepare
 from grader.rubric.load import Rubric, load_rubric
 
@@ -247,3 +248,77 @@ def test_the_cnn_variant_keeps_full_marks_outside_the_15scene_run():
         result = grading.grade(loaded, rubric, digest, prepared)
     lost = [f"{c.id}: {c.message}" for c in result.checks if c.score < c.max_score]
     assert not lost and len(result.checks) == len(prepared)
+
+
+FLIPPED_KERNEL = """
+- name: {name}
+  breaks: "flips the kernel"
+  must_lose: [{check}]
+  module: student_code
+  source: |
+    def my_imfilter(image, filter):
+        return _reference_my_imfilter(image, filter[::-1, ::-1])
+"""
+# the same wrong program twice: once expected to lose the check that can see it, once one
+# that cannot (symmetric kernels look the same flipped)
+WRONG_PROGRAMS = (FLIPPED_KERNEL.format(name="convolution_for_correlation", check="asymmetric")
+                  + FLIPPED_KERNEL.format(name="flipped_but_only_symmetric_cases",
+                                          check="symmetric"))
+TWO_CHECKS = """
+assignment: proj1_filtering
+reference: reference.filtering
+checks:
+  - id: symmetric
+    name: "a box kernel"
+    kind: numeric
+    target: student_code:my_imfilter
+    points: 1
+    compare: {region: interior, margin_from: filter}
+    cases:
+      - args:
+          image: {random: {shape: [12, 15, 3], seed: 1}}
+          filter: {kernel: {name: box, size: 3}}
+  - id: asymmetric
+    name: "an asymmetric kernel"
+    kind: numeric
+    target: student_code:my_imfilter
+    points: 1
+    compare: {region: interior, margin_from: filter}
+    cases:
+      - args:
+          image: {random: {shape: [12, 15, 3], seed: 2}}
+          filter: {kernel: {name: random, size: [3, 5], seed: 3}}
+"""
+
+
+def test_a_wrong_program_that_keeps_the_points_of_its_check_is_reported(tmp_path):
+    (tmp_path / "rubric.yaml").write_text(TWO_CHECKS)
+    (tmp_path / "wrong_programs.yaml").write_text(WRONG_PROGRAMS)
+    report = run_audit("proj1_filtering", AuditOptions(
+        workers=2, mutants=False, variants=False, rubric_file=tmp_path / "rubric.yaml"))
+    caught = {w.name: w for w in report.wrong}
+    assert caught["convolution_for_correlation"].caught
+    assert caught["flipped_but_only_symmetric_cases"].kept == ["symmetric"]
+    assert not report.passed
+    assert ("no mutants graded; no correct variants graded; wrong programs: 1/2 caught "
+            "(not: flipped_but_only_symmetric_cases)") in report.summary()
+    assert report.to_dict()["wrong_programs_caught"] == 1
+
+
+def test_a_wrong_program_naming_an_unknown_check_is_one_sentence(tmp_path):
+    from grader.audit import wrong
+    from grader.rubric.load import load_rubric
+
+    (tmp_path / "rubric.yaml").write_text(TWO_CHECKS)
+    (tmp_path / "wrong_programs.yaml").write_text(WRONG_PROGRAMS.replace("[asymmetric]", "[asymetric]"))
+    rubric, _ = load_rubric(tmp_path / "rubric.yaml")
+    with pytest.raises(GraderError, match="convolution_for_correlation must lose asymetric, "
+                                          "which the rubric does not have"):
+        wrong.load(tmp_path, rubric)
+
+
+@pytest.mark.parametrize("assignment", ["proj1_filtering", "proj2_features", "proj3_backprop"])
+def test_the_course_rubrics_catch_every_wrong_program_in_their_library(assignment):
+    report = run_audit(assignment, AuditOptions(workers=2, mutants=False, variants=False))
+    assert len(report.wrong) >= 4
+    assert all(w.caught for w in report.wrong), [(w.name, w.kept, w.error) for w in report.wrong]

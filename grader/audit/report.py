@@ -29,6 +29,8 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from grader.audit.wrong import WrongOutcome
+
 KILLED = ("killed", "timeout")
 
 
@@ -123,6 +125,7 @@ class AuditReport:
     workers: int
     reference_modules: dict[str, str]
     left_out: dict[str, str] = field(default_factory=dict)  # check id → why the audit skips it
+    wrong: list[WrongOutcome] = field(default_factory=list)  # wrong_programs.yaml, graded
 
     @property
     def tally(self) -> Tally:
@@ -157,8 +160,14 @@ class AuditReport:
 
     @property
     def passed(self) -> bool:
-        """No correct variant and no free choice lost a point."""
-        return all(v.passed for v in self.variants) and not self.free_lost
+        """No correct variant and no free choice lost a point, and every wrong program lost
+        points on the checks about what it breaks."""
+        return (all(v.passed for v in self.variants) and not self.free_lost
+                and all(w.caught for w in self.wrong))
+
+    @property
+    def wrong_caught(self) -> int:
+        return sum(w.caught for w in self.wrong)
 
     @property
     def check_seconds(self) -> dict[str, float]:
@@ -204,6 +213,8 @@ class AuditReport:
                          "seconds": round(sum(o.check_seconds.values()), 3)} for o in self.outcomes],
             "variants": [{**asdict(v), "passed": v.passed} for v in self.variants],
             "variants_passed": self.variants_passed,
+            "wrong_programs": [{**asdict(w), "caught": w.caught} for w in self.wrong],
+            "wrong_programs_caught": self.wrong_caught,
         }
 
     def write_json(self, path: Path) -> None:
@@ -233,6 +244,17 @@ class AuditReport:
                 variants.add_row(escape(variant.name), f"{mark}{variant.score:g}/{variant.max_score:g}[/]",
                                  escape(", ".join(variant.lost) or "—"))
             out.print(variants)
+        if self.wrong:
+            table = Table(title="wrong programs (each must lose the checks about what it breaks)",
+                          title_justify="left")
+            for column in ("program", "breaks", "points", "kept (not caught)"):
+                table.add_column(column)
+            for program in self.wrong:
+                mark = "[green]" if program.caught else "[red]"
+                table.add_row(escape(program.name), escape(program.breaks),
+                              f"{program.score:g}/{program.max_score:g}",
+                              f"{mark}{escape(', '.join(program.kept) or program.error or '—')}[/]")
+            out.print(table)
         for reason, group in self.free_reasons.items():
             lines = ", ".join(map(str, sorted({o.line for o in group})))
             lost = sum(o.status != "free" for o in group)
@@ -249,19 +271,31 @@ class AuditReport:
                 out.print(Syntax(outcome.diff, "diff", theme="ansi_dark", background_color="default"))
         out.print(self.summary())
 
+    def _others(self) -> str:
+        """The summary's clauses on the correct variants and the wrong programs."""
+        text = (f"; correct variants: {self.variants_passed}/{len(self.variants)} with full marks"
+                if self.variants else "; no correct variants graded")
+        if self.wrong:
+            passing = [w.name for w in self.wrong if not w.caught]
+            text += (f"; wrong programs: {self.wrong_caught}/{len(self.wrong)} caught"
+                     + (f" (not: {', '.join(passing)})" if passing else ""))
+        return text
+
     def summary(self) -> str:
         tally = self.tally
         sample = (f"a seeded sample (seed {self.seed}) of {tally.mutants} of "
                   f"{self.generated} mutants" if self.sampled
                   else f"all {tally.mutants} mutants")
+        if not self.outcomes and not self.generated:
+            return f"{self.assignment}: no mutants graded" + self._others() + \
+                f"; {self.runtime_s:.0f} s on {self.workers} worker(s)"
         per_line = (f" (one per free line, of {self.free_generated})"
                     if tally.free < self.free_generated else "")
         free = (f"; free choices: {tally.free - tally.free_lost}/{tally.free} with full marks{per_line}"
                 if tally.free else "")
         errors = f", {tally.errors} could not be graded" if tally.errors else ""
         left_out = "".join(f"; check {check} left out ({why})" for check, why in self.left_out.items())
-        variants = (f"; correct variants: {self.variants_passed}/{len(self.variants)} with full marks"
-                    if self.variants else "; no correct variants found")
+        variants = self._others()
         return (f"{self.assignment}: {sample}: {tally.killed} killed ({tally.timeouts} by a time limit), "
                 f"{tally.survived} survived, {tally.equivalent} equivalent-looking "
                 f"({tally.rounding} of them up to float rounding){errors}; "

@@ -36,7 +36,7 @@ import numpy as np
 from grader import grading, workdirs
 from grader.rubric import assignments
 from grader.intake import submission
-from grader.audit import mutate, targets
+from grader.audit import mutate, targets, wrong
 from grader.audit.report import AuditReport, MutantOutcome, VariantOutcome
 from grader.checks import KINDS
 from grader.datapath import course_data_dir
@@ -62,6 +62,8 @@ class AuditOptions:
     seed: int = 0
     check_timeout_s: float | None = None  # None: the assignment's (targets.py), else 20 s
     variants: bool = True
+    wrong_programs: bool = True  # grade the assignment's wrong_programs.yaml (grader/audit/wrong.py)
+    mutants: bool = True
     rubric_file: Path | None = None  # another rubric for the same assignment (tests)
     progress: Callable[[int, int], None] | None = field(default=None, repr=False)
 
@@ -114,8 +116,10 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
     target = targets.target_for(assignment)
     rubric, rubric_hash = load_rubric(rubric_file)
     prepare(rubric, rubric_hash)  # fill the expected-output cache before any worker reads it
-    generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants)
+    generated = generate(assignment, options.max_mutants, options.seed, options.all_mutants) \
+        if options.mutants else Generated([], [], 0, 0)
     mutants, free = generated.scored, generated.free
+    programs = wrong.load(rubric.folder, rubric) if options.wrong_programs else []
     references = {m: target.source(s) for m, s in target.modules.items()}
     check_timeout_s = options.check_timeout_s or target.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S
     options = replace(options, check_timeout_s=check_timeout_s)
@@ -140,6 +144,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
         graded = _stream(tasks, len(everything), options)
         outcomes = [_classify(m, graded[m.id], Path(reference["outputs"])) for m in everything]
         variants = _grade_variants(assignment, rubric, common, options) if options.variants else []
+        caught = _grade_wrong(programs, references, root, common, options)
     finally:
         workdirs.remove(root)
     return AuditReport(
@@ -147,7 +152,7 @@ def run_audit(assignment: str, options: AuditOptions) -> AuditReport:
         free_generated=generated.free_total, seed=options.seed,
         sampled=len(mutants) < generated.scored_total or len(free) < generated.free_total,
         check_timeout_s=check_timeout_s,
-        outcomes=outcomes, variants=variants, runtime_s=time.perf_counter() - started,
+        outcomes=outcomes, variants=variants, wrong=caught, runtime_s=time.perf_counter() - started,
         workers=options.workers, reference_modules=dict(target.modules), left_out=dict(target.left_out),
     )
 
@@ -320,6 +325,19 @@ def _classify(mutant: mutate.Mutant, outcome: dict | BaseException, reference: P
     return MutantOutcome(**base, status=status, score=outcome["score"],
                          max_score=outcome["max_score"], detail=detail,
                          rounding=status == "equivalent" and "rounding" in how)
+
+
+def _grade_wrong(programs: list[wrong.WrongProgram], references: dict[str, str], root: Path,
+                 common: dict, options: AuditOptions) -> list[wrong.WrongOutcome]:
+    """Grade each wrong program in full (time limits capped as a mutant's); what each kept."""
+    if not programs:
+        return []
+    tasks = [replace(_task(f"wrong-{p.name}", root / f"wrong-{p.name}",
+                           {**references, p.module: wrong.patched(references[p.module], p)},
+                           common, options.check_timeout_s), record_outputs=False)
+             for p in programs]
+    graded = _stream(tasks, len(tasks), replace(options, progress=None))
+    return [wrong.outcome(p, graded[f"wrong-{p.name}"]) for p in programs]
 
 
 def _where(mutant: mutate.Mutant) -> dict[str, Any]:
