@@ -239,3 +239,24 @@ def test_a_matcher_that_does_not_rank_at_all_is_not_ranked_by_accident():
 ])
 def test_options_are_validated(options, text):
     assert text in PropertyCheck.options_problem(options).message
+
+
+@pytest.mark.parametrize("shift, reverse", [(3, False), (1, True), (0, True)])
+def test_where_the_orientation_bins_start_is_the_students_choice(shift, reverse):
+    """F18 asks for an 8-orientation histogram per cell, not where bin 0 starts nor which
+    way the bins turn: the same descriptor, its bins turned, keeps the layout's points."""
+    def turned(image, x, y, width):
+        grid = get_features(image, x, y, width, clip=None, power=1).reshape(-1, 16, 8)
+        grid = grid[..., ::-1] if reverse else grid
+        return np.roll(grid, shift, axis=2).reshape(-1, 128)
+
+    near = _check("descriptors", {"near_reference": {"min_cosine": 0.75}},
+                  reference_kwargs={"power": 1.0, "clip": None})
+    result = _grade(near, CAMERA, turned, get_features)
+    assert result.score == 2, result.message
+
+    def cells_scrambled(image, x, y, width):  # not a choice: the cell order is row-major
+        grid = get_features(image, x, y, width, clip=None, power=1).reshape(-1, 16, 8)
+        return grid[:, np.random.default_rng(0).permutation(16)].reshape(-1, 128)
+
+    assert _grade(near, CAMERA, cells_scrambled, get_features).score == 0

@@ -258,18 +258,43 @@ def _photometric_invariant(name: str, change: str, advice: str):
 
 
 def _near_reference(observed: Observed, params: dict[str, Any]) -> Outcome:
+    """The descriptors are close (mean cosine) to the reference's layout: 4x4 cells in row-major
+    order, 8 orientation bins each. Where bin 0 starts and which way the bins turn are left free
+    by the course (F18 asks only for an 8-orientation histogram per cell), so the student's
+    bins are compared in every cyclic turn, both ways round, and the best is judged."""
     expected, _ = read.descriptors(observed.expected[0])
     if observed.value.shape != expected.shape:
         return (f"descriptors have shape {observed.value.shape}, expected {expected.shape} "
                 "(one 128-D row per keypoint)", {})
-    cosine = _cosines(observed.value, expected)
+    (shift, reverse), cosine = max(
+        ((turn, _cosines(turned, expected)) for turn, turned in _bin_turns(observed.value)),
+        key=lambda pair: float(pair[1].mean()) if pair[1].size else 1.0)
     mean = float(cosine.mean()) if cosine.size else 1.0
-    details = {"mean_cosine": round(mean, 4), "min_cosine": round(float(cosine.min(initial=1)), 4)}
+    details = {"mean_cosine": round(mean, 4), "min_cosine": round(float(cosine.min(initial=1)), 4),
+               "bins_turned": shift, "bins_reversed": reverse}
     if mean >= params["min_cosine"]:
         return None, details
     return (f"descriptors differ from the expected SIFT-like layout (mean cosine similarity "
-            f"{mean:.2f}, need {params['min_cosine']:g}): check the 4x4 cell order (row-major), "
-            "8 orientation bins per cell from arctan2(dy, dx), and unit normalisation", details)
+            f"{mean:.2f} at best, whichever bin starts the orientations; need "
+            f"{params['min_cosine']:g}): check the 4x4 cell order (row-major), 8 orientation "
+            "bins per cell from arctan2(dy, dx), and unit normalisation", details)
+
+
+CELLS, BINS = 16, 8  # the course's SIFT-like layout: 4x4 cells of 8 orientation bins
+
+
+def _bin_turns(values: np.ndarray):
+    """``((shift, reversed), descriptors)`` with every cell's orientation bins turned by
+    ``shift`` steps, counted one way or the other (the identity first); the descriptors as
+    they are when they do not have the 128 values of the layout."""
+    if values.ndim != 2 or values.shape[1] != CELLS * BINS:
+        yield (0, False), values
+        return
+    grid = values.reshape(-1, CELLS, BINS)
+    for reverse in (False, True):
+        base = grid[..., ::-1] if reverse else grid
+        for shift in range(BINS):
+            yield (shift, reverse), np.roll(base, shift, axis=2).reshape(values.shape)
 
 
 # -- matches -------------------------------------------------------------------
