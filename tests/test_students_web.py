@@ -76,8 +76,9 @@ class Server:
         with Gradebook(db), Queues(db) as queues, Staff(db) as staff:
             queues.set_sections({"ada": "A", "bob": "B"})
             staff.add("prof", "instructor", by="test")
+        self.ended: list = []  # every grading that ended, graded or not
         self.graded = threading.Semaphore(0)
-        self.graders = UploadGraders(db, accepted, 1, on_graded=lambda _: self.graded.release())
+        self.graders = UploadGraders(db, accepted, 1, on_done=self._ended)
         self.app = create_app(db, uploads=UploadSettings(accepted, None, self.graders, 1))
         if max_upload:
             self.app.config["GRADER_MAX_UPLOAD"] = max_upload
@@ -90,9 +91,15 @@ class Server:
         assert response.status_code == 302
         return client, response.headers["Location"]
 
+    def _ended(self, upload) -> None:
+        self.ended.append(upload)
+        self.graded.release()
+
     def wait_graded(self, count: int = 1) -> None:
         for _ in range(count):
             assert self.graded.acquire(timeout=120), "an upload was not graded in 120 s"
+            last = self.ended[-1]
+            assert last.state == "graded", f"upload {last.id} {last.state}: {last.message}"
 
 
 @pytest.fixture
@@ -334,3 +341,17 @@ def test_a_regrade_request_is_answered_by_the_staff_and_the_export_carries_it(se
         out = tmp_path / "canvas.csv"
         FORMATS["canvas"](book.effective("web_hand_in"), out)
     assert out.read_text().splitlines()[-1].split(",")[-1] == "4"  # identity 2 + the 2 granted
+
+
+def test_a_notebook_is_handed_in_and_graded_like_a_module(server):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Project 1: my filter"),
+        nbformat.v4.new_code_cell(CORRECT.decode()),
+        nbformat.v4.new_code_cell("my_imfilter(np.zeros((5, 5, 3)), np.ones((3, 3)))")])
+    ada, _ = server.client("ada")
+    receipt = hand_in(ada, nbformat.writes(notebook).encode(), "student_code.ipynb")
+    assert receipt.status_code == 200, receipt.get_data(as_text=True)[-400:]
+    server.wait_graded()
+    assert "2/2" in ada.get("/me").get_data(as_text=True)

@@ -41,11 +41,11 @@ class Accepted:
 class UploadGraders:
     """``count`` threads grading the uploads of the gradebook ``db`` for the ``accepted``
     assignments (name -> :class:`Accepted`); :meth:`wake` after an upload, :meth:`stop` at
-    the end. ``on_graded(upload)`` hears of each finished upload (tests)."""
+    the end. ``on_done(upload)`` hears of each grading that ended, graded or not (tests)."""
 
     def __init__(self, db: Path, accepted: dict[str, Accepted], count: int = 1,
-                 on_graded: Callable[[Upload], None] | None = None) -> None:
-        self._db, self._accepted, self._on_graded = db, accepted, on_graded
+                 on_done: Callable[[Upload], None] | None = None) -> None:
+        self._db, self._accepted, self._on_done = db, accepted, on_done
         self._work = threading.Event()
         self._stopping = threading.Event()
         with Uploads(db) as uploads:
@@ -75,6 +75,8 @@ class UploadGraders:
                     self._work.clear()
                     continue
                 self._grade(uploads, upload)
+                if self._on_done is not None:
+                    self._on_done(uploads.get(upload.id))
 
     def _grade(self, uploads: Uploads, upload: Upload) -> None:
         accepted = self._accepted.get(upload.assignment)
@@ -91,8 +93,6 @@ class UploadGraders:
             return
         shown = result.without_hidden()  # hidden checks wait for the instructor to publish
         uploads.finish(upload.id, shown.score, shown.max_score)
-        if self._on_graded is not None:
-            self._on_graded(uploads.get(upload.id))
 
 
 def grade_upload(db: Path, uploads: Uploads, upload: Upload, accepted: Accepted):
