@@ -355,3 +355,45 @@ def test_a_notebook_is_handed_in_and_graded_like_a_module(server):
     assert receipt.status_code == 200, receipt.get_data(as_text=True)[-400:]
     server.wait_graded()
     assert "2/2" in ada.get("/me").get_data(as_text=True)
+
+
+def test_the_roster_loads_from_canvas_gradebook_export(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    export = tmp_path / "canvas.csv"
+    export.write_text("Student,ID,SIS User ID,SIS Login ID,Section,proj1 (123)\n"
+                      "    Points Possible,,,,,22\n"
+                      "\"Lovelace, Ada\",101,9001,ada,CS4476 A,\n"
+                      "\"Babbage, Charles\",102,9002,cbabbage,CS4476 B,\n"
+                      "Test Student,999,,,,\n")
+    db = tmp_path / "book.sqlite"
+    result = CliRunner().invoke(cli, ["staff", "roster", str(export), "--db", str(db)])
+    assert result.exit_code == 0 and "2 student(s) in 2 section(s)" in result.output, result.output
+    with Queues(db) as queues:
+        assert queues.sections() == {"ada": "CS4476 A", "cbabbage": "CS4476 B"}
+    with Staff(db) as staff:
+        assert staff.person("cbabbage").role == "student"
+
+
+@pytest.mark.slow  # starts a Dask cluster
+def test_uploads_are_graded_on_a_dask_cluster_when_the_server_names_one(tmp_path, accepted):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        db = tmp_path / "book.sqlite"
+        with Gradebook(db), Queues(db) as queues:
+            queues.set_sections({"ada": "A"})
+        done = threading.Semaphore(0)
+        ended: list = []
+        graders = UploadGraders(db, accepted, 1, on_done=lambda u: (ended.append(u), done.release()),
+                                cluster=cluster.scheduler_address)
+        try:
+            with Uploads(db) as uploads:
+                uploads.receive("ada", "web_hand_in", "student_code.py", CORRECT)
+            graders.wake()
+            assert done.acquire(timeout=180)
+            assert ended[0].state == "graded" and ended[0].shown_score == 2, ended[0].message
+        finally:
+            graders.stop()

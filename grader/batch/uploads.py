@@ -40,12 +40,15 @@ class Accepted:
 
 class UploadGraders:
     """``count`` threads grading the uploads of the gradebook ``db`` for the ``accepted``
-    assignments (name -> :class:`Accepted`); :meth:`wake` after an upload, :meth:`stop` at
-    the end. ``on_done(upload)`` hears of each grading that ended, graded or not (tests)."""
+    assignments (name -> :class:`Accepted`), here or, with ``cluster`` (a Dask scheduler's
+    ``tcp://`` address), on its workers; :meth:`wake` after an upload, :meth:`stop` at the
+    end. ``on_done(upload)`` hears of each grading that ended, graded or not (tests)."""
 
     def __init__(self, db: Path, accepted: dict[str, Accepted], count: int = 1,
-                 on_done: Callable[[Upload], None] | None = None) -> None:
+                 on_done: Callable[[Upload], None] | None = None,
+                 cluster: str | None = None) -> None:
         self._db, self._accepted, self._on_done = db, accepted, on_done
+        self._cluster = cluster
         self._work = threading.Event()
         self._stopping = threading.Event()
         with Uploads(db) as uploads:
@@ -84,7 +87,7 @@ class UploadGraders:
             uploads.fail(upload.id, f"the server no longer takes {upload.assignment}")
             return
         try:
-            result = grade_upload(self._db, uploads, upload, accepted)
+            result = grade_upload(self._db, uploads, upload, accepted, self._cluster)
         except Exception as exc:  # noqa: BLE001 - the grader's failure: graded again later
             uploads.fail(upload.id, f"the grader failed ({type(exc).__name__}: {exc})")
             return
@@ -95,13 +98,15 @@ class UploadGraders:
         uploads.finish(upload.id, shown.score, shown.max_score)
 
 
-def grade_upload(db: Path, uploads: Uploads, upload: Upload, accepted: Accepted):
-    """Grade ``upload`` into the gradebook ``db`` (its result, or ``None``)."""
+def grade_upload(db: Path, uploads: Uploads, upload: Upload, accepted: Accepted,
+                 cluster: str | None = None):
+    """Grade ``upload`` into the gradebook ``db`` (its result, or ``None``), on the Dask
+    scheduler at ``cluster`` if one is given."""
     folder = workdirs.make("grader-upload-")
     try:
         path = place(uploads.file(upload.sha256), upload, folder)
         received = dt.datetime.fromisoformat(upload.received_at)
-        options = BatchOptions(submitted_at={upload.student: received})
+        options = BatchOptions(submitted_at={upload.student: received}, cluster=cluster)
         with Gradebook(db) as book:
             results = grade_batch([path], accepted.rubric, accepted.rubric_hash,
                                   accepted.rubric_file, book, options,

@@ -37,8 +37,11 @@ _URL = click.option("--url", default="http://127.0.0.1:8000", show_default=True,
               help="Uploads graded at once.")
 @click.option("--per-hour", type=click.IntRange(1, 1000), default=None,
               help="At most this many uploads per student and assignment per hour.")
+@click.option("--cluster", metavar="tcp://ADDRESS",
+              help="Grade uploads on the Dask scheduler at ADDRESS (its workers need the "
+                   "harness and the course data, as for grader grade --cluster).")
 def serve(db: Path, host: str, port: int, secure_cookies: bool, accept: tuple[str, ...],
-          graders: int, per_hour: int | None) -> None:
+          graders: int, per_hour: int | None, cluster: str | None) -> None:
     """Serve the course's web application over the gradebook DB: for staff, the class view,
     each student's page, overrides and extensions with an audit trail, grading by hand; for
     students (with --accept), handing in and their feedback."""
@@ -48,7 +51,10 @@ def serve(db: Path, host: str, port: int, secure_cookies: bool, accept: tuple[st
 
     with Gradebook(db):  # create it, or refuse a file that is not one, before listening
         pass
-    settings = _upload_settings(db, accept, graders, per_hour) if accept else None
+    if cluster and not cluster.startswith(("tcp://", "tls://")):
+        raise GraderError(f"--cluster {cluster}: the server grades on a running Dask scheduler "
+                          "(tcp://HOST:PORT); start one with dask scheduler and dask worker")
+    settings = _upload_settings(db, accept, graders, per_hour, cluster) if accept else None
     base = f"http://{host}:{port}"
     link = first_link(db, base)
     out = console()
@@ -68,7 +74,8 @@ def serve(db: Path, host: str, port: int, secure_cookies: bool, accept: tuple[st
             settings.graders.stop()
 
 
-def _upload_settings(db: Path, accept: tuple[str, ...], graders: int, per_hour: int | None):
+def _upload_settings(db: Path, accept: tuple[str, ...], graders: int, per_hour: int | None,
+                     cluster: str | None = None):
     """The assignments students hand in (their rubrics loaded and prepared now: a wrong one
     stops the server before it listens) and the threads that grade the uploads."""
     from grader.batch.uploads import Accepted, UploadGraders
@@ -86,7 +93,8 @@ def _upload_settings(db: Path, accept: tuple[str, ...], graders: int, per_hour: 
             isolation.require_all_guarantees(rubric.assignment)
         prepare(rubric, rubric_hash)
         accepted[rubric.assignment] = Accepted(rubric, rubric_hash, path)
-    return UploadSettings(accepted, per_hour, UploadGraders(db, accepted, graders), graders)
+    return UploadSettings(accepted, per_hour,
+                          UploadGraders(db, accepted, graders, cluster=cluster), graders)
 
 
 @COMMANDS.register
@@ -151,14 +159,23 @@ def list_staff(db: Path) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_DB
 def roster(csv_file: Path, db: Path) -> None:
-    """Record each student's section from CSV_FILE (columns student,section), for splitting
-    manual grading by section."""
-    sections = dict(read_rows(csv_file, "roster", lambda row: (row["student"].strip(),
-                                                               row["section"].strip()),
-                              "student,section"))
+    """Record the course's students and their sections from CSV_FILE: columns student,section,
+    or Canvas's gradebook export (its SIS Login ID and Section columns). Students on the roster
+    may sign in to hand in (grader serve --accept); sections split manual grading."""
+    sections = {student: section for student, section in read_rows(
+        csv_file, "roster", _roster_row, "student,section (or Canvas's SIS Login ID,Section)")
+        if student}
     with Queues(db) as queues:
         queues.set_sections(sections)
     console().print(f"{len(sections)} student(s) in {len(set(sections.values()))} section(s)")
+
+
+def _roster_row(row: dict[str, str]) -> tuple[str, str]:
+    """``(student, section)`` of a roster row: ours, or a Canvas gradebook export's (whose
+    "Points Possible" line, and any row without a login, gives ``("", "")``: not a student)."""
+    if "student" in row:
+        return row["student"].strip(), row["section"].strip()
+    return row["SIS Login ID"].strip(), (row.get("Section") or "").strip()
 
 
 @staff.command("student-links")
