@@ -131,28 +131,99 @@ def test_decorators_come_with_their_definitions_and_nothing_is_indented(tmp_path
     lifted = ipynb.lift(_notebook(tmp_path / "deco.ipynb", [("code", cell)]))
     assert "@functools.lru_cache(maxsize=None)\ndef cached(n):" in lifted.source
     assert "@(\n  functools.total_ordering\n)\nclass Order:" in lifted.source
-    # each import runs through the lifted module's guard, on one line of its own
-    assert "\npi, tau = _grader_import(1, 'from math import (pi, tau)', 'pi', 'tau')\n" in lifted.source
+    # each import is one line of its own: run through the lifted module's guard where a kept
+    # statement uses it (the decorators use functools), left out where none does
+    assert "\nfunctools = _grader_import(1, 'import functools', 'functools')\n" in lifted.source
+    assert "\n_grader_left_out(1, 'from math import (pi, tau)')\n" in lifted.source
     compile(lifted.source, "lifted", "exec")
 
 
 def test_an_import_that_fails_costs_only_the_functions_that_use_it(tmp_path, capsys):
     """A real proj1 notebook imports scipy.misc.imresize (removed years ago) and a helper .py it
     never handed in, and scored 0/22 with a correct my_imfilter (15/22 without those lines):
-    a failed import is now a note, and only a function that uses its names fails, with why."""
+    an import no function uses is not run, and one that fails costs only the functions that
+    use it, with why."""
     cell = ("import numpy as np\nfrom scipy.misc import imresize\nimport proj1_helpers as helpers\n"
             "def doubled(x):\n    return np.asarray(x) * 2\n"
-            "def smaller(x):\n    return imresize(x, 0.5)\n")
-    lifted = ipynb.lift(_notebook(tmp_path / "old.ipynb", [("code", cell)]))
+            "def smaller(x):\n    return imresize(x, 0.5)\n"
+            "def smallest(x):\n    return smaller(smaller(x))\n")
+    notebook = _notebook(tmp_path / "old.ipynb", [("code", cell), ("code", "helpers.show(1)")])
+    lifted = ipynb.lift(notebook, ["student_code"], importable=lambda name: name != "proj1_helpers")
     space: dict = {}
     exec(compile(lifted.source, "lifted", "exec"), space)
     printed = capsys.readouterr().out
     assert "note: cell 1's `from scipy.misc import imresize` failed: cannot import name" in printed
-    assert "note: cell 1's `import proj1_helpers as helpers` failed: No module named" in printed
+    assert "proj1_helpers" not in printed  # only the demo uses it: not run
     assert "site-packages" not in printed  # no path of the grading machine
     assert space["doubled"]([1, 2]).tolist() == [2, 4]
     with pytest.raises(ImportError, match="cell 1's `from scipy.misc import imresize` failed"):
-        space["smaller"](np.zeros((4, 4)))
+        space["smallest"](np.zeros((4, 4)))
+    demo, fails = ipynb.import_notes(notebook, lifted)
+    assert demo == ("old.ipynb: not run, as only its demo code uses what they import: "
+                    "`import proj1_helpers as helpers` (cell 1: no proj1_helpers.py was handed in)")
+    assert fails.startswith("old.ipynb: cell 1's `from scipy.misc import imresize`: "
+                            "scipy.misc.imresize was removed in SciPy 1.3.0; no course environment "
+                            "runs it (SciPy 1.2, the last with it, needs Python 3.7 or older): use "
+                            "skimage.transform.resize")
+    assert fails.endswith("; smaller, smallest use it")  # directly or through another function
+
+
+def test_an_import_only_the_demo_uses_is_not_run_and_a_failing_one_is_named_first(tmp_path):
+    notebook = _notebook(tmp_path / "demo.ipynb", [
+        ("code", "import numpy as np\nimport matplotlib.pyplot as plt\n"
+                 "from skimage.measure import compare_ssim\nimport cv2"),
+        ("code", "def my_imfilter(image, filter):\n    return np.asarray(image)\n"),
+        ("code", "plt.imshow(my_imfilter(cv2.imread('dog.bmp'), None))\n"
+                 "print(compare_ssim(1, 1))")])
+    lifted = ipynb.lift(notebook)
+    assert "np = _grader_import(1, 'import numpy as np', 'np')" in lifted.source
+    for statement in ("import matplotlib.pyplot as plt", "import cv2",
+                      "from skimage.measure import compare_ssim"):
+        assert f"_grader_left_out(1, {statement!r})" in lifted.source
+    (note,) = ipynb.import_notes(notebook, lifted)
+    assert note == ("demo.ipynb: not run, as only its demo code uses what they import: "
+                    "`from skimage.measure import compare_ssim` (cell 1: "
+                    "skimage.measure.compare_ssim moved to skimage.metrics.structural_similarity), "
+                    "`import matplotlib.pyplot as plt` (cell 1), `import cv2` (cell 1)")
+    # the similarity report still reads the imports as the student wrote them
+    assert ipynb.as_written(lifted.source).splitlines()[3:7] == [
+        "# --- cell 1", "import numpy as np", "import matplotlib.pyplot as plt",
+        "from skimage.measure import compare_ssim"]
+
+
+def test_the_course_notebooks_import_of_its_own_module_is_its_own_definitions(tmp_path):
+    """The F18 notebooks say `from student_code import my_imfilter, create_hybrid_image` before
+    and after the cells that define them: lifted as student_code.py, the notebook is that module,
+    so the import is not run (it failed as a circular import and bound stand-ins in place of the
+    functions); a name it imports that the notebook does not define is named in a note."""
+    notebook = _notebook(tmp_path / "proj1.ipynb", [
+        ("code", "import numpy as np\nfrom student_code import my_imfilter, create_hybrid_image"),
+        ("code", "def my_imfilter(image, filter):\n    return np.asarray(image) * 2\n"),
+        ("code", "def create_hybrid_imgae(a, b, f):\n    return my_imfilter(a, f)\n"),
+        ("code", "from student_code import my_imfilter\nmy_imfilter(1, 2)")])
+    lifted = ipynb.lift(notebook, ["student_code"])
+    space: dict = {}
+    exec(compile(lifted.source, "lifted", "exec"), space)
+    assert space["my_imfilter"](3, None).tolist() == 6
+    assert "create_hybrid_image" not in space
+    assert ipynb.import_notes(notebook, lifted) == [
+        "proj1.ipynb: cell 1 imports create_hybrid_image (did you mean create_hybrid_imgae?) from "
+        "student_code.py, which was not handed in, and the notebook does not define it"]
+
+
+def test_a_failed_import_leaves_a_name_the_notebook_bound_as_it_was(tmp_path, capsys):
+    """As in Jupyter, where a failed import binds nothing: a later import that fails does not
+    replace a function an earlier cell defined; a `from x import *` runs in the same guard."""
+    notebook = _notebook(tmp_path / "again.ipynb", [
+        ("code", "def resize(x):\n    return x + 1\n"),
+        ("code", "from scipy.misc import imresize as resize\nfrom proj1_helpers import *\n"
+                 "from math import *\n"
+                 "def bigger(x):\n    return resize(x) * pi // pi\n")])
+    space: dict = {}
+    exec(compile(ipynb.lift(notebook).source, "lifted", "exec"), space)
+    assert space["bigger"](1) == 2
+    printed = capsys.readouterr().out
+    assert "cell 2's `from proj1_helpers import *` failed: No module named 'proj1_helpers'" in printed
 
 
 def test_outputs_are_not_read(tmp_path):
@@ -223,3 +294,89 @@ def test_the_note_names_the_cell_whose_definition_runs(tmp_path):
         ("code", "def my_imfilter(image, filter):\n    return None\n"),
         ("code", "def my_imfilter(image, filter):\n    return image\n")])
     assert ipynb.lift(notebook).cells["my_imfilter"] == 2
+
+
+# --- graded as the course ran them: imports, misnamed functions, messages --------------------
+
+FILTER_CHECKS = [
+    {"id": "identity", "name": "identity", "kind": "numeric", "target": "student_code:my_imfilter",
+     "points": 2, "compare": {"region": "full", "atol": 1e-6, "rtol": 0},
+     "cases": [{"args": {"image": {"random": {"shape": [8, 9, 3], "seed": 1}},
+                         "filter": {"kernel": {"name": "identity", "size": 3}}}}]},
+    {"id": "hybrid", "name": "hybrid", "kind": "numeric", "target": "student_code:create_hybrid_image",
+     "points": 1, "compare": {"region": "interior", "margin_from": "filter", "atol": 1e-4,
+                              "rtol": 1e-4},
+     "cases": [{"args": {"image1": {"random": {"shape": [8, 9, 3], "seed": 2}},
+                         "image2": {"random": {"shape": [8, 9, 3], "seed": 3}},
+                         "filter": {"kernel": {"name": "box", "size": 3}}}}]},
+]
+
+
+def _grade_notebook(folder: Path, cells: list[str]):
+    """Grade a notebook of ``cells`` (alone in ``folder``) on two small proj1 checks."""
+    from grader import grading
+    from grader.prepare.expected import prepare
+    from grader.rubric.load import Rubric, rubric_hash
+
+    folder.mkdir()
+    _notebook(folder / "proj1.ipynb", [("code", cell) for cell in cells])
+    data = {"assignment": "notebook_demo", "reference": "reference.filtering",
+            "defaults": {"timeout_s": 20}, "checks": FILTER_CHECKS}
+    rubric, digest = Rubric.model_validate(data), rubric_hash(data)
+    with submission.load(folder, rubric.modules) as loaded:
+        result = grading.grade(loaded, rubric, digest, prepare(rubric, digest))
+    return result, {check.id: check for check in result.checks}
+
+
+def test_a_notebook_with_imports_it_never_needed_is_graded_on_its_functions(tmp_path):
+    """The notebook of issue #31: scipy.misc.imresize and a helper .py never handed in, used
+    only by the demo: full marks, and the result says what was not run and why."""
+    result, checks = _grade_notebook(tmp_path / "nina", [
+        "import numpy as np\nfrom scipy.misc import imresize\nimport proj1_helpers as helpers\n"
+        "from student_code import my_imfilter, create_hybrid_image",
+        CORRECT,
+        "small = imresize(helpers.load('dog.bmp'), 0.5)\nmy_imfilter(small, np.ones((3, 3)))"])
+    assert result.score == 3 and all(c.status.value == "passed" for c in checks.values())
+    (demo,) = [n for n in result.notes if "not run, as only its demo code" in n]
+    assert "`from scipy.misc import imresize` (cell 1: scipy.misc.imresize was removed in SciPy 1.3.0)" in demo
+    assert "`import proj1_helpers as helpers` (cell 1: no proj1_helpers.py was handed in)" in demo
+    assert not [n for n in result.notes if "student_code.py, which was not handed in" in n]
+
+
+def test_an_import_a_graded_function_uses_fails_with_what_became_of_the_api(tmp_path):
+    _, checks = _grade_notebook(tmp_path / "omar", [
+        "import numpy as np\nfrom scipy.misc import imresize",
+        CORRECT.replace("def my_imfilter(image, filter):\n",
+                        "def my_imfilter(image, filter):\n    image = imresize(image, 1.0)\n", 1)])
+    message = checks["identity"].message
+    assert checks["identity"].status.value == "error"
+    assert ("my_imfilter raised ImportError: cell 1's `from scipy.misc import imresize` failed: "
+            "cannot import name 'imresize' from 'scipy.misc' — scipy.misc.imresize was removed "
+            "in SciPy 1.3.0; no course environment runs it") in message
+    assert "create_hybrid_image raised ImportError" in checks["hybrid"].message  # through my_imfilter
+
+
+def test_a_misnamed_function_gets_did_you_mean_even_where_an_import_binds_its_name(tmp_path):
+    """The F19 notebooks import the functions from the package they ran beside: here the import
+    fails and binds a stand-in under the graded name, which the worker called ("No module named
+    ..." for a function the notebook defines under another name). A stand-in is a missing
+    function: the message names the notebook, the closest function it defines and the import."""
+    _, checks = _grade_notebook(tmp_path / "pat", [
+        "import numpy as np\nfrom proj1_code.part1 import my_imfilter, create_hybrid_image",
+        CORRECT.replace("def my_imfilter(", "def my_imfliter(")])
+    assert checks["identity"].message.endswith(
+        "proj1.ipynb (lifted as student_code.py) defines no function 'my_imfilter' (did you mean "
+        "'my_imfliter'?); cell 1's `from proj1_code.part1 import my_imfilter, create_hybrid_image` "
+        "failed: No module named 'proj1_code'")
+    # create_hybrid_image, defined after the import, calls the stand-in: the import's error
+    assert checks["hybrid"].message.endswith(
+        "create_hybrid_image raised ImportError: cell 1's `from proj1_code.part1 import my_imfilter,"
+        " create_hybrid_image` failed: No module named 'proj1_code'")
+
+
+def test_a_function_only_misnamed_gets_did_you_mean_naming_the_notebook(tmp_path):
+    _, checks = _grade_notebook(tmp_path / "quinn", [CORRECT.replace("my_imfilter", "myImfilter")])
+    assert checks["identity"].message.endswith(
+        "proj1.ipynb (lifted as student_code.py) defines no function 'my_imfilter' (did you mean "
+        "'myImfilter'?)")
+    assert checks["hybrid"].status.value == "passed"

@@ -155,6 +155,17 @@ def test_a_student_sees_numbers_about_their_code_not_the_harness_bookkeeping():
     assert view.numbers == [("max_abs_error", "0.5")]
 
 
+def test_no_page_a_student_reads_prints_the_harness_bookkeeping(tmp_path):
+    """Issue #31: "calls_run 2" was printed in every student's report."""
+    check = _check("c1", Status.FAILED, 0.0, details={"max_abs_error": 0.5}, calls_run=2,
+                   calls_reused=1)
+    result = _result("ann", [check])
+    render_reports([result], tmp_path)
+    for page in (render_markdown(result), (tmp_path / "demo--ann.html").read_text()):
+        assert "max_abs_error" in page
+        assert "calls_run" not in page and "calls_reused" not in page
+
+
 def test_summary_statistics_hardest_checks_and_common_failures():
     results = []
     for index, score in enumerate([0, 1, 2, 3]):

@@ -13,6 +13,7 @@ import difflib
 import importlib
 import os
 import sys
+import sysconfig
 import time
 import traceback
 
@@ -37,6 +38,7 @@ def serve(spec: dict, layers: list[str], problems: list[str]) -> int:
          "unreachable": unreachable}))
     if unreachable:
         return 1
+    _PATHS[:] = _machine_paths(spec["module_dir"], home)
     sys.path.insert(0, spec["module_dir"])
     os.chdir(home)
     modules: dict[str, object] = {}
@@ -97,12 +99,31 @@ def _did_you_mean(module, wanted: str) -> str:
     """`` (did you mean 'x'?)`` for the module's function whose name is closest to ``wanted``
     (a notebook's ``my_imfilter2``, a ``.py``'s ``myImfilter``), else nothing."""
     names = [name for name, value in vars(module).items()
-             if callable(value) and not name.startswith("_")] if module is not None else []
+             if callable(value) and not name.startswith("_") and not _stand_in(value)
+             ] if module is not None else []
     close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
     if not close:
         lowered = {name.lower().replace("_", ""): name for name in names}
         close = [lowered[key] for key in [wanted.lower().replace("_", "")] if key in lowered]
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _stand_in(value) -> bool:
+    """Whether ``value`` stands for a name a lifted notebook's import failed to bind."""
+    try:
+        return getattr(type(value), "_grader_stand_in", False) is True
+    except Exception:  # a student's metaclass may raise anything
+        return False
+
+
+def _missing(module, name: str, function: str, found) -> str:
+    """Why ``module`` (imported as ``name``) has no ``function``: what it was lifted from (a
+    notebook), the closest name it has, and the failed import that bound the name, if one did."""
+    origin = vars(module).get("_grader_notebook") if module is not None else None
+    where = f"{origin} (lifted as {name}.py)" if isinstance(origin, str) else f"{name}.py"
+    text = f"{where} defines no function {function!r}" + _did_you_mean(module, function)
+    reason = vars(found).get("_reason") if _stand_in(found) else None
+    return f"{text}; {reason}" if isinstance(reason, str) else text
 
 
 def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
@@ -118,10 +139,9 @@ def _run(header: dict, arrays: list, modules: dict) -> tuple[dict, list]:
         name = step.get("module", header["module"])
         module = modules.get(name)
         function = getattr(module, step["function"], None) if module is not None else None
-        if not callable(function):
+        if not callable(function) or _stand_in(function):
             return {"ok": False, "category": "missing_function", "step": index,
-                    "error": f"{name}.py defines no function {step['function']!r}"
-                             + _did_you_mean(module, step["function"])}, []
+                    "error": _missing(module, name, step["function"], function)}, []
         try:
             results.append(_call_step(function, step["args"], arrays, results))
         except BaseException as exc:  # the student's exception, whatever it is
@@ -215,13 +235,39 @@ def _plain(value) -> tuple[dict, np.ndarray | None]:
 def _failure(category: str, exc: BaseException, started: float) -> dict:
     if isinstance(exc, MemoryError):
         category = "memory"
-    text = (str(exc) if category == "import_failed" else f"{type(exc).__name__}: {exc}")[:MAX_TEXT]
-    trace = student_traceback(exc)[-4 * MAX_TEXT:]
-    return {"ok": False, "category": category, "error": text, "traceback": trace,
+    text = str(exc) if category == "import_failed" else f"{type(exc).__name__}: {exc}"
+    trace = student_traceback(exc)
+    return {"ok": False, "category": category, "error": without_paths(text)[:MAX_TEXT],
+            "traceback": without_paths(trace)[-4 * MAX_TEXT:],
             "seconds": time.perf_counter() - started}
 
 
 HARNESS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PATHS: list[tuple[str, str]] = []  # (a folder of this machine, how a student reads it)
+
+
+def _machine_paths(module_dir: str, home: str) -> list[tuple[str, str]]:
+    """The folders of this machine that an error or traceback may name, longest first, each
+    with what a student reads instead: their own files by name, the libraries under
+    ``site-packages/``, the standard library under ``python3.X/``, the scratch folder as ``~``."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}/"
+    libraries = [sysconfig.get_path("purelib"), sysconfig.get_path("platlib"),
+                 *(path for path in sys.path
+                   if os.path.basename(path) in ("site-packages", "dist-packages"))]
+    names = {**{path: version for path in (sysconfig.get_path("stdlib"),
+                                           sysconfig.get_path("platstdlib"))},
+             **{path: "site-packages/" for path in libraries},
+             home: "~/", module_dir: "", HARNESS: ""}
+    found = {os.path.join(path, ""): shown for path, shown in names.items()
+             if path and len(path.strip(os.sep)) > 1}
+    return sorted(found.items(), key=lambda item: -len(item[0]))
+
+
+def without_paths(text: str) -> str:
+    """``text`` with the folders of this machine written as a student reads them."""
+    for path, shown in _PATHS:
+        text = text.replace(path, shown)
+    return text
 
 
 def student_traceback(exc: BaseException) -> str:
