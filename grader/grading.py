@@ -22,11 +22,12 @@ from grader.rubric import environments
 from grader.intake import ipynb, shown_files, source_rules
 from grader.rubric.assignments import kit_of
 from grader.checks import KINDS
-from grader.checks.base import CheckContext
+from grader.checks.base import CheckContext, CheckKind
 from grader.prepare.prepared import PreparedCheck
 from grader.results import CheckResult, Status, SubmissionResult
 from grader.rubric.load import ForbiddenCalls, Rubric
 from grader.sandbox import CallOutcome, SandboxSession, zygote
+from grader.sandbox.call_limits import CallLimits, calibrated
 from grader.sandbox.mounts import Interpreter, Limits
 from grader.sandbox.memo import CallMemo, encode_recorded
 from grader.stamps import now
@@ -41,7 +42,10 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
 
     An identical student call (same functions, same argument bytes) runs once per grading
     unless ``reuse_calls`` is off (:mod:`grader.sandbox.memo`); each check's result counts
-    the calls it reused and ran (``calls_reused``, ``calls_run``).
+    the calls it reused and ran (``calls_reused``, ``calls_run``). Each call's limit follows
+    the reference's time on its case, and is short while its function is on probation after
+    a hang (:mod:`grader.sandbox.call_limits`, the rubric's ``defaults.calibration`` and
+    ``defaults.probation``).
     ``stored`` outcomes of an earlier grading answer the requests they match (re-scoring);
     the worker starts only if one does not. The result carries every kept outcome
     (``calls``) for the gradebook to store.
@@ -62,13 +66,14 @@ def grade(submission: Submission, rubric: Rubric, rubric_hash: str,
     )
     budget = Budget(rubric.defaults.submission_timeout_s)
     memo = CallMemo(session, stored, reuse=reuse_calls, context=worker_context(rubric))
+    limits = CallLimits(rubric.defaults.calibration, rubric.defaults.probation)
     results: dict[str, CheckResult] = {}
     with session:
         # read before any student code runs: what the sandbox imports, not what it left behind
         sources = {m: _read(session.source_root, submission, m) for m in submission.modules}
         for item in prepared:
             done = results[item.check.id] = budget.spent_result(item.check) or budget.blame(
-                _run_check(item, rubric, session, memo, results, observe, budget.cap))
+                _run_check(item, rubric, memo, limits, results, observe, budget.cap))
             if stop_at_first_loss and done.score < done.max_score - 1e-9:
                 break
     checks = _apply_source_rules(list(results.values()), sources, rubric)
@@ -165,8 +170,8 @@ def _device(checks: list[CheckResult]) -> str:
     return next((check.device for check in checks if check.device), "cpu")
 
 
-def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
-               memo: CallMemo, done: dict[str, CheckResult],
+def _run_check(item: PreparedCheck, rubric: Rubric, memo: CallMemo, limits: CallLimits,
+               done: dict[str, CheckResult],
                observe: Callable[[str, int, CallOutcome], None] | None = None,
                cap: Callable[[float], float] = lambda seconds: seconds) -> CheckResult:
     check = item.check
@@ -181,9 +186,22 @@ def _run_check(item: PreparedCheck, rubric: Rubric, session: SandboxSession,
     kind = KINDS[check.kind]()
     through = memo.fresh() if kind.fresh_calls else memo
     reused, ran = memo.reused, memo.ran
-    result = kind.run(item, CheckContext(through, rubric.timeout_for(check), observe, cap))
-    return replace(result, kind=check.kind, limit_s=float(rubric.timeout_for(check)),
+    full = rubric.timeout_for(check)
+    # timing and training checks keep their own budgets: no calibration, no probation
+    result = kind.run(item, CheckContext(through, full, observe, cap,
+                                         None if kind.fresh_calls else limits))
+    return replace(result, kind=check.kind, limit_s=float(_shown_limit(item, kind, full, limits)),
                    calls_run=memo.ran - ran, calls_reused=(memo.reused - reused) or None)
+
+
+def _shown_limit(item: PreparedCheck, kind: CheckKind, full: float, limits: CallLimits) -> float:
+    """The limit the report shows beside a check's time: the longest its cases get from
+    calibration (the rubric's where calibration does not apply); probation is said in the
+    message of the case it timed out."""
+    if kind.fresh_calls or not kind.calibrated or not item.cases:
+        return full
+    return max(calibrated(full, case.reference_s, limits.calibration).seconds
+               for case in item.cases)
 
 
 def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
@@ -191,10 +209,13 @@ def _limits(rubric: Rubric, prepared: list[PreparedCheck]) -> Limits:
     memory = max((rubric.memory_for(c) for c in checks), default=rubric.defaults.memory_mb)
     cpu = rubric.defaults.import_timeout_s + sum(
         rubric.timeout_for(p.check) * max(1, len(p.cases)) for p in prepared)
-    gpu = any(c.device != "cpu" for c in checks)
+    on_gpu = [c for c in checks if c.device != "cpu"]
+    gpu = bool(on_gpu)  # the sandbox sees the machine's GPUs only then
     if gpu:  # checks that may use a device train with several CPU threads, all counted
         cpu *= os.cpu_count() or 1
-    return Limits(memory_mb=memory, cpu_s=int(cpu) + 10, address_space_limit=not gpu)
+    gpu_memory = max((rubric.gpu_memory_for(c) for c in on_gpu), default=None)
+    return Limits(memory_mb=memory, cpu_s=int(cpu) + 10, address_space_limit=not gpu, gpu=gpu,
+                  gpu_memory_mb=gpu_memory)
 
 
 def _apply_source_rules(results: list[CheckResult], sources: dict[str, str | None],

@@ -60,10 +60,17 @@ def remove(folder: Path) -> None:
 
 
 def rmtree(folder: Path) -> None:
-    """``shutil.rmtree`` that also removes what was made read-only for a sandbox."""
+    """``shutil.rmtree`` that also removes what was made read-only for a sandbox. Only what is
+    inside ``folder`` (``folder`` too) is ever made writable: never the folder above it, which
+    for a run folder is the system's temp folder (a run folder another grader removed first,
+    or that vanished while it was listed, once made /tmp 0700 for every other uid)."""
+    root = os.path.abspath(folder)
+
     def make_writable(function, path, _):
-        parent = os.path.dirname(path)
-        for target in (parent, path):
+        path = os.path.abspath(path)
+        for target in (os.path.dirname(path), path):
+            if target != root and not target.startswith(root + os.sep):
+                continue
             try:
                 os.chmod(target, stat.S_IRWXU)
             except OSError:

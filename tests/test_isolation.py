@@ -281,6 +281,21 @@ def test_with_every_ioctl_allowed_for_a_gpu_typing_into_a_terminal_is_still_refu
     assert proc.stdout.split("\n")[:2] == ["-1 1", "0"], proc.stderr
 
 
+@needs_seccomp
+@pytest.mark.parametrize("narrow", [False, True], ids=["gpu any", "gpu narrowed"])
+def test_the_narrowed_gpu_rule_lets_nvidia_s_requests_through_and_no_other_device_s(narrow):
+    """A request that passes the filter reaches the descriptor's driver (a pipe answers ENOTTY);
+    one that does not is EPERM. NVIDIA's escapes (type 'F'), nvidia-uvm's numbers and the
+    terminal queries pass the narrowed rule; a socket's own request (SIOCGIFCONF) passes only
+    ``gpu: any``; TIOCSTI neither."""
+    from grader.sandbox import gpu_checks
+
+    found = gpu_checks.ioctl_errnos(narrow)
+    assert found["nvidia"] == [25] * 5  # ENOTTY: through the filter; the pipe knows none
+    assert (found["socket"] == [1]) == narrow  # EPERM only where narrowed
+    assert found["tiocsti"] == [1]
+
+
 def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
     bad = tmp_path / "syscalls.yaml"
     bad.write_text("groups:\n  files:\n    read: files\n")
@@ -292,6 +307,10 @@ def test_a_malformed_allowlist_is_refused_with_the_entry_named(tmp_path):
         syscall_policy.load(bad)
     bad.write_text("groups:\n  x:\n    ioctl: {why: some reason, when: {arg: 1, one_of: [NOPE]}}\n")
     with pytest.raises(syscall_policy.PolicyError, match="NOPE"):
+        syscall_policy.load(bad)
+    bad.write_text("groups:\n  x:\n    ioctl: {why: some reason, when: {arg: 1, one_of: [TCGETS]},"
+                   " gpu_narrow: {arg: 2, masked: [[IOC_TYPE_MASK, NV_IOCTL_TYPE]]}}\n")
+    with pytest.raises(syscall_policy.PolicyError, match="gpu_narrow needs the arg of its 'when'"):
         syscall_policy.load(bad)
 
 
@@ -498,6 +517,17 @@ def test_a_workspace_copy_is_read_only_and_goes_with_its_base(tmp_path):
 
 
 # --- the supervisor: the sandbox dies with the grader ----------------------------------
+
+def test_removing_a_folder_never_opens_or_closes_the_folder_above_it(tmp_path):
+    """A run folder that another grader's sweep removed first (or that vanished while it was
+    listed) once made its parent, the system's /tmp, 0700 for every other uid."""
+    above = tmp_path / "above"
+    (above / "gone").mkdir(parents=True)
+    above.chmod(0o755)
+    workdirs.rmtree(above / "gone")
+    workdirs.rmtree(above / "gone")  # already removed: the error handler runs on it
+    assert above.stat().st_mode & 0o7777 == 0o755
+
 
 def test_a_grader_killed_with_sigkill_takes_its_sandbox_with_it(tmp_path):
     (tmp_path / "sub").mkdir()

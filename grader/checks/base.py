@@ -9,7 +9,7 @@ every kind.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from grader.checks import _old_apis as old_apis
@@ -18,6 +18,7 @@ from grader.prepare.prepared import PreparedCase, PreparedCheck, as_outputs
 from grader.results import CheckResult, Status
 from grader.rubric.model import Check
 from grader.sandbox import CallOutcome, Ref, Step
+from grader.sandbox.call_limits import CallLimits, CaseLimit
 
 # Outcomes after which running the remaining cases would only repeat the failure.
 _FATAL = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "missing_module": Status.ERROR,
@@ -65,17 +66,37 @@ class CheckContext:
 
     ``observe``, if given, is told every case's outcome as it comes back
     (check id, case number, outcome): the mutation audit records outputs that way.
+
+    ``limits`` (one per submission's grading; ``None``: every call gets ``limit_s``) gives
+    each case its limit, calibrated on the reference's time and shortened while the
+    function is on probation (:mod:`grader.sandbox.call_limits`); ``case`` is the limit of
+    the case in flight.
     """
 
     session: Calls
     limit_s: float
     observe: Callable[[str, int, CallOutcome], None] | None = None
     cap: Callable[[float], float] = field(default=lambda seconds: seconds)
+    limits: CallLimits | None = None
+    case: CaseLimit | None = None
 
     @property
     def timeout_s(self) -> float:
-        """The check's time limit, shortened to what is left of the submission's budget."""
-        return self.cap(self.limit_s)
+        """The case's time limit, shortened to what is left of the submission's budget."""
+        return self.cap(self.case.seconds if self.case is not None else self.limit_s)
+
+    def for_case(self, check: Check, case: PreparedCase, calibrated: bool) -> CheckContext:
+        """This context with the limit of the next call of ``check``'s function on ``case``."""
+        if self.limits is None:
+            return self
+        return replace(self, case=self.limits.limit(check.target, self.limit_s, case.reference_s,
+                                                    calibrated))
+
+    def ended(self, check: Check, outcome: CallOutcome) -> None:
+        """Tell the limits how a call of ``check``'s function ended (a hang puts it on
+        probation)."""
+        if self.limits is not None:
+            self.limits.ended(check.target, outcome)
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,10 @@ class CheckKind:
     """
 
     name: ClassVar[str]
+    # True for kinds whose request for a case does the work the reference did to compute its
+    # expected outputs (one call of the target on the case's arguments): their limits follow
+    # the reference's time on the case (grader.sandbox.call_limits)
+    calibrated: ClassVar[bool] = False
     # True for kinds whose calls must really run every time (timing, training): the others
     # get a session that reuses the outcome of an identical earlier request (sandbox.memo)
     fresh_calls: ClassVar[bool] = False
@@ -161,13 +186,16 @@ class CheckKind:
         verdicts: list[Verdict] = []
         stdout, seconds = [], 0.0
         for number, case in enumerate(prepared.cases):
-            outcome = self.invoke(case, prepared, context)
+            given = context.for_case(prepared.check, case, self.calibrated)
+            outcome = self.invoke(case, prepared, given)
+            context.ended(prepared.check, outcome)
             if context.observe:
                 context.observe(prepared.check.id, number, outcome)
             seconds += outcome.seconds
             if outcome.stdout:
                 stdout.append(outcome.stdout)
-            verdicts.append(self._verdict(outcome, case, prepared))
+            verdicts.append(_limit_explained(self._verdict(outcome, case, prepared), outcome,
+                                             given.case))
             if outcome.status in _FATAL:
                 verdicts += [Verdict(False, "not run after the previous case failed",
                                      status=_FATAL[outcome.status])] * (
@@ -265,6 +293,19 @@ def _failure_verdict(outcome: CallOutcome, function: str) -> Verdict:
         else None
     return Verdict(False, f"{text} — {removed}" if removed else text, status=status,
                    details={"traceback": outcome.traceback} if outcome.traceback else {})
+
+
+def _limit_explained(verdict: Verdict, outcome: CallOutcome, given: CaseLimit | None) -> Verdict:
+    """A timeout's verdict, saying why its call was given less than its full limit (and
+    recording it: ``details.shortened_limit``); not one that ended before that limit did (its
+    own CPU-time limit, the submission's budget)."""
+    if outcome.status != "timeout" or outcome.during_import or given is None \
+            or not given.shortened or outcome.seconds < 0.9 * given.seconds:
+        return verdict
+    verdict.message = f"{verdict.message}; {given.explain()}"
+    verdict.details["shortened_limit"] = {"given_s": round(given.seconds, 3),
+                                          "full_s": given.full_s, "why": given.why}
+    return verdict
 
 
 def _worst_status(failed: list[Verdict], passed: int) -> Status:

@@ -26,6 +26,7 @@ from grader.checks import KINDS
 class NumericCheck(CheckKind):
     name = "numeric"
     reads = frozenset({"compare", "diagnoses"})
+    calibrated = True  # one call of the target on the case's arguments, as the reference's
 
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:

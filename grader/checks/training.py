@@ -14,6 +14,7 @@ Cases name ``train_images``, ``train_labels``, ``test_images`` (sent) and
 
     curve: [[0.2, 0], [0.75, 1]]        # accuracy → fraction of the points (required)
     time_budget_s: {cpu: 300, cuda: 60}  # CPU-seconds (all threads) / GPU seconds of training (required)
+                                         # cuda_scale: 2 in it: on a GPU, 2 × the reference's own time
     model: SimpleNet                     # class (or function) called as model(num_classes, **model_kwargs)
     trainer: custom_part1_trainer        # or null for the course defaults
     model_kwargs: {}
@@ -26,6 +27,13 @@ used; the driver picks ``cuda`` only when allowed and present. The rubric's
 ``timeout_s`` bounds the whole request (import, conversion, training,
 prediction): budgets that would not leave a quarter of it free are lowered,
 with a note.
+
+With ``time_budget_s.cuda_scale``, the GPU budget is that multiple of the reference's own
+training time measured on the same GPU model on this machine (``benchmarks/gpu_check.py``
+measures it with ``grader/reference_gpu.py`` and records it in the grader's state folder):
+every GPU buys the student the same share of the reference's training. On a GPU model without a
+measurement the budget is ``cuda`` seconds, with a note. The result records the device and
+its name, the budget and where it came from, and the sandbox's GPU memory cap.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import numpy as np
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
 
 from grader.checks.base import CheckProblem, Verdict, missing_arguments
+from grader.checks import _reference_times
 from grader.checks._curve import CurveOptions, CurveScored, curve_fraction
 from grader.checks._options import KindOptions
 from grader.prepare.prepared import PreparedCase, PreparedCheck
@@ -62,7 +71,11 @@ class TimeBudget(KindOptions):
     cpu: float = Field(gt=0)
     """CPU-seconds of training on the CPU, all threads together"""
     cuda: float = Field(gt=0)
-    """seconds of training on a GPU (wall clock)"""
+    """seconds of training on a GPU (wall clock); with ``cuda_scale``, on a GPU model the
+    reference's training was not measured on"""
+    cuda_scale: float | None = Field(None, gt=0)
+    """on a GPU, this multiple of the reference's own training time measured on the same
+    GPU model (``benchmarks/gpu_check.py`` measures it once per machine and GPU model)"""
 
     def on(self, device: str) -> float:
         """The budget of ``device`` (``cpu`` or ``cuda``) in seconds; 0 for any other name."""
@@ -106,6 +119,10 @@ class TrainingCheck(CurveScored):
     name = "training"
     options_model = TrainingOptions
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._reference_seconds: dict[str, dict[str, float]] = {}  # case id → its invoke's
+
     @classmethod
     def figures(cls, result: CheckResult, arrays: dict[str, Any]) -> list[Any]:
         """The confusion matrix of the test predictions, with each class's recall."""
@@ -135,22 +152,30 @@ class TrainingCheck(CurveScored):
         if missing:
             return CallOutcome("protocol", error=f"rubric case lacks argument(s) {missing}")
         train_images, train_labels, test_images = (case.args[case.arg_names.index(n)] for n in SENT)
-        config = self.driver_config(prepared.check, train_labels, context.timeout_s)
+        reference = self._reference_seconds[case.id] = reference_seconds(prepared.check, case)
+        config = self.driver_config(prepared.check, train_labels, context.timeout_s, reference)
         step = Step("train_and_predict", [prepared.check.module, json.dumps(config),
                                           train_images, train_labels, test_images], module=DRIVER)
         return context.session.run(DRIVER, [step], None, context.timeout_s,
                                    cpu_limit_s=cpu_limit(prepared.check, config))
 
     @staticmethod
-    def driver_config(check: Check, train_labels: np.ndarray, timeout_s: float) -> dict[str, Any]:
-        """The JSON the driver reads: options with defaults, device policy, usable budgets."""
+    def driver_config(check: Check, train_labels: np.ndarray, timeout_s: float,
+                      reference_s: dict[str, float] | None = None) -> dict[str, Any]:
+        """The JSON the driver reads: options with defaults, device policy, usable budgets
+        (``reference_s``: GPU name → the reference's training seconds measured on it, which
+        ``cuda_scale`` turns into that GPU's budget)."""
         options = TrainingOptions.of(check)
         usable = timeout_s * (1 - _FREE_FRACTION)
         budgets = {d: min(options.time_budget_s.on(d), usable) for d in DEVICES}
-        return {"model": options.model, "trainer": options.trainer,
-                "num_classes": int(np.max(train_labels)) + 1, "model_kwargs": options.model_kwargs,
-                "device": check.device, "time_budget_s": budgets, "seed": options.seed,
-                "flip": options.flip, "max_threads": options.max_threads}
+        config = {"model": options.model, "trainer": options.trainer,
+                  "num_classes": int(np.max(train_labels)) + 1,
+                  "model_kwargs": options.model_kwargs, "device": check.device,
+                  "time_budget_s": budgets, "seed": options.seed, "flip": options.flip,
+                  "max_threads": options.max_threads}
+        by_name = {name: round(min(seconds, usable), 3)
+                   for name, seconds in scaled_budgets(options, reference_s or {}).items()}
+        return config | ({"cuda_budget_by_name": by_name} if by_name else {})
 
     def judge(self, outputs: list[Any], case: PreparedCase, prepared: PreparedCheck,
               outcome: CallOutcome) -> Verdict:
@@ -163,13 +188,18 @@ class TrainingCheck(CurveScored):
         accuracy = float(np.mean(predictions == labels))
         details = {"accuracy": round(accuracy, 4), "num_test": int(len(labels)),
                    "device": info.get("device", "unknown"),
+                   "device_name": info.get("device_name"),
                    "epochs_completed": info.get("epochs_completed"),
+                   "n_epochs": info.get("n_epochs"),
                    "train_seconds": info.get("train_seconds"), "stopped_by": info.get("stopped_by"),
-                   "time_budget_s": info.get("time_budget_s"), "threads": info.get("threads"),
+                   "time_budget_s": info.get("time_budget_s"),
+                   "budget_basis": info.get("budget_basis"),
+                   "gpu_memory_cap_mb": info.get("gpu_memory_cap_mb"),
+                   "threads": info.get("threads"),
                    "cpu_seconds_measured": outcome.cpu_s,
                    "epoch_losses": [round(float(x), 4) for x in losses[:_MAX_LOSSES]],
                    "confusion_matrix": confusion_matrix(labels, predictions).tolist()}
-        notes = _notes(prepared.check, info, losses)
+        notes = _notes(prepared.check, info, losses, self._reference_seconds.get(case.id, {}))
         summary = (f"test accuracy {accuracy:.1%} after {info.get('epochs_completed')} epochs "
                    f"({info.get('train_seconds')} s of training on {details['device']})")
         verdict = self.scored(curve_fraction(options.curve, accuracy), summary,
@@ -177,6 +207,31 @@ class TrainingCheck(CurveScored):
                               metric=round(accuracy, 4), device=str(details["device"]))
         verdict.message = "; ".join([summary] + notes)
         return verdict
+
+
+def reference_seconds(check: Check, case: PreparedCase) -> dict[str, float]:
+    """GPU name → the reference's own training seconds measured on it for ``case``, where the
+    check scales its GPU budget by them (``cuda_scale``) and may run on a GPU, on a machine
+    that has one; else nothing (the record is never read)."""
+    if check.device == "cpu" or TrainingOptions.of(check).time_budget_s.cuda_scale is None \
+            or not gpu_devices():
+        return {}
+    return _reference_times.seconds_by_device(reference_key(check, case))
+
+
+def reference_key(check: Check, case: PreparedCase) -> str:
+    """The key the reference's time on ``case`` is recorded under (:mod:`._reference_times`)."""
+    arrays = [(name, case.args[case.arg_names.index(name)]) for name in SENT[:2]]
+    return _reference_times.case_key(check.target, check.options, arrays)
+
+
+def scaled_budgets(options: TrainingOptions, reference_s: dict[str, float]) -> dict[str, float]:
+    """GPU name → its budget: ``cuda_scale`` × the reference's seconds on it (none without
+    ``cuda_scale``)."""
+    scale = options.time_budget_s.cuda_scale
+    if scale is None:
+        return {}
+    return {name: scale * seconds for name, seconds in reference_s.items() if seconds > 0}
 
 
 def cpu_limit(check, config: dict[str, Any]) -> float | None:
@@ -219,11 +274,26 @@ def _read(outputs: list[Any], count: int) -> tuple[np.ndarray, np.ndarray, dict]
     return predictions, losses, info if isinstance(info, dict) else {}
 
 
-def _notes(check: Check, info: dict, losses: np.ndarray) -> list[str]:
-    """Hints for the message: a lowered budget, a diverged loss."""
+def _notes(check: Check, info: dict, losses: np.ndarray,
+           reference_s: dict[str, float] | None = None) -> list[str]:
+    """Hints for the message: where a GPU budget came from, a lowered budget, a diverged loss."""
     notes = []
-    requested = TrainingOptions.of(check).time_budget_s.on(info.get("device_type", "cpu"))
-    if isinstance(info.get("time_budget_s"), (int, float)) and info["time_budget_s"] < requested:
+    options = TrainingOptions.of(check)
+    device_type, name = info.get("device_type", "cpu"), str(info.get("device_name") or "")
+    requested = options.time_budget_s.on(device_type)
+    scale = options.time_budget_s.cuda_scale
+    if device_type == "cuda" and scale is not None:
+        measured = (reference_s or {}).get(name)
+        if info.get("budget_basis") == "reference" and measured:
+            requested = scale * measured
+            notes.append(f"GPU budget {requested:.3g} s: {scale:g} × the reference's own "
+                         f"{measured:.3g} s of training on {name}")
+        else:
+            notes.append(f"the reference's training was not measured on {name or 'this GPU'}: "
+                         f"the rubric's fixed {requested:g} s (benchmarks/gpu_check.py "
+                         "measures it)")
+    used = info.get("time_budget_s")
+    if isinstance(used, (int, float)) and used < requested - 1e-3:
         notes.append(f"time budget lowered to {info['time_budget_s']:g} s to fit the check's timeout")
     if not np.all(np.isfinite(losses)):
         notes.append("the training loss became NaN or infinite (learning rate too high?)")

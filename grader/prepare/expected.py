@@ -4,7 +4,9 @@ This is the only place the grader calls :mod:`reference` (trusted side). The
 result is *data* — :class:`PreparedCheck` objects of plain arrays and
 scalars — cached on disk under a hash of (rubric, reference source, input
 bytes), so a batch computes each expected output once and a student kit can
-ship the visible part of it without the answer key.
+ship the visible part of it without the answer key. Each case also records how long the
+reference took to compute it (``reference_s``), sealed with it: calibrated time limits
+(:mod:`grader.sandbox.call_limits`) follow it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import inspect
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -50,13 +53,13 @@ def _prepare_check(rubric: Rubric, rubric_hash: str, check: Check) -> PreparedCh
         cached = [_expected_for(module, function, check, case_args) for case_args in arguments]
         _store_expected(key, cached)
     cases = []
-    for index, (case, case_args, (expected, diagnoses)) in enumerate(
+    for index, (case, case_args, (expected, diagnoses, seconds)) in enumerate(
             zip(check.cases, arguments, cached)):
         names = list(case_args)
         cases.append(PreparedCase(
             id=case.id or f"case{index + 1}", description=inputs.describe(case.args),
             arg_names=names, args=[case_args[n] for n in names],
-            expected=expected, diagnoses=diagnoses,
+            expected=expected, diagnoses=diagnoses, reference_s=seconds,
         ))
     return PreparedCheck(check, cases, uses_course_data=uses_course_data)
 
@@ -89,20 +92,35 @@ def _module_from_file(path: Path) -> ModuleType:
     return sys.modules[name]
 
 
+_RETIMED, _RETIME_UNDER_S = 2, 0.5  # a calibrated kind's call under 0.5 s runs twice more
+
+
 def _expected_for(module, function: str, check: Check, case_args: dict[str, Value]):
+    """``(expected, diagnoses, seconds)`` of one case: the reference's outputs, those of the
+    rubric's classic mistakes, and the wall-clock seconds the expected outputs took here (for
+    a calibrated kind, the fastest of three runs of a call under half a second: its first run
+    warms caches up)."""
     kind = KINDS[check.kind]
 
     def run(args: dict[str, Value]) -> list[Value]:
         return kind.expected_outputs(module, function, check, [_copy(v) for v in args.values()])
 
+    started = time.perf_counter()
     expected = run(case_args)
+    seconds = time.perf_counter() - started
+    for _ in range(_RETIMED if kind.calibrated else 0):  # a short call's first run pays
+        if seconds >= _RETIME_UNDER_S:  # for warming up: the fastest of three
+            break
+        started = time.perf_counter()
+        run(case_args)
+        seconds = min(seconds, time.perf_counter() - started)
     diagnoses = []
     for diagnosis in check.diagnoses:
         transformed = dict(case_args)
         transformed[diagnosis.argument] = inputs.TRANSFORMS[diagnosis.transform](
             case_args[diagnosis.argument])
         diagnoses.append((diagnosis.message, run(transformed)))
-    return expected, diagnoses
+    return expected, diagnoses, seconds
 
 
 def _copy(value: Value) -> Value:
@@ -123,11 +141,13 @@ def _cache_key(rubric_hash: str, check: Check, module, arguments: list[dict]) ->
 
 
 def _store_expected(key: str, cached: list) -> None:
-    """Write ``[(expected, diagnoses), ...]`` as sealed JSON + ``.npz`` (no pickle)."""
+    """Write ``[(expected, diagnoses, reference seconds), ...]`` as sealed JSON + ``.npz``
+    (no pickle)."""
     refs = ArrayRefs()
     manifest = [{"expected": [refs.encode(v) for v in expected],
-                 "diagnoses": [[msg, [refs.encode(v) for v in values]] for msg, values in diagnoses]}
-                for expected, diagnoses in cached]
+                 "diagnoses": [[msg, [refs.encode(v) for v in values]] for msg, values in diagnoses],
+                 "reference_s": seconds}
+                for expected, diagnoses, seconds in cached]
     arrays = io.BytesIO()
     np.savez(arrays, allow_pickle=False, **refs.named)
     try:
@@ -139,7 +159,8 @@ def _store_expected(key: str, cached: list) -> None:
 
 
 def _load_expected(key: str):
-    """The cached expected outputs of ``key``; ``None`` when absent or not sealed by this grader."""
+    """The cached expected outputs of ``key``; ``None`` when absent, not sealed by this grader,
+    or written before the reference was timed (then recomputed once, and rewritten)."""
     folder = datapath.cache_dir()
     manifest_bytes, array_bytes = sealed.read(folder / f"{key}.json"), sealed.read(folder / f"{key}.npz")
     if manifest_bytes is None or array_bytes is None:
@@ -150,6 +171,9 @@ def _load_expected(key: str):
             arrays = {name: bundle[name] for name in bundle.files}
     except ValueError:
         return None
+    if not all(isinstance(case.get("reference_s"), (int, float)) for case in manifest):
+        return None
     return [([decode(v, arrays) for v in case["expected"]],
-             [(msg, [decode(v, arrays) for v in values]) for msg, values in case["diagnoses"]])
+             [(msg, [decode(v, arrays) for v in values]) for msg, values in case["diagnoses"]],
+             float(case["reference_s"]))
             for case in manifest]

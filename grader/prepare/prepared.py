@@ -23,6 +23,9 @@ class PreparedCase:
 
     ``arg_names[i]`` names ``args[i]``; ``expected`` is the reference's return value as a
     list (see :func:`as_outputs`); each diagnosis is ``(message, outputs of the mistake)``.
+    ``reference_s``: the seconds the reference took to compute ``expected`` on the machine
+    that prepared it (calibrated time limits follow it); ``None`` where it was not measured
+    (a kit's or a bundle's cases).
     """
 
     id: str
@@ -31,6 +34,7 @@ class PreparedCase:
     args: list[Value]
     expected: list[Value]
     diagnoses: list[tuple[str, list[Value]]] = field(default_factory=list)
+    reference_s: float | None = None
 
 
 @dataclass

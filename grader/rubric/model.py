@@ -119,7 +119,11 @@ class Check(_Strict):
     memory_mb: int | None = Field(default=None, gt=0)
     """memory limit of the sandbox (default: ``defaults.memory_mb``)"""
     device: Device = "cpu"
-    """where the student's code runs: ``cuda`` needs a GPU, ``any`` takes one if present"""
+    """where the student's code runs: ``cuda`` needs a GPU, ``any`` takes one if present; a
+    sandbox sees the machine's GPUs only where a check of the rubric says ``cuda`` or ``any``"""
+    gpu_memory_mb: int | None = Field(default=None, gt=0)
+    """GPU memory the student's code may hold on a GPU, MiB (default:
+    ``defaults.gpu_memory_mb``): more is a ``memory`` result"""
     visibility: Visibility = "visible"
     """``hidden``: not in the kit, its inputs never shown; ``after_due``: on Gradescope, shown after the due date"""
     requires: list[str] = []
@@ -186,11 +190,52 @@ class ManualItem(_Strict):
         return [s.partition(":")[2] for s in self.show if s.startswith("check:")]
 
 
+class Calibration(_Strict):
+    """How a call's limit follows what the reference takes on the same case on this machine
+    (timed when its expected outputs are computed, and sealed with them): at most ``factor``
+    times that, never under ``floor_s``, never over the check's ``timeout_s``. Only kinds whose
+    request does the reference's work are calibrated (``numeric``); a kit's or a bundle's cases
+    carry no time, and get ``timeout_s``."""
+
+    factor: float = Field(60000.0, gt=0)
+    """multiple of the reference's time a call may take: loop-based student code runs thousands
+    of times slower than the vectorised reference (a four-deep Python loop, 21 000× on proj1's
+    25×25 Gaussian), so it is generous"""
+    floor_s: float = Field(10.0, gt=0)
+    """the shortest limit calibration gives, seconds (what the reference finishes in well under
+    a millisecond still gets this)"""
+
+
+class Probation(_Strict):
+    """The limit a function gets after one of its calls did not finish within its limit (a
+    real timeout, not one a crowded machine caused), until a call of it finishes again: the
+    largest of ``floor_s``, ``factor`` × the longest an earlier call of it took to finish in
+    this grading and ``reference_factor`` × the reference's time on the case, never more than
+    the call's own limit. A timeout under it says what it was given and why."""
+
+    floor_s: float = Field(2.0, gt=0)
+    """the shortest limit a call on probation gets, seconds"""
+    factor: float = Field(4.0, gt=0)
+    """multiple of the longest an earlier call of the same function took to finish"""
+    reference_factor: float = Field(1000.0, gt=0)
+    """multiple of the reference's time on the case (calibrated kinds)"""
+
+
 class Defaults(_Strict):
     timeout_s: float = Field(30.0, gt=0)
     """wall-clock limit of each call, seconds"""
+    calibration: Calibration | None = Calibration()
+    """calls get limits that follow the reference's time on their case (see below); ``null``:
+    every call gets its check's ``timeout_s``"""
+    probation: Probation | None = Probation()
+    """after a call hangs, the same function's next call gets a short limit first (see
+    below); ``null``: every call gets its full limit"""
     memory_mb: int = Field(2048, gt=0)
     """memory limit of a sandbox, MiB"""
+    gpu_memory_mb: int = Field(4096, gt=0)
+    """GPU memory a sandbox's CUDA allocator may hold, MiB (checks on ``cuda`` or ``any``):
+    the training drivers cap PyTorch's allocator there before the student's model is built,
+    so that two students sharing a GPU both fit; more is a ``memory`` result"""
     import_timeout_s: float = Field(60.0, gt=0)
     """limit on importing the student's modules, seconds"""
     submission_timeout_s: float | None = Field(
@@ -294,6 +339,9 @@ class Rubric(_Strict):
 
     def memory_for(self, check: Check) -> int:
         return check.memory_mb or self.defaults.memory_mb
+
+    def gpu_memory_for(self, check: Check) -> int:
+        return check.gpu_memory_mb or self.defaults.gpu_memory_mb
 
     # The folder of the rubric file (set by load_rubric; None for a rubric read from a bundle):
     # where an assignment folder keeps its kit and its reference module. Never in the data.

@@ -23,6 +23,18 @@ from grader.rubric import model
 SECTIONS: list[tuple[type[BaseModel], str]] = [
     (model.Rubric, "The top level of a rubric file."),
     (model.Defaults, "`defaults:` — limits every check inherits unless it sets its own."),
+    (model.Calibration, "`defaults: {calibration: {...}}` — a call's limit follows what the "
+                        "reference takes on its case on this machine (timed when the expected "
+                        "outputs are computed, sealed with them): `min(timeout_s, max(floor_s, "
+                        "factor × that))`, for the kinds whose request does the reference's work "
+                        "(`numeric`). A kit's cases carry no time and get `timeout_s`."),
+    (model.Probation, "`defaults: {probation: {...}}` — once a call of a function did not "
+                      "finish within its limit (not because a crowded machine starved it), "
+                      "its next call gets `max(floor_s, factor × the longest an earlier call "
+                      "of it took to finish, reference_factor × the reference's time on the "
+                      "case)` if that is shorter than its limit, until a call finishes. A "
+                      "timeout under it says what it was given and why. Timing and training "
+                      "checks keep their own limits."),
     (model.Compat, "`compat:` — what old student code may lean on."),
     (model.LatePolicy, "`late:` — what lateness costs."),
     (model.ForbiddenCalls, "An item of `forbidden_calls:` — library calls a course rule forbids."),

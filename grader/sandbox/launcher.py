@@ -23,12 +23,15 @@ from grader import context
 from grader.sandbox import isolation
 from grader.sandbox.installation import WORKER_DIR
 from grader.sandbox.layers import ordered
-from grader.sandbox.mounts import (Interpreter, Limits, bwrap_prefix, confinement,
-                                   python_roots, system_paths)
+from grader.sandbox.mounts import (GPU_MEMORY_ENV, Interpreter, Limits, bwrap_prefix,
+                                   confinement, python_roots, system_paths)
 
 THREADS_ENV = "GRADER_THREADS"  # CPU threads one worker may use (cores / parallel workers)
 MARKER_ENV = "GRADER_SANDBOX_ID"  # inherited by everything the worker starts; found again at kill time
 DISABLE_ENV = isolation.NO_BWRAP_ENV
+# Which of the machine's GPUs a GPU sandbox's CUDA may use: set by SLURM (--gres), by a Dask
+# worker's launcher or by hand, and passed on (a sandbox of a CPU-only rubric gets none).
+GPU_ENV = ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
 
 TASKS_BASE, TASKS_PER_THREAD = 64, 4
 
@@ -106,7 +109,7 @@ def plan(submission: Path, scratch: Path, module_dir: str, fds: Fds, numpy_alias
     spec["cgroup"] = list(cgroup_entries) if cgroup_entries and not slot and not use_bwrap else None
     argv = [] if slot else [interpreter.executable, "-I", f"{where.worker}/main.py",
                             json.dumps(spec)]
-    env = worker_environment(where, marker)
+    env = worker_environment(where, marker, limits)
     wrappers, wrapped = wrapping(limits)
     if use_bwrap:
         if argv:  # a cold start: its own namespaces, the submission at /submission
@@ -153,11 +156,12 @@ def worker_spec(where: Places, module_dir: str, fds: Fds, numpy_aliases: bool, l
     # bubblewrap's own folders. The second, its own, lets it write only its own folders.
     shared_write = [where.slot] if where.slot and not use_bwrap else list(where.write)
     confine = confinement(wanted, lease,
-                          read=system_paths() + [where.worker, where.slot or where.submission],
+                          read=system_paths(limits.gpu) + [where.worker,
+                                                           where.slot or where.submission],
                           write=shared_write, protect=[] if use_bwrap else [os.getpid()],
                           python=roots, namespaces=use_bwrap,
                           unwritable=unwritable(where, roots), witnesses=witnesses,
-                          drop_capabilities="uid" not in isolation.disabled())
+                          drop_capabilities="uid" not in isolation.disabled(), gpu=limits.gpu)
     if "landlock" in confine and shared_write != list(where.write):
         confine["landlock"]["narrow_write"] = list(where.write)
     spec = {"fds": {"request": fds.request, "reply": fds.reply, "control": fds.control},
@@ -183,9 +187,15 @@ def _ipc(have: isolation.Available, where: Places) -> str | None:
     return "unshare" if where.submission.startswith(SLOT + "/") else "bubblewrap"
 
 
-def worker_environment(where: Places, marker: str) -> dict[str, str]:
-    """The worker's whole environment: :func:`_environment` and the sandbox's marker."""
-    return {**_environment(where.scratch), MARKER_ENV: marker}
+def worker_environment(where: Places, marker: str, limits: Limits = Limits()) -> dict[str, str]:
+    """The worker's whole environment: :func:`_environment`, the sandbox's marker and, for a
+    sandbox that may use a GPU, which GPUs and how much of their memory."""
+    gpu: dict[str, str] = {}
+    if limits.gpu:
+        gpu = {name: os.environ[name] for name in GPU_ENV if name in os.environ}
+        if limits.gpu_memory_mb:
+            gpu[GPU_MEMORY_ENV] = str(limits.gpu_memory_mb)
+    return {**_environment(where.scratch), MARKER_ENV: marker, **gpu}
 
 
 def zygote_plan(slot: Path, control_fd: int, preload: tuple[str, ...], limits: Limits,

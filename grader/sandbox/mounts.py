@@ -26,8 +26,14 @@ ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "al
        "locale.alias", "matplotlibrc"]
 PROC = ["/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat"]
 SYS = ["/sys/devices/system/cpu"]
+# What the CUDA driver reads besides its device files, for a sandbox that may use a GPU: the
+# driver's parameters, version and (MIG) capabilities under /proc/driver/nvidia, the GPUs'
+# PCI entries (their NUMA node, their BARs) under /sys/bus/pci and /sys/devices, the module's
+# parameters. Read-only; a sandbox of a CPU-only rubric sees none of it.
 GPU_READ = ["/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia"]
 DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"]
+GPU_IOCTLS_ENV = "GRADER_GPU_IOCTLS"  # "narrow": the allowlist's narrowed GPU ioctl rule
+GPU_MEMORY_ENV = "GRADER_GPU_MEMORY_MB"  # the sandbox's GPU memory cap, read by the CNN drivers
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,13 @@ class Limits:
     # RLIMIT_AS caps virtual memory, which CUDA reserves by the tens of GiB: workers that may
     # use a GPU are held to memory_mb of resident memory by the parent's watchdog alone.
     address_space_limit: bool = True
+    # The sandbox may use the machine's GPUs (a check of its rubric runs on ``cuda`` or
+    # ``any``): their device files are bound and granted, the driver's ioctls allowed, its
+    # /proc and /sys entries readable. Off, a sandbox sees no GPU even on a GPU machine.
+    gpu: bool = False
+    # What the CUDA caching allocator of a sandbox that may use a GPU may hold, MiB (the CNN
+    # drivers apply it before they build the student's model); None: no cap of its own.
+    gpu_memory_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,21 +67,35 @@ class Interpreter:
     root: str | None = None  # a course environment's folder; None: the harness's Python
 
 
-def system_paths() -> list[str]:
+def system_paths(gpu: bool = False) -> list[str]:
     """What every worker may read besides the system's and Python's trees: parts of /etc,
-    /proc and /sys."""
+    /proc and /sys (with ``gpu``, on a machine that has one, the GPU driver's too)."""
     paths = [f"/etc/{name}" for name in ETC] + PROC + SYS
-    return paths + (GPU_READ if gpu_devices() else [])
+    return paths + (GPU_READ if sandbox_gpu_devices(gpu) else [])
 
 
 def gpu_devices() -> list[str]:
+    """The machine's GPU device files (NVIDIA's ``/dev/nvidia*``, the DRM nodes)."""
     return sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+
+
+def sandbox_gpu_devices(gpu: bool) -> list[str]:
+    """The GPU device files a sandbox gets: the machine's where its limits allow a GPU
+    (:attr:`Limits.gpu`), none otherwise."""
+    return gpu_devices() if gpu else []
+
+
+def narrow_gpu_ioctls() -> bool:
+    """Whether GPU sandboxes get the allowlist's narrowed ioctl rule (``GRADER_GPU_IOCTLS=
+    narrow``: NVIDIA's and nvidia-uvm's requests only) instead of every ioctl; unverified on
+    a GPU until ``benchmarks/gpu_check.py`` passes with it."""
+    return os.environ.get(GPU_IOCTLS_ENV, "") == "narrow"
 
 
 def confinement(wanted: set[str], lease, read: list[str], write: list[str],
                 protect: list[int], python: list[str] | None = None, namespaces: bool = False,
                 unwritable: list[str] | None = None, witnesses: tuple[str, ...] = (),
-                drop_capabilities: bool = True) -> dict:
+                drop_capabilities: bool = True, gpu: bool = False) -> dict:
     """The ``confine`` part of a launch spec (see ``worker/confine``).
 
     ``read`` and ``write`` are granted as they are; the system and ``python`` (the folders
@@ -78,17 +105,19 @@ def confinement(wanted: set[str], lease, read: list[str], write: list[str],
     ``namespaces``: the sandbox has namespaces of its own (bubblewrap), which the syscall
     allowlist relies on for Unix sockets. ``drop_capabilities``: a root worker without a uid
     of its own at least gives up its capabilities (part of the uid layer: with every layer
-    turned off, nothing is dropped).
+    turned off, nothing is dropped). ``gpu``: the sandbox may use the machine's GPUs (its
+    device files granted, the driver's ioctls allowed); without it, none.
     """
+    devices = sandbox_gpu_devices(gpu)
     spec: dict = {"identity": {"uid": lease.uid, "gid": lease.gid} if "uid" in wanted else None,
                   "drop_capabilities": drop_capabilities}
     hidden = installation.hidden_paths()
     if "landlock" in wanted:
         spec["landlock"] = {"read": read, "read_trees": SYSTEM + (python or list(installation.python_roots())),
-                            "hidden": hidden, "write": write, "devices": DEVICES + gpu_devices()}
+                            "hidden": hidden, "write": write, "devices": DEVICES + devices}
     if "seccomp" in wanted:
         spec["seccomp"] = {"protect_pids": protect, "rules": syscall_policy.load().rules(
-            namespaces=namespaces, gpu=bool(gpu_devices()))}
+            namespaces=namespaces, gpu=bool(devices), narrow_gpu=narrow_gpu_ioctls())}
     if "landlock" in wanted or namespaces:
         other_process = ["/proc/1/cmdline"] if "landlock" in wanted else []  # not its own
         spec["verify"] = {"unreadable": installation.witnesses(hidden) + list(witnesses)
@@ -127,11 +156,17 @@ def bwrap_prefix(mount: tuple[Path, str], limits: Limits, keep_root: bool,
              "--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb * mib), "--tmpfs", "/dev/shm"]
     # folders bwrap makes on the way to a bind are 0700: a sandbox uid could not pass them
-    for folder in _ancestors(["/etc/x", *python, "/scratch"]):
+    devices = sandbox_gpu_devices(limits.gpu)
+    gpu_sys = [path for path in GPU_READ if path.startswith("/sys/")] if devices else []
+    on_the_way = [folder for folder in _ancestors(["/etc/x", *python, "/scratch", *devices,
+                                                   *gpu_sys])
+                  if folder != "/dev"]  # /dev is bubblewrap's own (--dev)
+    for folder in on_the_way:
         args += ["--perms", "0755", "--dir", folder]
-    for device in gpu_devices():
-        args += ["--dev-bind", device, device]  # GPU checks need the driver's device files
+    for device in devices:  # only a GPU rubric's sandbox: the driver's device files
+        args += ["--dev-bind", device, device]
     args += _system_binds() + [arg for root in python for arg in ("--ro-bind", root, root)]
+    args += _gpu_read_binds(devices)
     args += _masks(SYSTEM + python)
     args += ["--ro-bind", str(mount[0]), mount[1],
              "--ro-bind", str(WORKER_DIR), "/harness",
@@ -150,6 +185,15 @@ def _system_binds() -> list[str]:
         elif os.path.lexists(path):
             args += ["--ro-bind", path, path]
     return args
+
+
+def _gpu_read_binds(devices: list[str]) -> list[str]:
+    """The driver's entries in /sys, read-only, for a sandbox given GPU device files (its
+    /proc is bubblewrap's own, which shows /proc/driver/nvidia)."""
+    if not devices:
+        return []
+    return [arg for path in GPU_READ if path.startswith("/sys/") and os.path.exists(path)
+            for arg in ("--ro-bind", path, path)]
 
 
 def _masks(trees: list[str]) -> list[str]:

@@ -220,7 +220,7 @@ class SandboxSession:
             return None
         return zygote.borrow(zygote.Key(self._interpreter, self._preload, self._limits.scratch_mb,
                                         self._limits.tmp_mb, self._lease is not None,
-                                        isolation.available().layers))
+                                        isolation.available().layers, self._limits.gpu))
 
     def _start(self, deadline: float, capture: Capture) -> float:
         """Start a worker and read its ``ready``; return the deadline the request keeps (a

@@ -39,6 +39,12 @@ CONSTANTS: dict[str, int] = {
     "PR_SET_VMA": 0x53564D41,
     "PERSONALITY_QUERY": 0xFFFFFFFF,
     "SELF": 0,  # a pid or "who" argument naming the calling process itself
+    # ioctl requests of NVIDIA's drivers (open-gpu-kernel-modules: nv-ioctl-numbers.h,
+    # nv_escape.h, nvidia-uvm/uvm_ioctl.h, uvm_linux_ioctl.h)
+    "IOC_TYPE_MASK": 0xFF00,  # _IOC_TYPE's bits of a request
+    "NV_IOCTL_TYPE": ord("F") << 8,  # NV_IOCTL_MAGIC: nvidia.ko's escapes, _IOC(dir, 'F', nr, size)
+    "BELOW_256_MASK": 0xFFFFFF00,  # a request number below 256 (nvidia-uvm's UVM_IOCTL_BASE(i))
+    "UVM_INITIALIZE": 0x30000001, "UVM_DEINITIALIZE": 0x30000002,
 }
 
 
@@ -58,6 +64,11 @@ class Allowed:
     none_of: int = 0  # no bit of this mask is set in the argument
     namespaces_only: bool = False  # refused where the sandbox has no namespaces of its own
     any_with_gpu: bool = False  # unrestricted where the sandbox has GPU device files
+    # where the sandbox has GPU device files and the narrowed GPU rule is asked for: besides
+    # ``one_of``/``none_of``, the argument with each mask applied equal to its value, or one of
+    # ``gpu_one_of`` (instead of ``any_with_gpu``)
+    gpu_masked: tuple[tuple[int, int], ...] = ()
+    gpu_one_of: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,26 +82,34 @@ class Policy:
     def names(self) -> set[str]:
         return {entry.name for entry in self.allowed}
 
-    def rules(self, namespaces: bool, gpu: bool) -> dict:
+    def rules(self, namespaces: bool, gpu: bool, narrow_gpu: bool = False) -> dict:
         """The compiled filter for a sandbox (JSON-able): ``default`` errno, ``allow`` as
         ``[name, [arg, mask, value] | None]`` (one rule each; several rules of one call are
-        alternatives), and ``errno`` as ``[name, code]`` for calls refused otherwise."""
+        alternatives), and ``errno`` as ``[name, code]`` for calls refused otherwise.
+        ``gpu``: the sandbox has GPU device files; ``narrow_gpu``: it gets the narrowed GPU
+        rules (``gpu_narrow``) instead of ``gpu: any``."""
         allow: list[list] = []
         for entry in self.allowed:
-            allow += _compiled(entry, namespaces, gpu)
+            allow += _compiled(entry, namespaces, gpu, narrow_gpu)
         other = [[name, code] for name, (code, _) in sorted(self.refused.items())
                  if code != self.default]
         return {"default": self.default, "allow": allow, "errno": other}
 
 
-def _compiled(entry: Allowed, namespaces: bool, gpu: bool) -> list[list]:
+def _compiled(entry: Allowed, namespaces: bool, gpu: bool, narrow_gpu: bool = False) -> list[list]:
     if entry.namespaces_only and not namespaces:
         return []
-    if entry.arg is None or (entry.any_with_gpu and gpu):
+    narrowed = gpu and narrow_gpu and bool(entry.gpu_masked or entry.gpu_one_of)
+    if entry.arg is None or (entry.any_with_gpu and gpu and not narrowed):
         return [[entry.name, None]]
     if entry.none_of:
-        return [[entry.name, [entry.arg, entry.none_of, 0]]]
-    return [[entry.name, [entry.arg, LOW_32_BITS, value]] for value in entry.one_of]
+        rules = [[entry.name, [entry.arg, entry.none_of, 0]]]
+    else:
+        rules = [[entry.name, [entry.arg, LOW_32_BITS, value]] for value in entry.one_of]
+    if narrowed:
+        rules += [[entry.name, [entry.arg, mask, value]] for mask, value in entry.gpu_masked]
+        rules += [[entry.name, [entry.arg, LOW_32_BITS, value]] for value in entry.gpu_one_of]
+    return rules
 
 
 @functools.cache
@@ -122,9 +141,11 @@ def _entry(name: str, group: str, value) -> Allowed:
         return Allowed(name, group, _why(name, value))
     if not isinstance(value, dict):
         raise PolicyError(f"syscalls.yaml: {name} must be a reason or {{why, when}}")
-    unknown = set(value) - {"why", "when", "namespaces", "gpu"}
+    unknown = set(value) - {"why", "when", "namespaces", "gpu", "gpu_narrow"}
     if unknown:
         raise PolicyError(f"syscalls.yaml: {name} has unknown keys {sorted(unknown)}")
+    masked, gpu_one_of = _gpu_narrow(name, value.get("gpu_narrow"),
+                                     (value.get("when") or {}).get("arg"))
     when = value.get("when") or {}
     arg = when.get("arg")
     one_of = tuple(_constant(name, c) for c in when.get("one_of", []))
@@ -134,7 +155,31 @@ def _entry(name: str, group: str, value) -> Allowed:
     if when and (arg is None or bool(one_of) == bool(none_of)):
         raise PolicyError(f"syscalls.yaml: {name}'s 'when' needs arg and one of one_of/none_of")
     return Allowed(name, group, _why(name, value.get("why")), arg, one_of, none_of,
-                   bool(value.get("namespaces")), value.get("gpu") == "any")
+                   bool(value.get("namespaces")), value.get("gpu") == "any", masked, gpu_one_of)
+
+
+def _gpu_narrow(name: str, narrow, arg) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+    """The ``gpu_narrow`` part of an entry: its ``[mask, value]`` pairs and ``one_of`` values
+    (constants or numbers), on the argument ``when`` restricts."""
+    if narrow is None:
+        return (), ()
+    if not isinstance(narrow, dict) or set(narrow) - {"arg", "masked", "one_of"} \
+            or narrow.get("arg") != arg or arg is None:
+        raise PolicyError(f"syscalls.yaml: {name}'s gpu_narrow needs the arg of its 'when' "
+                          "and masked: [[mask, value], ...] and/or one_of: [...]")
+    pairs = []
+    for pair in narrow.get("masked", []):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise PolicyError(f"syscalls.yaml: {name}'s gpu_narrow.masked takes "
+                              "[mask, value] pairs")
+        pairs.append((_value(name, pair[0]), _value(name, pair[1])))
+    return tuple(pairs), tuple(_value(name, c) for c in narrow.get("one_of", []))
+
+
+def _value(name: str, value) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _constant(name, value)
 
 
 def _why(name: str, why) -> str:

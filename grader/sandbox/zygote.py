@@ -62,8 +62,10 @@ class ZygoteError(Exception):
 @dataclass(frozen=True)
 class Key:
     """What decides which zygote may fork a sandbox: the interpreter, what it preloaded, the
-    sizes of bubblewrap's tmpfs folders, whether it hands out uids (a root grader), and the
-    isolation layers it was started under."""
+    sizes of bubblewrap's tmpfs folders, whether it hands out uids (a root grader), the
+    isolation layers it was started under, and whether its sandboxes may use a GPU (the
+    device files are bound when bubblewrap starts the zygote: one started without them
+    cannot fork a GPU sandbox, nor one with them a CPU sandbox)."""
 
     interpreter: mounts.Interpreter
     preload: tuple[str, ...]
@@ -71,6 +73,7 @@ class Key:
     tmp_mb: int
     keep_root: bool
     layers: tuple[str, ...] = ()
+    gpu: bool = False
 
 
 def why_cold() -> str | None:
@@ -223,7 +226,8 @@ class Zygote:
 
     def _start(self) -> None:
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        limits = mounts.Limits(scratch_mb=self.key.scratch_mb, tmp_mb=self.key.tmp_mb)
+        limits = mounts.Limits(scratch_mb=self.key.scratch_mb, tmp_mb=self.key.tmp_mb,
+                               gpu=self.key.gpu)
         plan = launcher.zygote_plan(self.slot, theirs.fileno(), self.key.preload, limits,
                                     self.key.keep_root, self.key.interpreter)
         with open(self._log, "wb") as log:
@@ -237,6 +241,9 @@ class Zygote:
             raise ZygoteError(f"the zygote did not start ({self._log_tail()})")
         if ready.get("threads") != 1:
             raise ZygoteError(f"the zygote runs {ready.get('threads')} threads after loading "
+                              f"{', '.join(ready.get('preloaded', []))}: forking it is unsafe")
+        if ready.get("cuda"):  # a forked CUDA context is broken, and would be every sandbox's
+            raise ZygoteError(f"the zygote initialised CUDA ({ready['cuda']}) while loading "
                               f"{', '.join(ready.get('preloaded', []))}: forking it is unsafe")
 
     def _log_tail(self) -> str:

@@ -26,8 +26,15 @@ Nothing of one sandbox reaches the next:
   next student (outside bubblewrap the grader empties the scratch folder itself), and only
   then forks the next spare: no spare exists while a sandbox of its slot runs.
 
+The zygote never touches a GPU: importing torch does not initialise CUDA, and nothing here
+asks whether a GPU exists (``torch.cuda.is_available()`` would initialise the driver). A
+process that forks after CUDA was initialised hands its children a broken context, so the
+zygote reports in ``ready`` whether CUDA was initialised or a GPU device file is open, and
+the grader refuses such a zygote (its sandboxes start cold). Each GPU sandbox initialises
+CUDA itself, and its GPU memory goes back to the device when it exits.
+
 Messages to the grader are JSON on the control socket: ``ready`` (pid, threads, what was
-preloaded) and ``exited`` (a sandbox's token and wait status).
+preloaded, what of CUDA it holds) and ``exited`` (a sandbox's token and wait status).
 """
 
 from __future__ import annotations
@@ -64,7 +71,7 @@ def serve(spec: dict) -> int:
     supervisor.become_subreaper()
     preloaded = _preload(spec["preload"])
     _send(control, {"ready": True, "pid": os.getpid(), "preloaded": preloaded,
-                    "threads": len(os.listdir("/proc/self/task"))})
+                    "threads": len(os.listdir("/proc/self/task")), "cuda": cuda_held()})
     spare: Spare | None = None
     while True:
         data, fds = _receive(control)
@@ -104,6 +111,27 @@ def _preload(names: list[str]) -> list[str]:
         except Exception:  # noqa: BLE001 - not installed here: the student imports it, or not
             continue
     return loaded
+
+
+def cuda_held() -> str | None:
+    """What of CUDA this process holds, which no fork may inherit (``None``: nothing): an
+    initialised ``torch.cuda``, or an open GPU device file (the driver was initialised, by
+    any library). Asks nothing of the driver itself."""
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    try:
+        if cuda is not None and cuda.is_initialized():
+            return "torch.cuda is initialised"
+    except Exception:  # noqa: BLE001 - a torch without it: nothing initialised through it
+        pass
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith(("/dev/nvidia", "/dev/dri/")):
+            return f"{target} is open"
+    return None
 
 
 class Spare:

@@ -70,7 +70,9 @@ def train_and_predict(module_name: str, config_json: str, train_images: np.ndarr
     config_json : str
         JSON with ``model``, ``trainer`` (or null), ``num_classes``,
         ``model_kwargs``, ``device`` (``cpu``/``cuda``/``any``),
-        ``time_budget_s`` (``{"cpu": s, "cuda": s}``), ``seed``, ``flip``, ``max_threads``.
+        ``time_budget_s`` (``{"cpu": s, "cuda": s}``), ``seed``, ``flip``, ``max_threads``,
+        and ``cuda_budget_by_name`` (GPU name → seconds: the budget on a GPU model the
+        reference's own training was measured on; other GPUs get ``time_budget_s["cuda"]``).
     train_images : (N, H, W) or (N, H, W, C) uint8 or float ndarray
         Pixels in 0–255 (uint8) or [0, 1] (float).
     train_labels : (N,) int ndarray
@@ -83,15 +85,18 @@ def train_and_predict(module_name: str, config_json: str, train_images: np.ndarr
     epoch_losses : (E,) float64 ndarray
         Mean training loss of each epoch run (the last may be partial).
     info : str
-        JSON: device, threads, epochs completed, training seconds, why training stopped.
+        JSON: device and its name, threads, epochs completed, training seconds, the budget
+        and where it came from, the GPU memory cap, why training stopped.
     """
     config = json.loads(config_json)
     device = devices.pick_device(config["device"])
-    budget = float(config["time_budget_s"][device.type])
+    device_name = devices.name(device)
+    budget, basis = devices.training_budget(device, device_name, config)
+    gpu_cap_mb = devices.cap_gpu_memory(device)  # before the student's model takes any
     threads = devices.set_threads(int(config.get("max_threads", 16)))
     student = load(module_name)
     generator = devices.seed_everything(int(config["seed"]))
-    with devices.out_of_memory_as_memory_error(device):
+    with devices.out_of_memory_as_memory_error(device, gpu_cap_mb):
         model = getattr(student, config["model"])(config["num_classes"], **config.get("model_kwargs", {}))
         if not isinstance(model, nn.Module):
             raise TypeError(f"{config['model']}(...) returned a {type(model).__name__}, not an nn.Module")
@@ -102,9 +107,11 @@ def train_and_predict(module_name: str, config_json: str, train_images: np.ndarr
         log = fit(model, settings, x_train.to(device), torch.as_tensor(train_labels).long().to(device),
                   device, generator, budget, bool(config.get("flip", False)))
         predictions = predict(model, x_test, device)
-    info = {"device": devices.describe(device), "device_type": device.type, "threads": threads,
+    info = {"device": devices.describe(device), "device_type": device.type,
+            "device_name": device_name, "threads": threads,
             "epochs_completed": round(log.epochs, 3), "train_seconds": round(log.seconds, 3),
-            "time_budget_s": budget, "stopped_by": log.stopped_by, "n_epochs": settings.n_epochs,
+            "time_budget_s": budget, "budget_basis": basis, "gpu_memory_cap_mb": gpu_cap_mb,
+            "stopped_by": log.stopped_by, "n_epochs": settings.n_epochs,
             "batch_size": settings.batch_size, "custom_settings": settings.custom,
             "normalisation": {"mean": round(mean, 6), "std": round(std, 6)}}
     return predictions, np.asarray(log.losses, dtype=np.float64), json.dumps(info)
