@@ -115,6 +115,10 @@ def test_a_lost_grading_is_queued_again_then_failed(uploads):
         assert uploads.recover() == 1
     assert uploads.get(upload.id).state == "failed"
     assert "stopped while grading it, 3 times" in uploads.get(upload.id).message
+    # once what failed the grader is fixed, an instructor queues it again (grader staff requeue)
+    assert uploads.requeue_failed("proj2") == 0 and uploads.requeue_failed("proj1") == 1
+    again = uploads.claim()
+    assert (again.id, again.attempts, again.message) == (upload.id, 1, "")
 
 
 KILLED_SERVER = textwrap.dedent('''

@@ -212,6 +212,19 @@ def revoke_token(student: str, db: Path) -> None:
     console().print(f"revoked {count} live token(s) of {student}")
 
 
+@staff.command("requeue")
+@_DB
+@click.option("--assignment", default=None, help="Only this assignment's uploads.")
+def requeue(db: Path, assignment: str | None) -> None:
+    """Queue again the uploads the server's graders gave up on (after three failures of the
+    grader, not of the student's code), once what failed them is fixed."""
+    from grader.store.uploads import Uploads
+
+    with Uploads(db) as uploads:
+        count = uploads.requeue_failed(assignment)
+    console().print(f"{count} upload(s) queued again; a running server grades them next")
+
+
 @staff.command("conflict")
 @click.argument("grader")
 @click.argument("student")

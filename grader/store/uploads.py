@@ -192,6 +192,15 @@ class Uploads(Tables):
                 "it, ' || attempts || ' times' ELSE message END WHERE state = 'grading'",
                 (MAX_ATTEMPTS, MAX_ATTEMPTS)).rowcount
 
+    def requeue_failed(self, assignment: str | None = None) -> int:
+        """Queue again the uploads the grader gave up on (of ``assignment``, or all), with a
+        fresh count of attempts, once what failed them is fixed; how many."""
+        with self._db:
+            return self._db.execute(
+                "UPDATE uploads SET state = 'queued', attempts = 0, started_s = NULL, "
+                "message = '' WHERE state = 'failed' AND (? IS NULL OR assignment = ?)",
+                (assignment, assignment)).rowcount
+
     def place(self, number: int, graders: int = 1) -> Place | None:
         """Where the waiting upload ``number`` stands (``None``: it is not waiting)."""
         order = [row[0] for row in self._db.execute(_FAIR_ORDER)]
