@@ -6,9 +6,7 @@ check and files a regrade request that a TA accepts; the Canvas export carries t
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
 import subprocess
 import sys
 import time
@@ -21,30 +19,12 @@ from grader.store.gradebook import Gradebook
 from grader.store.queues import Queues
 from grader.store.staff import Staff
 from test_students_web import FLIPPED, RUBRIC
-from test_web_browser import BROWSER, _first_link, _wait_until_listening, chromium, free_port
+from test_web_browser import BROWSER, chromium, serving
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(BROWSER is None, reason="chromium is not installed "
                                  "(Debian: apt-get install chromium); .ci/run installs it")]
-
-
-@contextlib.contextmanager
-def serving_uploads(db: Path, rubric: Path):
-    """``grader serve --accept RUBRIC`` as an instructor starts it: its address and the first
-    instructor's sign-in link."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
-                             "--port", str(port), "--accept", str(rubric), "--graders", "1"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "COLUMNS": "300"})
-    try:
-        link = _first_link(proc)
-        _wait_until_listening(port)
-        yield f"http://127.0.0.1:{port}", link
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def link_for(db: Path, base: str, login: str) -> str:
@@ -82,7 +62,8 @@ def test_a_student_hands_in_reads_feedback_and_a_ta_accepts_their_regrade(tmp_pa
     code = tmp_path / "student_code.py"
     code.write_bytes(FLIPPED)
     problems: list[str] = []
-    with serving_uploads(db, rubric) as (base, prof_link), chromium() as browser:
+    with serving(db, "--accept", str(rubric), "--graders", "1") as (base, prof_link), \
+            chromium() as browser:
         ada = open_as(browser, link_for(db, base, "ada"), problems)
         assert ada.url == f"{base}/me"
         ada.set_input_files("#file-web_hand_in", str(code))

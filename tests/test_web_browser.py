@@ -39,11 +39,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(db: Path) -> Iterator[tuple[str, str]]:
-    """``grader serve --db DB`` started as a user would: its address and first sign-in link."""
+def serving(db: Path, *options: str) -> Iterator[tuple[str, str]]:
+    """``grader serve --db DB [OPTIONS]`` started as a user would: its address and first
+    sign-in link."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "serve", "--db", str(db),
-                             "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
+                             "--port", str(port), *options], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "300"})
     try:
         link = _first_link(proc)
