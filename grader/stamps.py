@@ -20,3 +20,8 @@ def who(given: str | None) -> str:
 def now() -> str:
     """This moment in UTC, ISO 8601 to the second (as results and staff records store it)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def at(seconds: float) -> str:
+    """``seconds`` since the epoch as :func:`now` writes a moment."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")

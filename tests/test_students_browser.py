@@ -6,20 +6,16 @@ check and files a regrade request that a TA accepts; the Canvas export carries t
 
 from __future__ import annotations
 
-import csv
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from grader.store.gradebook import Gradebook
 from grader.store.queues import Queues
 from grader.store.staff import Staff
 from test_students_web import FLIPPED, RUBRIC
-from test_web_browser import BROWSER, chromium, serving
+from test_web_browser import BROWSER, canvas_rows, chromium, serving
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (dev extra)")
 pytestmark = [pytest.mark.slow,
@@ -101,10 +97,5 @@ def test_a_student_hands_in_reads_feedback_and_a_ta_accepts_their_regrade(tmp_pa
         assert "accepted — the handout is ambiguous: partial credit (now 2 points)" in \
             ada.text_content("#regrades")
     assert problems == []
-    out = tmp_path / "canvas.csv"
-    exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
-                               "--format", "canvas", "--out", str(out)], cwd=REPO,
-                              capture_output=True, text=True)
-    assert exported.returncode == 0, exported.stderr
-    rows = list(csv.reader(out.open()))
+    rows = canvas_rows(db, tmp_path / "canvas.csv")
     assert rows[-1][0] == "ada" and rows[-1][-1] == "4"  # identity 2 + the 2 the TA granted

@@ -67,6 +67,15 @@ def server(tmp_path: Path):
         yield base, link, db
 
 
+def canvas_rows(db: Path, out: Path) -> list[list[str]]:
+    """The rows of ``grader export --format canvas`` of the gradebook ``db``, run as a user would."""
+    exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
+                               "--format", "canvas", "--out", str(out)], cwd=REPO,
+                              capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    return list(csv.reader(out.open()))
+
+
 def write_toy(folder: Path) -> Path:
     """The tutorial's assignment (three example submissions) written into ``folder``."""
     from test_tutorial import tutorial_files
@@ -207,12 +216,7 @@ def test_two_tas_grade_their_queues_anonymously_and_the_export_carries_it(tmp_pa
             prof.click("#publish")
             assert "Published by" in prof.inner_text("body")
     assert problems == [], problems
-    out = tmp_path / "canvas.csv"
-    exported = subprocess.run([sys.executable, "-m", "grader.cli", "export", "--db", str(db),
-                               "--format", "canvas", "--out", str(out)], cwd=REPO,
-                              capture_output=True, text=True)
-    assert exported.returncode == 0, exported.stderr
-    rows = list(csv.reader(out.open()))
+    rows = canvas_rows(db, tmp_path / "canvas.csv")
     assert rows[1][-1] == "10"  # points possible: 5 autograded + 5 by hand
     totals = sorted(float(row[-1]) for row in rows[2:])
     with Gradebook(db) as book:

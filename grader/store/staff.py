@@ -127,7 +127,7 @@ class Staff(Tables):
         token = secrets.token_urlsafe(32)
         with self._db:
             self._db.execute("INSERT INTO login_links VALUES (?, ?, ?, NULL)",
-                             (_digest(token), login, self._clock() + ttl_s))
+                             (secret_digest(token), login, self._clock() + ttl_s))
         return token
 
     def redeem(self, token: str, address: str) -> tuple[str, Session] | None:
@@ -137,14 +137,15 @@ class Staff(Tables):
         with self._db:
             row = self._db.execute(
                 "UPDATE login_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
-                "AND expires_at > ? RETURNING login", (moment, _digest(token), moment)).fetchone()
+                "AND expires_at > ? RETURNING login",
+                (moment, secret_digest(token), moment)).fetchone()
             member = self.person(row[0]) if row else None
             if member is None:
                 self._db.execute("INSERT INTO login_failures VALUES (?, ?)", (address, moment))
                 return None
             cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             self._db.execute("INSERT INTO web_sessions VALUES (?, ?, ?, ?)",
-                             (_digest(cookie), member.login, csrf, moment + SESSION_TTL_S))
+                             (secret_digest(cookie), member.login, csrf, moment + SESSION_TTL_S))
         return cookie, Session(member, csrf)
 
     def wait_before_login(self, address: str) -> float:
@@ -170,14 +171,17 @@ class Staff(Tables):
             "SELECT s.login, coalesce(m.role, CASE WHEN r.student IS NULL THEN NULL ELSE ? END), "
             "s.csrf FROM web_sessions s LEFT JOIN staff m USING (login) LEFT JOIN roster r "
             "ON r.student = s.login WHERE s.id_hash = ? AND s.expires_at > ?",
-            (STUDENT, _digest(cookie), self._clock())).fetchone()
+            (STUDENT, secret_digest(cookie), self._clock())).fetchone()
         return Session(Member(row[0], row[1]), row[2]) if row and row[1] else None
 
     def end(self, cookie: str) -> None:
         """Sign out: the session of ``cookie`` is gone."""
         with self._db:
-            self._db.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_digest(cookie),))
+            self._db.execute("DELETE FROM web_sessions WHERE id_hash = ?",
+                             (secret_digest(cookie),))
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What the gradebook stores of a secret (a link, a session id, a submit token): its
+    SHA-256, so a copy of the gradebook opens nothing."""
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -8,11 +8,11 @@ and the token travels in a header (never in an address, which logs keep).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from grader.stamps import now
 from grader.store.database import Tables
+from grader.store.staff import secret_digest
 
 PREFIX = "gst_"  # a token says what it is (a secret scanner can find one pasted in a repository)
 
@@ -35,7 +35,7 @@ class SubmitTokens(Tables):
         with self._db:
             self._revoke(student)
             self._db.execute("INSERT INTO submit_tokens VALUES (?, ?, ?, NULL)",
-                             (_digest(token), student, now()))
+                             (secret_digest(token), student, now()))
         return token
 
     def revoke(self, student: str) -> int:
@@ -52,13 +52,9 @@ class SubmitTokens(Tables):
         if not token or not token.startswith(PREFIX):
             return None
         row = self._db.execute("SELECT student FROM submit_tokens WHERE token_hash = ? AND "
-                               "revoked_at IS NULL", (_digest(token),)).fetchone()
+                               "revoked_at IS NULL", (secret_digest(token),)).fetchone()
         return row[0] if row else None
 
     def has_live(self, student: str) -> bool:
         return self._db.execute("SELECT 1 FROM submit_tokens WHERE student = ? AND revoked_at "
                                 "IS NULL", (student,)).fetchone() is not None
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

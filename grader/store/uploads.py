@@ -17,7 +17,6 @@ start (:meth:`Uploads.recover`).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.stamps import at
 from grader.store.database import Tables
 
 STATES = ("queued", "grading", "graded", "replaced", "failed")
@@ -117,7 +117,7 @@ class Uploads(Tables):
             number = self._db.execute(
                 "INSERT INTO uploads (student, assignment, sha256, name, size, received_at, "
                 "received_s, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')",
-                (student, assignment, digest, name, len(data), now_at(moment), moment)).lastrowid
+                (student, assignment, digest, name, len(data), at(moment), moment)).lastrowid
         assert number is not None
         return self.get(number)
 
@@ -167,8 +167,8 @@ class Uploads(Tables):
         """The upload was graded (the result is in the gradebook); ``shown_score`` out of
         ``shown_max`` is what its visible checks earned, all its student sees at once."""
         with self._db:
-            self._db.execute("UPDATE uploads SET state = 'graded', finished_s = ?, shown_score = ?, "
-                             "shown_max = ?, message = ? WHERE id = ?",
+            self._db.execute("UPDATE uploads SET state = 'graded', finished_s = ?, "
+                             "shown_score = ?, shown_max = ?, message = ? WHERE id = ?",
                              (self._clock(), shown_score, shown_max, message, number))
 
     def fail(self, number: int, message: str) -> None:
@@ -214,7 +214,8 @@ class Uploads(Tables):
         """The mean time of the recent gradings (seconds), or ``None`` before the first."""
         row = self._db.execute(
             "SELECT avg(finished_s - started_s) FROM (SELECT finished_s, started_s FROM uploads "
-            "WHERE state = 'graded' ORDER BY finished_s DESC LIMIT ?)", (RECENT_GRADINGS,)).fetchone()
+            "WHERE state = 'graded' ORDER BY finished_s DESC LIMIT ?)",
+            (RECENT_GRADINGS,)).fetchone()
         return None if row[0] is None else float(row[0])
 
     # --- reading ------------------------------------------------------------------------
@@ -238,8 +239,3 @@ class Uploads(Tables):
 
 _COLUMNS = ("id, student, assignment, sha256, name, size, received_at, state, attempts, "
             "shown_score, shown_max, message")
-
-
-def now_at(seconds: float) -> str:
-    """``seconds`` since the epoch as the ISO 8601 UTC time the gradebook writes."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")

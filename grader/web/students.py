@@ -208,7 +208,7 @@ def _home(error: str = "", token: str = "", status: int = 200) -> Response:
         rows = {name: [(u, _place(u, uploads)) for u in uploads.of(student, name)]
                 for name in sorted(_all_accepted())}
         has_token = tokens.has_live(student)
-    graded = {name: book().effective_of(student, name) is not None for name in rows}
+    graded = {name: book().latest_of(student, name) is not None for name in rows}
     return render("web_me.html.j2", status, assignments=_all_accepted(), rows=rows,
                   graded=graded, error=error, token=token, has_token=has_token,
                   server=request.url_root.rstrip("/"),
