@@ -106,6 +106,10 @@ def outcome(program: WrongProgram, graded: dict | BaseException) -> WrongOutcome
         return WrongOutcome(program.name, program.breaks, program.must_lose, 0.0, 0.0,
                             error=f"grading crashed: {graded}")
     checks = {c["id"]: c for c in graded["checks"]}
+    unrun = [c for c in program.must_lose if c not in checks]
+    if unrun:  # a check the audit leaves out (grader/audit/targets.py) cannot catch it
+        return WrongOutcome(program.name, program.breaks, program.must_lose, graded["score"],
+                            graded["max_score"], error=f"{', '.join(unrun)} not run by the audit")
     kept = [c for c in program.must_lose
             if checks[c]["score"] >= checks[c]["max_score"] - 1e-9]
     return WrongOutcome(program.name, program.breaks, program.must_lose, graded["score"],
